@@ -1,0 +1,20 @@
+"""Linear Lens: neural networks seen through linear algebra, computed and checked.
+
+The package holds every computation of the book; the chapters in ``notebooks/`` only call it.
+Modules are named after the mathematics they implement:
+
+- :mod:`linear_lens.activations`: the activation registry, $\\sigma(0)$, $\\sigma'(0)$ and the stability verdicts.
+- :mod:`linear_lens.affine`: networks as pointwise affine maps $f(x) = A^*(x)x + b^*(x)$ (Drgona et al., Lemma 3).
+- :mod:`linear_lens.networks`: random feedforward networks (weights, biases) and their evaluation, eq. (3)/(6).
+- :mod:`linear_lens.stability`: spectral radii, Theorem 6 and its corrected sufficient condition, fixed points.
+- :mod:`linear_lens.linear_maps`: weights with constrained spectra (Drgona et al., Appendix B).
+- :mod:`linear_lens.tasks`: whitened regression tasks and their correlation matrices (Anguita, Chapter 2).
+- :mod:`linear_lens.balanced`: the $\\lambda$-balanced property and its initialisations (Anguita, Sections 3.1, 3.4).
+- :mod:`linear_lens.gradient_flow`: gradient descent and exactly integrated gradient flow of two-layer linear networks.
+- :mod:`linear_lens.aligned`: closed-form dynamics of aligned $\\lambda$-balanced networks (Anguita, Theorem 3.2.1).
+- :mod:`linear_lens.runner`: re-execute a chapter with your own parameters (``python -m linear_lens run 01``).
+
+Submodules are imported on demand: ``from linear_lens import affine``.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,8 @@
+"""``python -m linear_lens``: the chapter runner (see :mod:`linear_lens.runner`)."""
+
+import sys
+
+from linear_lens.runner import main
+
+if __name__ == "__main__":
+    sys.exit(main())

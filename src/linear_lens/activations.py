@@ -1,0 +1,350 @@
+r"""Activation functions: a registry with definitions, sources, $\sigma(0)$ and the slope at zero.
+
+An activation is a scalar function $\sigma: \mathbb{R} \to \mathbb{R}$ applied elementwise,
+$\boldsymbol\sigma(z) = [\sigma(z_1), \dots, \sigma(z_n)]^\top$ (Drgona et al., 2020, Section 3.1).
+The pointwise affine form of a network (:mod:`linear_lens.affine`) writes it as a diagonal scaling,
+$\boldsymbol\sigma(z) = \Lambda_z z + c$, which needs two numbers besides $\sigma$ itself:
+
+- ``sigma0`` $= \sigma(0)$: the activation has a *trivial null space* when it is zero (Lemma 8);
+- ``slope0``: the value Remark 11 uses for $\sigma(z)/z$ at $z = 0$, namely $\sigma'(0)$. Where $\sigma$ has a kink
+  at 0 (ReLU, LeakyReLU, ...) $\sigma'(0)$ does not exist; the registry then uses the *symmetric derivative*
+  $\lim_{h \to 0} (\sigma(h) - \sigma(-h)) / 2h$, the mean of the one-sided slopes, which equals $\sigma'(0)$
+  whenever that exists. It is stated per entry, never a silent default.
+
+The registry holds every activation of the footnotes of Section 3.3 of Drgona et al. (2020), with PyTorch's
+default parameters where PyTorch has the function, and the parametrisations of the cited papers otherwise
+(SoftExponential, BLU, APLU, PELU, whose parameters are learnable there; here they are fixed, and
+:func:`get` takes other values as keywords).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["Activation", "get", "names", "REGISTRY", "symmetric_derivative"]
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@dataclass(frozen=True)
+class Activation:
+    r"""An elementwise activation $\sigma$ with what the pointwise affine form needs.
+
+    ``name``: canonical name; ``fn``: the elementwise torch function; ``sigma0`` $= \sigma(0)$;
+    ``slope0``: $\sigma'(0)$, or the symmetric derivative at 0 where $\sigma$ has a kink (Remark 11);
+    ``definition``: one line of LaTeX; ``source``: where the definition comes from;
+    ``params``: the parameter values used; ``smooth``: whether $\sigma$ is continuously differentiable.
+    """
+
+    name: str
+    fn: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
+    sigma0: float
+    slope0: float
+    definition: str = ""
+    source: str = ""
+    params: Mapping[str, float] = field(default_factory=dict)
+    smooth: bool = True
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fn(z)
+
+
+def names() -> list[str]:
+    """Return the canonical names of the registered activations, in registry order."""
+    return list(_BUILDERS)
+
+
+def get(activation: str | Activation | Callable[[torch.Tensor], torch.Tensor], **params: float) -> Activation:
+    r"""Return the :class:`Activation` for a registered name, an :class:`Activation`, or a callable.
+
+    Names are matched ignoring case, ``-`` and ``_`` (``"LeakyReLU"``, ``"leaky_relu"``).
+    ``params`` override the registered parameters (``get("elu", alpha=0.5)``).
+    A plain callable must act elementwise on a float64 tensor; its ``sigma0`` is evaluated and its ``slope0`` is
+    the symmetric derivative at 0 (:func:`symmetric_derivative`).
+
+    Raises ``ValueError`` for an unknown name or unknown parameter names, listing what is allowed.
+    """
+    if isinstance(activation, Activation):
+        if params:
+            raise ValueError("params: parameters can only be given with an activation name")
+        return activation
+    if isinstance(activation, str):
+        key = _normalise(activation)
+        if key not in _ALIASES:
+            raise ValueError(f"activation: unknown name {activation!r}; allowed: {', '.join(names())}")
+        name = _ALIASES[key]
+        builder, defaults = _BUILDERS[name]
+        unknown = set(params) - set(defaults)
+        if unknown:
+            allowed = ", ".join(defaults) if defaults else "none"
+            raise ValueError(f"params: {name} has no parameter {sorted(unknown)}; allowed: {allowed}")
+        values = {**defaults, **{k: float(v) for k, v in params.items()}}
+        for k, v in values.items():
+            if not math.isfinite(v):
+                raise ValueError(f"params: {name} parameter {k} must be finite, got {v}")
+        return builder(**values)
+    if callable(activation):
+        if params:
+            raise ValueError("params: parameters can only be given with an activation name")
+        return _from_callable(activation)
+    raise ValueError(f"activation: expected a name, an Activation or a callable, got {type(activation).__name__}")
+
+
+def symmetric_derivative(fn: Callable[[torch.Tensor], torch.Tensor], z0: float = 0.0) -> float:
+    r"""Return $\lim_{h\to 0} (\sigma(z_0 + h) - \sigma(z_0 - h)) / 2h$, estimated in float64.
+
+    Uses Richardson extrapolation of central differences at $h = 10^{-3}, h/2, h/4$, eliminating the $O(h)$ term
+    (present where $\sigma$ has a kink with curvature on one side, as ELU) and the $O(h^2)$ term: exact for
+    piecewise-linear $\sigma$ near $z_0$ and accurate to about $10^{-9}$ otherwise.
+    """
+
+    def central(h: float) -> float:
+        pts = torch.tensor([z0 + h, z0 - h], dtype=torch.float64)
+        vals = fn(pts)
+        return float((vals[0] - vals[1]) / (2 * h))
+
+    h = 1e-3
+    d = [central(h), central(h / 2), central(h / 4)]
+    e1 = [2 * d[1] - d[0], 2 * d[2] - d[1]]
+    return (4 * e1[1] - e1[0]) / 3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Private helpers and the registry
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "").replace(" ", "")
+
+
+def _from_callable(fn: Callable[[torch.Tensor], torch.Tensor]) -> Activation:
+    zero = torch.zeros(1, dtype=torch.float64)
+    try:
+        sigma0 = float(fn(zero)[0])
+    except Exception as err:  # noqa: BLE001 - any failure means the callable is unusable here
+        raise ValueError(f"activation: the callable failed on a float64 tensor: {err}") from err
+    slope0 = symmetric_derivative(fn)
+    if not (math.isfinite(sigma0) and math.isfinite(slope0)):
+        raise ValueError("activation: the callable is not finite at 0 (sigma(0) or its slope)")
+    name = getattr(fn, "__name__", type(fn).__name__)
+    return Activation(name, fn, sigma0, slope0, definition="user-supplied", source="user", smooth=False)
+
+
+def _leaky(z: torch.Tensor, slope: float) -> torch.Tensor:
+    return torch.where(z >= 0, z, slope * z)
+
+
+def _relu(**p):
+    return Activation("relu", torch.relu, 0.0, 0.5, r"\max(0, z)", "Nair and Hinton (2010); torch.nn.ReLU",
+                      p, smooth=False)
+
+
+def _prelu(a):
+    return Activation("prelu", lambda z: _leaky(z, a), 0.0, (1 + a) / 2, r"\max(0,z) + a\min(0,z)",
+                      "He et al. (2015); torch.nn.PReLU (a learnable, initialised at 0.25)", {"a": a}, smooth=False)
+
+
+def _gelu(**p):
+    return Activation("gelu", F.gelu, 0.0, 0.5, r"z\,\Phi(z)", "Hendrycks and Gimpel (2016); torch.nn.GELU", p)
+
+
+def _rrelu(lower, upper):
+    slope = (lower + upper) / 2
+    return Activation("rrelu", lambda z: _leaky(z, slope), 0.0, (1 + slope) / 2,
+                      r"\max(0,z) + \tfrac{l+u}{2}\min(0,z)",
+                      "Xu et al. (2015); torch.nn.RReLU in eval mode (slope (l+u)/2)",
+                      {"lower": lower, "upper": upper}, smooth=False)
+
+
+def _hardtanh(min_val, max_val):
+    if not min_val < 0 < max_val:
+        raise ValueError(f"params: hardtanh needs min_val < 0 < max_val, got {min_val}, {max_val}")
+    return Activation("hardtanh", lambda z: torch.clamp(z, min_val, max_val), 0.0, 1.0,
+                      r"\min(\max(z, z_{\min}), z_{\max})", "torch.nn.Hardtanh",
+                      {"min_val": min_val, "max_val": max_val}, smooth=False)
+
+
+def _relu6(**p):
+    return Activation("relu6", lambda z: torch.clamp(z, 0.0, 6.0), 0.0, 0.5, r"\min(\max(0, z), 6)",
+                      "Krizhevsky (2010); torch.nn.ReLU6", p, smooth=False)
+
+
+def _tanh(**p):
+    return Activation("tanh", torch.tanh, 0.0, 1.0, r"\tanh z", "torch.nn.Tanh", p)
+
+
+def _elu(alpha):
+    return Activation("elu", lambda z: torch.where(z > 0, z, alpha * torch.expm1(torch.clamp(z, max=0.0))), 0.0,
+                      (1 + alpha) / 2, r"z \text{ if } z>0 \text{ else } \alpha(e^z-1)",
+                      "Clevert et al. (2016); torch.nn.ELU", {"alpha": alpha}, smooth=alpha == 1.0)
+
+
+def _celu(alpha):
+    if alpha == 0:
+        raise ValueError("params: celu needs alpha != 0")
+    return Activation("celu", lambda z: torch.clamp(z, min=0.0) + torch.clamp(alpha * torch.expm1(z / alpha), max=0.0),
+                      0.0, 1.0, r"\max(0,z) + \min(0, \alpha(e^{z/\alpha}-1))", "Barron (2017); torch.nn.CELU",
+                      {"alpha": alpha})
+
+
+def _hardshrink(lambd):
+    return Activation("hardshrink", lambda z: torch.where(z.abs() > lambd, z, torch.zeros_like(z)), 0.0, 0.0,
+                      r"z \text{ if } |z|>\lambda \text{ else } 0", "torch.nn.Hardshrink", {"lambd": lambd},
+                      smooth=False)
+
+
+def _leaky_relu(negative_slope):
+    return Activation("leaky_relu", lambda z: _leaky(z, negative_slope), 0.0, (1 + negative_slope) / 2,
+                      r"\max(0,z) + a\min(0,z)", "Maas et al. (2013); torch.nn.LeakyReLU",
+                      {"negative_slope": negative_slope}, smooth=False)
+
+
+def _softshrink(lambd):
+    return Activation("softshrink", lambda z: torch.sign(z) * torch.clamp(z.abs() - lambd, min=0.0), 0.0, 0.0,
+                      r"\operatorname{sign}(z)\max(|z|-\lambda, 0)", "torch.nn.Softshrink", {"lambd": lambd},
+                      smooth=False)
+
+
+def _softsign(**p):
+    return Activation("softsign", lambda z: z / (1 + z.abs()), 0.0, 1.0, r"z / (1 + |z|)", "torch.nn.Softsign", p)
+
+
+def _tanhshrink(**p):
+    return Activation("tanhshrink", lambda z: z - torch.tanh(z), 0.0, 0.0, r"z - \tanh z", "torch.nn.Tanhshrink", p)
+
+
+def _soft_exponential(alpha):
+    def fn(z: torch.Tensor) -> torch.Tensor:
+        if alpha == 0:
+            return z.clone()
+        if alpha < 0:
+            return -torch.log1p(-alpha * (z + alpha)) / alpha
+        return torch.expm1(alpha * z) / alpha + alpha
+
+    if alpha == 0:
+        sigma0, slope0 = 0.0, 1.0
+    elif alpha < 0:
+        sigma0, slope0 = -math.log1p(-alpha * alpha) / alpha, 1 / (1 - alpha * alpha)
+    else:
+        sigma0, slope0 = alpha, 1.0
+    if alpha < 0 and alpha * alpha >= 1:
+        raise ValueError(f"params: soft_exponential needs alpha > -1, got {alpha}")
+    return Activation("soft_exponential", fn, sigma0, slope0,
+                      r"-\ln(1-\alpha(z+\alpha))/\alpha,\; z,\; (e^{\alpha z}-1)/\alpha + \alpha"
+                      r"\text{ for } \alpha<0, =0, >0",
+                      "Godfrey and Gashler (2015); alpha learnable, initialised at 0 in the paper's library",
+                      {"alpha": alpha})
+
+
+def _blu(beta):
+    return Activation("blu", lambda z: beta * (torch.sqrt(z * z + 1) - 1) + z, 0.0, 1.0,
+                      r"\beta(\sqrt{z^2+1}-1) + z", "Bendable linear unit, Bodyanskiy et al.; beta in [-1, 1] learnable",
+                      {"beta": beta})
+
+
+def _aplu(a1, b1, a2, b2):
+    def fn(z: torch.Tensor) -> torch.Tensor:
+        return torch.relu(z) + a1 * torch.relu(b1 - z) + a2 * torch.relu(b2 - z)
+
+    sigma0 = a1 * max(b1, 0.0) + a2 * max(b2, 0.0)
+    slope0 = symmetric_derivative(fn)
+    return Activation("aplu", fn, sigma0, slope0, r"\max(0,z) + \sum_{s=1}^{2} a_s \max(0, b_s - z)",
+                      "Agostinelli et al. (2015); a_s, b_s learnable, fixed here",
+                      {"a1": a1, "b1": b1, "a2": a2, "b2": b2}, smooth=False)
+
+
+def _pelu(alpha, beta):
+    if alpha <= 0 or beta <= 0:
+        raise ValueError(f"params: pelu needs alpha > 0 and beta > 0, got {alpha}, {beta}")
+    return Activation("pelu",
+                      lambda z: torch.where(z >= 0, (alpha / beta) * z,
+                                            alpha * torch.expm1(torch.clamp(z, max=0.0) / beta)),
+                      0.0, alpha / beta,
+                      r"\tfrac{\alpha}{\beta} z \text{ if } z \ge 0 \text{ else } \alpha(e^{z/\beta}-1)",
+                      "Trottier et al. (2017); alpha, beta learnable, fixed here", {"alpha": alpha, "beta": beta})
+
+
+def _sigmoid(**p):
+    return Activation("sigmoid", torch.sigmoid, 0.5, 0.25, r"1/(1+e^{-z})", "torch.nn.Sigmoid", p)
+
+
+def _hardsigmoid(**p):
+    return Activation("hardsigmoid", lambda z: torch.clamp(z + 3, 0.0, 6.0) / 6, 0.5, 1 / 6,
+                      r"\min(\max(0, z+3), 6)/6", "torch.nn.Hardsigmoid", p, smooth=False)
+
+
+def _hardswish(**p):
+    return Activation("hardswish", lambda z: z * torch.clamp(z + 3, 0.0, 6.0) / 6, 0.0, 0.5,
+                      r"z\min(\max(0, z+3), 6)/6", "Howard et al. (2019); torch.nn.Hardswish", p, smooth=False)
+
+
+def _selu(**p):
+    return Activation("selu",
+                      lambda z: _SELU_SCALE * torch.where(z > 0, z, _SELU_ALPHA * torch.expm1(torch.clamp(z, max=0.0))),
+                      0.0, _SELU_SCALE * (1 + _SELU_ALPHA) / 2,
+                      r"s\,(z \text{ if } z>0 \text{ else } \alpha(e^z-1))",
+                      "Klambauer et al. (2017); torch.nn.SELU", p, smooth=False)
+
+
+def _logsigmoid(**p):
+    return Activation("logsigmoid", F.logsigmoid, -math.log(2.0), 0.5, r"-\ln(1+e^{-z})", "torch.nn.LogSigmoid", p)
+
+
+def _softplus(beta):
+    if beta <= 0:
+        raise ValueError(f"params: softplus needs beta > 0, got {beta}")
+    return Activation("softplus", lambda z: F.softplus(z, beta=beta, threshold=40.0), math.log(2.0) / beta, 0.5,
+                      r"\tfrac{1}{\beta}\ln(1+e^{\beta z})", "torch.nn.Softplus", {"beta": beta})
+
+
+def _silu(**p):
+    return Activation("silu", F.silu, 0.0, 0.5, r"z/(1+e^{-z})", "Elfwing et al. (2018); torch.nn.SiLU", p)
+
+
+def _identity(**p):
+    return Activation("identity", lambda z: z.clone(), 0.0, 1.0, r"z", "linear network", p)
+
+
+# name -> (builder, default parameters); the first 24 are the footnotes of Section 3.3, in their order.
+_BUILDERS: dict[str, tuple[Callable[..., Activation], dict[str, float]]] = {
+    "soft_exponential": (_soft_exponential, {"alpha": 0.0}),
+    "blu": (_blu, {"beta": 0.5}),
+    "prelu": (_prelu, {"a": 0.25}),
+    "relu": (_relu, {}),
+    "gelu": (_gelu, {}),
+    "rrelu": (_rrelu, {"lower": 1 / 8, "upper": 1 / 3}),
+    "hardtanh": (_hardtanh, {"min_val": -1.0, "max_val": 1.0}),
+    "relu6": (_relu6, {}),
+    "tanh": (_tanh, {}),
+    "elu": (_elu, {"alpha": 1.0}),
+    "celu": (_celu, {"alpha": 1.0}),
+    "hardshrink": (_hardshrink, {"lambd": 0.5}),
+    "leaky_relu": (_leaky_relu, {"negative_slope": 0.01}),
+    "softshrink": (_softshrink, {"lambd": 0.5}),
+    "softsign": (_softsign, {}),
+    "tanhshrink": (_tanhshrink, {}),
+    "aplu": (_aplu, {"a1": 0.5, "b1": 0.5, "a2": 0.25, "b2": 1.0}),
+    "pelu": (_pelu, {"alpha": 1.5, "beta": 1.0}),
+    "sigmoid": (_sigmoid, {}),
+    "hardsigmoid": (_hardsigmoid, {}),
+    "hardswish": (_hardswish, {}),
+    "selu": (_selu, {}),
+    "logsigmoid": (_logsigmoid, {}),
+    "softplus": (_softplus, {"beta": 1.0}),
+    "silu": (_silu, {}),
+    "identity": (_identity, {}),
+}
+
+_ALIASES: dict[str, str] = {_normalise(n): n for n in _BUILDERS}
+_ALIASES.update({"softexponential": "soft_exponential", "leakyrelu": "leaky_relu", "swish": "silu",
+                 "logistic": "sigmoid", "linear": "identity"})
+
+#: Every registered activation with its default parameters, by canonical name.
+REGISTRY: dict[str, Activation] = {name: get(name) for name in _BUILDERS}

@@ -1,0 +1,161 @@
+r"""Deep networks as pointwise affine maps $f(x) = A^*(x)\,x + b^*(x)$ (Drgona et al., 2020, Lemma 3).
+
+Write each activation as a diagonal scaling plus a constant, $\boldsymbol\sigma(z) = \Lambda_z z + c_z$. Then the
+network of eq. (6) (see :mod:`linear_lens.networks`) is, by composition,
+
+$$A^*(x) = A_L \Lambda_{z_L} A_{L-1} \cdots \Lambda_{z_1} A_0, \qquad
+  b^*_0 = b_0, \quad b^*_l = A_l (\Lambda_{z_l} b^*_{l-1} + c_{z_l}) + b_l, \quad b^*(x) = b^*_L,$$
+
+with pre-activations $z_{l} = A_{l-1} h_{l-1} + b_{l-1}$. Two choices of $(\Lambda, c)$ are implemented:
+
+- ``form="paper"``: $\Lambda_z = \operatorname{diag}(\sigma(z_i)/z_i)$ and $c = 0$, eq. (4); this is the paper's
+  $A^*$ (eq. 5) and its bias recursion (eq. 7).
+- ``form="shifted"``: $\Lambda_z = \operatorname{diag}((\sigma(z_i) - \sigma(0))/z_i)$ and $c = \sigma(0)\mathbf{1}$:
+  the offset $\sigma(0)$ moves into the bias. It agrees with ``"paper"`` when $\sigma(0) = 0$.
+
+At $z_i = 0$ both forms use $\sigma'(0)$ (``Activation.slope0``) for the diagonal entry, as Remark 11 prescribes.
+Eq. (4) itself cannot hold there when $\sigma(0) \ne 0$ (no finite $\Lambda$ maps $0$ to $\sigma(0)$), so the
+``"paper"`` form puts $c_i = \sigma(0)$ at exactly those entries: $f$ is then reproduced at every $x$, and
+$A^*$ is the paper's wherever it is defined. For $\sigma(0) \ne 0$ the paper's $\Lambda$ is unbounded near
+$z_i = 0$ (errata E1.2 of the book).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from linear_lens import activations
+from linear_lens.networks import check_network, forward_unchecked
+
+__all__ = ["pointwise_affine", "activation_scaling", "layer_scalings", "jacobian", "FORMS"]
+
+#: The decompositions of $\sigma(z)$ that :func:`pointwise_affine` implements.
+FORMS = ("paper", "shifted")
+
+
+def pointwise_affine(
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor] | None,
+    activation,
+    x: torch.Tensor,
+    *,
+    form: str = "paper",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return $A^*(x)$ and $b^*(x)$ with $f(x) = A^*(x)\,x + b^*(x)$ (Lemma 3; eqs. 5-7 of Drgona et al., 2020).
+
+    ``weights``: $[A_0, \dots, A_L]$, ``A_l`` of shape ``(n_{l+1}, n_l)``; ``biases``: $[b_0, \dots, b_L]$ or
+    ``None`` (eq. 3, no bias); ``activation``: a registered name, an ``Activation`` or an elementwise callable,
+    applied after every hidden layer and not after the last; ``x``: ``(..., n_0)``, batched over any leading dims;
+    ``form``: ``"paper"`` ($\Lambda = \sigma(z)/z$, eq. 4) or ``"shifted"`` ($\Lambda = (\sigma(z)-\sigma(0))/z$,
+    $\sigma(0)$ in the bias), see the module docstring.
+
+    Returns ``A``: ``(..., n_{L+1}, n_0)`` and ``b``: ``(..., n_{L+1})``, in the promoted dtype of the inputs.
+    ``b`` is zero exactly when there are no biases and no offsets $c$ (``form="paper"`` with $\sigma(0)=0$, or
+    any form with $\sigma(0) = 0$).
+
+    Raises ``ValueError`` for mismatched shapes, an unknown activation or form, or non-finite input.
+    """
+    weights, biases, x = check_network(weights, biases, x)
+    act = activations.get(activation)
+    _check_form(form)
+    batch = x.shape[:-1]
+    n_out, n_in = weights[-1].shape[0], weights[0].shape[1]
+    A = weights[0].expand(*batch, *weights[0].shape)
+    b = (biases[0] if biases is not None else torch.zeros(weights[0].shape[0], dtype=x.dtype, device=x.device))
+    b = b.expand(*batch, weights[0].shape[0])
+    z = x @ weights[0].mT + (biases[0] if biases is not None else 0)
+    for l in range(1, len(weights)):
+        lam, c = activation_scaling(act, z, form=form)
+        h = act(z)
+        W = weights[l]
+        A = W @ (lam.unsqueeze(-1) * A)
+        b = (lam * b + c) @ W.mT
+        z = h @ W.mT
+        if biases is not None:
+            b = b + biases[l]
+            z = z + biases[l]
+    assert A.shape == (*batch, n_out, n_in)
+    return A, b
+
+
+def activation_scaling(activation, z: torch.Tensor, *, form: str = "paper") -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return the diagonal $\lambda$ of $\Lambda_z$ and the offset $c$ with $\sigma(z) = \lambda \odot z + c$ (eq. 4).
+
+    ``activation``: as in :func:`pointwise_affine`; ``z``: pre-activations of any shape; ``form``: ``"paper"`` or
+    ``"shifted"``. Where $z_i = 0$ the entry is $\sigma'(0)$ (Remark 11) and $c_i = \sigma(0)$ in both forms.
+    Both outputs have the shape of ``z``.
+    """
+    act = activations.get(activation)
+    _check_form(form)
+    s = act(z)
+    zero = z == 0
+    safe = torch.where(zero, torch.ones_like(z), z)
+    sigma0 = torch.full_like(z, act.sigma0)
+    if form == "paper":
+        lam = s / safe
+        c = torch.where(zero, sigma0, torch.zeros_like(z))
+    else:
+        lam = (s - sigma0) / safe
+        c = sigma0
+    lam = torch.where(zero, torch.full_like(z, act.slope0), lam)
+    return lam, c
+
+
+def layer_scalings(
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor] | None,
+    activation,
+    x: torch.Tensor,
+    *,
+    form: str = "paper",
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    r"""Return the diagonals $\lambda_{z_1}, \dots, \lambda_{z_L}$ and offsets $c_{z_1}, \dots, c_{z_L}$ at ``x``.
+
+    These are the activation scaling matrices $\Lambda_{z_l}$ of eq. (5), one per hidden layer, each of shape
+    ``(..., n_l)``; Theorem 6's sufficient condition is stated in terms of them.
+    """
+    weights, biases, x = check_network(weights, biases, x)
+    act = activations.get(activation)
+    lams, cs = [], []
+    h = x
+    for l, W in enumerate(weights[:-1]):
+        z = h @ W.mT + (biases[l] if biases is not None else 0)
+        lam, c = activation_scaling(act, z, form=form)
+        lams.append(lam)
+        cs.append(c)
+        h = act(z)
+    return lams, cs
+
+
+def jacobian(
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor] | None,
+    activation,
+    x: torch.Tensor,
+) -> torch.Tensor:
+    r"""Return the Jacobian $\partial f / \partial x$ by reverse-mode autodiff (``torch.func.jacrev``), batched.
+
+    The independent reference for Proposition 12 of Drgona et al. (2020): for ReLU networks $A^*(x)$ equals this
+    Jacobian wherever no pre-activation is zero. Returns ``(..., n_{L+1}, n_0)``.
+    """
+    weights, biases, x = check_network(weights, biases, x)
+    act = activations.get(activation)
+
+    def f(v: torch.Tensor) -> torch.Tensor:
+        return forward_unchecked(weights, biases, act, v)
+
+    flat = x.reshape(-1, x.shape[-1])
+    J = torch.func.vmap(torch.func.jacrev(f))(flat)
+    return J.reshape(*x.shape[:-1], *J.shape[-2:])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Private helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _check_form(form: str) -> None:
+    if form not in FORMS:
+        raise ValueError(f"form: expected one of {', '.join(FORMS)}, got {form!r}")

@@ -1,0 +1,307 @@
+"""Re-execute a chapter with your own parameters: ``python -m linear_lens run 01 -p depth 8 -p activation gelu``.
+
+Every chapter ``notebooks/NN_slug.md`` has one code cell tagged ``parameters`` whose first line is ``quick = False``;
+its other lines are simple assignments ``name = literal``. The runner
+
+1. finds the chapter by its number or slug and reads the defaults of its parameters cell;
+2. checks each ``-p name value``: the name must be a parameter of the chapter, and the value is converted to the type
+   of the default (``True``/``False`` for booleans, integers, floats, strings, lists as ``1,2,3`` or ``[1, 2, 3]``);
+3. converts the chapter with jupytext and executes it with papermill into ``_build/executed/NN_slug.ipynb``;
+4. writes the figures the chapter produced to ``_build/executed/NN_slug/`` and prints where everything is.
+
+A chapter checks the values itself right after its parameters cell (with :func:`check_choice`,
+:func:`check_range`); a rejected value is reported as one line naming the parameter and what is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import base64
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+__all__ = [
+    "Chapter",
+    "chapters",
+    "find_chapter",
+    "read_parameters",
+    "coerce",
+    "run_chapter",
+    "check_choice",
+    "check_range",
+    "main",
+    "ParameterError",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUTPUT = REPO_ROOT / "_build" / "executed"
+
+
+class ParameterError(ValueError):
+    """A parameter name or value that a chapter does not accept."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter: its number (``"01"``), slug (``"pointwise_affine"``) and source path."""
+
+    number: str
+    slug: str
+    path: Path
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+
+def chapters(notebooks_dir: Path | None = None) -> list[Chapter]:
+    """Return every chapter ``NN_slug.md`` in ``notebooks_dir`` (default: the repository's ``notebooks/``)."""
+    root = Path(notebooks_dir) if notebooks_dir is not None else _notebooks_dir()
+    found = []
+    for path in sorted(root.glob("[0-9][0-9]_*.md")):
+        number, slug = path.stem.split("_", 1)
+        found.append(Chapter(number, slug, path))
+    return found
+
+
+def find_chapter(key: str, notebooks_dir: Path | None = None) -> Chapter:
+    """Return the chapter whose number (``"1"``, ``"01"``), slug or ``NN_slug`` stem is ``key``."""
+    available = chapters(notebooks_dir)
+    key = str(key).strip().removesuffix(".md")
+    for ch in available:
+        if key in (ch.number, ch.slug, ch.stem) or (key.isdigit() and int(key) == int(ch.number)):
+            return ch
+    listing = ", ".join(f"{c.number} ({c.slug})" for c in available) or "none found"
+    raise ParameterError(f"chapter: unknown chapter {key!r}; available: {listing}")
+
+
+def read_parameters(chapter: Chapter | Path) -> dict[str, Any]:
+    """Return the defaults of the chapter's ``parameters`` cell, in order, as Python values.
+
+    Raises ``ValueError`` if the chapter has no such cell, more than one, a first line other than
+    ``quick = False``, or a line that is not ``name = literal``.
+    """
+    import jupytext
+
+    path = chapter.path if isinstance(chapter, Chapter) else Path(chapter)
+    nb = jupytext.read(path)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{path.name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    source = cells[0].source
+    lines = [ln for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if not lines or lines[0].split("#")[0].replace(" ", "") != "quick=False":
+        raise ValueError(f"{path.name}: the parameters cell must start with 'quick = False'")
+    values: dict[str, Any] = {}
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ValueError(f"{path.name}: the parameters cell may only hold 'name = literal' lines")
+        try:
+            values[node.targets[0].id] = ast.literal_eval(node.value)
+        except ValueError as err:
+            raise ValueError(f"{path.name}: parameter {node.targets[0].id} must be a literal") from err
+    return values
+
+
+def coerce(name: str, raw: str, default: Any) -> Any:
+    """Convert the command-line string ``raw`` for parameter ``name`` to the type of its ``default``.
+
+    Raises :class:`ParameterError` naming the parameter and the expected type.
+    """
+    text = raw.strip()
+    try:
+        if isinstance(default, bool):
+            lowered = text.lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+        if isinstance(default, str):
+            return text
+        if isinstance(default, (list, tuple)):
+            if text.startswith(("[", "(")):
+                value = ast.literal_eval(text)
+            else:
+                value = [ast.literal_eval(t.strip()) if _is_literal(t) else t.strip() for t in text.split(",") if t]
+            if default and not all(isinstance(v, type(default[0])) or _numeric_match(v, default[0]) for v in value):
+                raise ValueError
+            return type(default)(value)
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        kind = _describe_type(default)
+        raise ParameterError(f"parameter {name}: expected {kind}, got {raw!r}") from None
+
+
+def run_chapter(
+    key: str,
+    parameters: dict[str, Any] | None = None,
+    raw_parameters: Iterable[tuple[str, str]] = (),
+    output_dir: Path | None = None,
+    notebooks_dir: Path | None = None,
+    progress: bool = True,
+) -> tuple[Path, list[Path]]:
+    """Execute a chapter with papermill and return ``(executed_notebook, figure_paths)``.
+
+    ``parameters``: values by name (already typed); ``raw_parameters``: ``(name, string)`` pairs from the command
+    line, converted with :func:`coerce`. Unknown names raise :class:`ParameterError` listing the chapter's
+    parameters. A cell that fails raises :class:`ChapterError` with the error's type and message.
+    """
+    import jupytext
+    import papermill
+
+    chapter = find_chapter(key, notebooks_dir)
+    defaults = read_parameters(chapter)
+    values: dict[str, Any] = {}
+    for name, raw in raw_parameters:
+        values[name] = coerce(name, raw, defaults[name]) if name in defaults else raw
+    values.update(parameters or {})
+    unknown = [n for n in values if n not in defaults]
+    if unknown:
+        allowed = ", ".join(f"{n} (default {defaults[n]!r})" for n in defaults)
+        raise ParameterError(f"parameter {unknown[0]}: not a parameter of chapter {chapter.number}; allowed: {allowed}")
+    out_dir = Path(output_dir) if output_dir is not None else DEFAULT_OUTPUT
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = out_dir / f"{chapter.stem}.source.ipynb"
+    target = out_dir / f"{chapter.stem}.ipynb"
+    jupytext.write(jupytext.read(chapter.path), source, fmt="ipynb")
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(target),
+            parameters=values,
+            kernel_name="python3",
+            cwd=str(chapter.path.parent),
+            progress_bar=progress,
+        )
+    except papermill.PapermillExecutionError as err:
+        raise ChapterError(chapter, err.ename, err.evalue, err.exec_count) from None
+    finally:
+        source.unlink(missing_ok=True)
+    return target, _save_figures(target, out_dir / chapter.stem)
+
+
+class ChapterError(RuntimeError):
+    """A chapter cell raised: carries the chapter, the exception's type and message, and the cell number."""
+
+    def __init__(self, chapter: Chapter, ename: str, evalue: str, cell: int | None):
+        self.chapter, self.ename, self.evalue, self.cell = chapter, ename, evalue, cell
+        super().__init__(f"chapter {chapter.number} failed in cell {cell}: {ename}: {evalue}")
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise :class:`ParameterError` listing them."""
+    if value not in choices:
+        raise ParameterError(f"parameter {name}: expected one of {', '.join(map(str, choices))}; got {value!r}")
+    return value
+
+
+def check_range(name: str, value: Any, low: float | None = None, high: float | None = None, integer: bool = False):
+    """Return ``value`` if it is a number (an integer if ``integer``) in ``[low, high]``, else raise."""
+    import numbers
+
+    kind = "an integer" if integer else "a number"
+    ok = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+    if ok and low is not None and value < low:
+        ok = False
+    if ok and high is not None and value > high:
+        ok = False
+    if not ok:
+        bounds = f" in [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        raise ParameterError(f"parameter {name}: expected {kind}{bounds}; got {value!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (``python -m linear_lens``); returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m linear_lens", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute a chapter with your own parameters")
+    run.add_argument("chapter", help="chapter number or slug, e.g. 01 or pointwise_affine")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    run.add_argument("-o", "--output", type=Path, default=None, help=f"output folder (default {DEFAULT_OUTPUT})")
+    run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
+    listing = sub.add_parser("list", help="list the chapters and their parameters")
+    listing.add_argument("chapter", nargs="?", default=None)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            selected = [find_chapter(args.chapter)] if args.chapter else chapters()
+            for ch in selected:
+                params = ", ".join(f"{k}={v!r}" for k, v in read_parameters(ch).items())
+                print(f"{ch.number}  {ch.slug:<28} {params}")
+            return 0
+        notebook, figures = run_chapter(
+            args.chapter, raw_parameters=args.parameter, output_dir=args.output, progress=not args.no_progress
+        )
+    except ParameterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ChapterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2 if err.ename in ("ValueError", "ParameterError") else 1
+    print(f"executed notebook: {notebook}")
+    print(f"figures ({len(figures)}): {figures[0].parent if figures else 'none'}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Private helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _notebooks_dir() -> Path:
+    for candidate in (REPO_ROOT / "notebooks", Path.cwd() / "notebooks"):
+        if candidate.is_dir():
+            return candidate
+    raise ParameterError("chapter: no notebooks/ folder found next to the package or in the current folder")
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text.strip())
+        return True
+    except (ValueError, SyntaxError):
+        return False
+
+
+def _numeric_match(value: Any, example: Any) -> bool:
+    return isinstance(example, float) and isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe_type(default: Any) -> str:
+    if isinstance(default, bool):
+        return "True or False"
+    if isinstance(default, int):
+        return "an integer"
+    if isinstance(default, float):
+        return "a number"
+    if isinstance(default, (list, tuple)):
+        inner = type(default[0]).__name__ if default else "value"
+        return f"a comma-separated list of {inner}s"
+    return f"a Python literal like {default!r}"
+
+
+def _save_figures(notebook: Path, folder: Path) -> list[Path]:
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("figure_*.png"):
+        old.unlink()
+    paths = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                path = folder / f"figure_{len(paths) + 1:02d}.png"
+                path.write_bytes(base64.b64decode(data["image/png"]))
+                paths.append(path)
+    return paths

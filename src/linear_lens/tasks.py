@@ -1,0 +1,87 @@
+"""Regression tasks with whitened inputs, the setting of Anguita (2024), Chapter 2.
+
+A task is a pair $(X, Y)$ with inputs $X \in \mathbb{R}^{N_i \times P}$ and targets $Y \in \mathbb{R}^{N_o \times P}$,
+one column per sample. Its correlation matrices are (eq. 2.5)
+
+$$\Sigma^{xx} = \tfrac{1}{P} X X^\top, \qquad \Sigma^{yx} = \tfrac{1}{P} Y X^\top,$$
+
+and the inputs are *whitened* when $\Sigma^{xx} = I$ (eq. 2.6).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from linear_lens._checks import as_float_tensor, check_positive_int
+
+__all__ = ["whiten", "random_regression_task", "input_output_correlation", "input_correlation"]
+
+
+def whiten(X: torch.Tensor) -> torch.Tensor:
+    r"""Return inputs $\tilde X = W X$ with $\tilde X \tilde X^\top / P = I$ exactly (eq. 2.6 of Anguita, 2024).
+
+    Uses the symmetric (ZCA) whitening $W = (\Sigma^{xx})^{-1/2}$ with $\Sigma^{xx} = X X^\top / P$, so the
+    result is the whitened matrix closest to ``X``.
+
+    ``X``: ``(N_i, P)`` inputs, one column per sample, with full row rank (``P >= N_i``).
+    Returns a tensor of the same shape and dtype. Raises ``ValueError`` if ``X`` is not full rank.
+    """
+    X = as_float_tensor(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D tensor of shape (N_i, P), got shape {tuple(X.shape)}")
+    n_in, n_samples = X.shape
+    if n_samples < n_in:
+        raise ValueError(f"X: whitening needs at least as many samples as inputs, got P={n_samples} < N_i={n_in}")
+    sxx = X @ X.T / n_samples
+    evals, evecs = torch.linalg.eigh(sxx)
+    tol = evals.max() * n_in * torch.finfo(X.dtype).eps * 100
+    if evals.min() <= tol:
+        raise ValueError("X: the input correlation X X^T / P is singular; whitening needs full row rank")
+    inv_sqrt = evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+    return inv_sqrt @ X
+
+
+def random_regression_task(
+    n_in: int,
+    n_out: int,
+    n_samples: int,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Draw a random linear regression task with whitened inputs.
+
+    $X$ has i.i.d. standard normal entries and is then whitened (:func:`whiten`); $Y = T X$ for a teacher
+    $T \in \mathbb{R}^{N_o \times N_i}$ with i.i.d. standard normal entries scaled by $1/\sqrt{N_i}$, so that
+    $\Sigma^{yx} = T$.
+
+    ``n_in`` $= N_i$, ``n_out`` $= N_o$, ``n_samples`` $= P \ge N_i$.
+    Returns ``X`` of shape ``(n_in, n_samples)`` and ``Y`` of shape ``(n_out, n_samples)``.
+    """
+    n_in = check_positive_int(n_in, "n_in")
+    n_out = check_positive_int(n_out, "n_out")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    if n_samples < n_in:
+        raise ValueError(f"n_samples: must be at least n_in={n_in} for whitened inputs, got {n_samples}")
+    X = torch.randn(n_in, n_samples, generator=generator, dtype=dtype)
+    X = whiten(X)
+    teacher = torch.randn(n_out, n_in, generator=generator, dtype=dtype) / n_in**0.5
+    return X, teacher @ X
+
+
+def input_output_correlation(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    r"""Return $\Sigma^{yx} = Y X^\top / P$ (eq. 2.5 of Anguita, 2024), of shape ``(N_o, N_i)``."""
+    X = as_float_tensor(X, "X")
+    Y = as_float_tensor(Y, "Y")
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
+        raise ValueError(
+            f"X, Y: expected shapes (N_i, P) and (N_o, P) with the same P, got {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
+    return Y @ X.T / X.shape[1]
+
+
+def input_correlation(X: torch.Tensor) -> torch.Tensor:
+    r"""Return $\Sigma^{xx} = X X^\top / P$ (eq. 2.5 of Anguita, 2024), of shape ``(N_i, N_i)``."""
+    X = as_float_tensor(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D tensor of shape (N_i, P), got shape {tuple(X.shape)}")
+    return X @ X.T / X.shape[1]

@@ -1,0 +1,30 @@
+"""Every chapter executes under papermill in quick mode; its own asserts are part of the test."""
+
+import pytest
+
+from linear_lens import runner
+
+CHAPTERS = runner.chapters()
+
+
+def test_there_are_chapters():
+    assert CHAPTERS, "no chapters found in notebooks/"
+
+
+@pytest.mark.chapter
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_chapter_runs_in_quick_mode(chapter, tmp_path):
+    try:
+        notebook, figures = runner.run_chapter(
+            chapter.number, parameters={"quick": True}, output_dir=tmp_path, progress=False
+        )
+    except runner.ChapterError as err:
+        pytest.fail(str(err), pytrace=False)
+    assert notebook.exists()
+    assert figures, f"chapter {chapter.number} produced no figure in quick mode"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_chapter_parameters_cell(chapter):
+    params = runner.read_parameters(chapter)
+    assert list(params)[0] == "quick" and params["quick"] is False
