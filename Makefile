@@ -8,11 +8,12 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test quick-test install clean clean-cache benchmarks help
+.PHONY: book test page install clean clean-cache benchmarks help
 
 help:
 	@echo "make book    - install into .venv, execute every chapter, render _build/html/index.html"
 	@echo "make test    - install into .venv, run unit tests, every chapter in quick mode, the book build (-W)"
+	@echo "make page CH=02 - build a small book of the intro, one chapter and the back matter (for authors)"
 	@echo "make benchmarks - print speed ratios of the batched code against simple loops"
 
 install: $(STAMP)
@@ -40,6 +41,16 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# A small book with one chapter, for authors checking how a page renders; warnings are listed, not fatal,
+# because pages outside the small book cannot be cross-referenced from it.
+page: $(STAMP)
+	@test -n "$(CH)" || { echo "usage: make page CH=02"; exit 2; }
+	@mkdir -p _build/page-$(CH)
+	@f=$$(ls notebooks/$(CH)_*.md | head -1); \
+	printf 'format: jb-book\nroot: book/intro\nchapters:\n  - file: book/how-to-use\n  - file: book/notation\n  - file: %s\n  - file: book/errata\n  - file: book/references\n' "$${f%.md}" > _build/page-$(CH)/_toc.yml
+	$(BIN)/jupyter-book build . -n --keep-going --toc _build/page-$(CH)/_toc.yml --path-output _build/page-$(CH) 2>&1 | tee _build/page-$(CH)/log.txt | grep -E "WARNING|ERROR|Error|Traceback" | grep -v "Kernel is running over TCP" || true
+	@echo "Page: _build/page-$(CH)/_build/html/notebooks/$$(basename $$(ls notebooks/$(CH)_*.md) .md).html"
 
 benchmarks: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done
