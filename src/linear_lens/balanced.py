@@ -1,0 +1,412 @@
+r"""The $\lambda$-balanced property of two-layer linear networks and the initialisations that produce it.
+
+A two-layer linear network $Y = W_2 W_1 X$ has weights $W_1 \in \mathbb{R}^{N_h \times N_i}$ (``(hidden, in)``) and
+$W_2 \in \mathbb{R}^{N_o \times N_h}$ (``(out, hidden)``). Its *balance computation* is the $N_h \times N_h$ matrix
+
+$$B(W_1, W_2) = W_2^\top W_2 - W_1 W_1^\top,$$
+
+and the weights are $\lambda$-balanced when $B = \lambda I_{N_h}$ (Definition 2.2.1 of Anguita, 2024).
+
+Writing $W_2 = U S_2 R^\top$, $W_1 = R S_1 V^\top$ with $R$ orthogonal, $B = \lambda I$ holds iff
+$S_2^\top S_2 - S_1 S_1^\top = \lambda I$. Since $W_2^\top W_2 = \lambda I + W_1 W_1^\top$, a positive $\lambda$ makes
+$W_2^\top W_2$ invertible, so it needs $N_h \le N_o$; a negative $\lambda$ needs $N_h \le N_i$ likewise; $\lambda = 0$
+is possible for every shape. These are the only constraints (Theorem 3.4.1 of Anguita (2024), corrected: see errata
+E09.5-E09.6); :func:`lambda_balanced_init` builds weights for every admissible request.
+
+For random initialisations with i.i.d. $\mathcal{N}(0, \sigma_1^2)$ entries in $W_1$ and $\mathcal{N}(0, \sigma_2^2)$
+in $W_2$, the entries of $B$ have mean $\lambda I$ with $\lambda = N_o \sigma_2^2 - N_i \sigma_1^2$, variance
+$2 (N_o \sigma_2^4 + N_i \sigma_1^4)$ on the diagonal and $N_o \sigma_2^4 + N_i \sigma_1^4$ off it
+(Theorem 3.1.1 of Anguita (2024), corrected: see errata E09.1).
+
+Notation follows the thesis with the book's shapes: the thesis's layers $i, i+1, i+2$ have widths
+$n_i = N_i$, $n_{i+1} = N_h$, $n_{i+2} = N_o$, and its $W_i, W_{i+1}$ are our $W_1, W_2$.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import NamedTuple
+
+import torch
+
+from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+
+__all__ = [
+    "SCHEMES",
+    "balance",
+    "fitted_lambda",
+    "feasible",
+    "balanced_singular_values",
+    "lambda_balanced_init",
+    "aligned_lambda_balanced_init",
+    "init_variances",
+    "random_init",
+    "balance_moments",
+    "BalanceStatistics",
+    "balance_statistics",
+]
+
+SCHEMES = ("lecun", "glorot", "he", "scaled")
+"""The random initialisations of Section 3.1 (Table 3.1)."""
+
+
+def balance(W1: torch.Tensor, W2: torch.Tensor) -> torch.Tensor:
+    r"""Return the balance computation $B = W_2^\top W_2 - W_1 W_1^\top$ (eq. 2.13 of Anguita, 2024).
+
+    ``W1``: $W_1$ of shape ``(..., N_h, N_i)``; ``W2``: $W_2$ of shape ``(..., N_o, N_h)``; leading dimensions are
+    broadcast. Returns $B$ of shape ``(..., N_h, N_h)``.
+    """
+    W1, W2 = _check_pair(W1, W2)
+    return W2.mT @ W2 - W1 @ W1.mT
+
+
+def fitted_lambda(W1: torch.Tensor, W2: torch.Tensor) -> torch.Tensor:
+    r"""Return the least-squares balance coefficient $\lambda^* = \operatorname{Tr}(B) / N_h$.
+
+    $\lambda^* = \arg\min_\lambda \lVert B - \lambda I \rVert_F^2 = \tfrac{1}{N_h}\operatorname{Tr}(W_2^\top W_2 -
+    W_1 W_1^\top)$: Theorem 4.5.1 of Anguita (2024), corrected: see errata E09.8 (the theorem's statement drops the
+    factor $1/N_h$ that its proof derives).
+
+    ``W1``: ``(..., N_h, N_i)``, ``W2``: ``(..., N_o, N_h)``. Returns a tensor of shape ``(...)``.
+    """
+    B = balance(W1, W2)
+    return B.diagonal(dim1=-2, dim2=-1).mean(-1)
+
+
+def feasible(lam: float, in_dim: int, hidden_dim: int, out_dim: int) -> bool:
+    r"""Return whether $\lambda$-balanced weights with these widths exist (Theorem 3.4.1, corrected: errata E09.5).
+
+    True iff $\lambda = 0$, or $\lambda > 0$ and $N_h \le N_o$, or $\lambda < 0$ and $N_h \le N_i$.
+    ``lam`` $=\lambda$, ``in_dim`` $=N_i$, ``hidden_dim`` $=N_h$, ``out_dim`` $=N_o$.
+    """
+    lam = check_real(lam, "lam")
+    in_dim = check_positive_int(in_dim, "in_dim")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+    out_dim = check_positive_int(out_dim, "out_dim")
+    return _infeasibility(lam, in_dim, hidden_dim, out_dim) is None
+
+
+def balanced_singular_values(
+    S: torch.Tensor, lam: float, in_dim: int, hidden_dim: int, out_dim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return the rectangular diagonal factors $S_2$, $S_1$ of $\lambda$-balanced weights with product singular values $S$.
+
+    With $k = \min(N_i, N_h, N_o)$ and $a = \sqrt{\lambda^2 + 4 S^2}$, the first $k$ diagonal entries are
+
+    $$\hat S_2 = \Big(\tfrac{a + \lambda}{2}\Big)^{1/2}, \qquad \hat S_1 = \Big(\tfrac{a - \lambda}{2}\Big)^{1/2},$$
+
+    so that $\hat S_2 \hat S_1 = S$ and $\hat S_2^2 - \hat S_1^2 = \lambda$; the remaining $N_h - k$ hidden
+    directions get $\sqrt{\lambda}$ in $S_2$ if $\lambda > 0$ (needs $N_h \le N_o$) or $\sqrt{-\lambda}$ in $S_1$ if
+    $\lambda < 0$ (needs $N_h \le N_i$), and zero otherwise. Then $S_2^\top S_2 - S_1 S_1^\top = \lambda I_{N_h}$ and
+    $S_2 S_1$ carries $S$. Implements eq. (4.2) of Theorem 4.1.1 of Anguita (2024), corrected: see errata E09.7. The
+    entries are computed without cancellation ($\hat S_1^2 = 2S^2/(a+\lambda)$ for $\lambda \ge 0$).
+
+    ``S``: the $k$ singular values of $W_2 W_1$, shape ``(..., k)``, non-negative; ``lam`` $=\lambda$.
+    Returns ``S2`` of shape ``(..., N_o, N_h)`` and ``S1`` of shape ``(..., N_h, N_i)``.
+    Raises ``ValueError`` if the request is infeasible (see :func:`feasible`).
+    """
+    lam = check_real(lam, "lam")
+    in_dim = check_positive_int(in_dim, "in_dim")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+    out_dim = check_positive_int(out_dim, "out_dim")
+    _raise_if_infeasible(lam, in_dim, hidden_dim, out_dim)
+    S = as_float_tensor(S, "S")
+    k = min(in_dim, hidden_dim, out_dim)
+    if S.ndim < 1 or S.shape[-1] != k:
+        raise ValueError(f"S: expected shape (..., {k}) with k = min(in_dim, hidden_dim, out_dim), got {tuple(S.shape)}")
+    if bool((S < 0).any()):
+        raise ValueError("S: singular values must be non-negative")
+    s2_sq, s1_sq = _split_squares(S, lam)
+    batch = S.shape[:-1]
+    S2 = S.new_zeros(*batch, out_dim, hidden_dim)
+    S1 = S.new_zeros(*batch, hidden_dim, in_dim)
+    idx = torch.arange(k, device=S.device)
+    S2[..., idx, idx] = s2_sq.sqrt()
+    S1[..., idx, idx] = s1_sq.sqrt()
+    extra = torch.arange(k, hidden_dim, device=S.device)
+    if lam > 0:
+        S2[..., extra, extra] = math.sqrt(lam)
+    elif lam < 0:
+        S1[..., extra, extra] = math.sqrt(-lam)
+    return S2, S1
+
+
+def lambda_balanced_init(
+    lam: float,
+    in_dim: int,
+    hidden_dim: int,
+    out_dim: int,
+    sigma: float = 1.0,
+    generator: torch.Generator | None = None,
+    *,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Draw random $\lambda$-balanced weights $W_1, W_2$ with $W_2^\top W_2 - W_1 W_1^\top = \lambda I$.
+
+    Draws $W_1^0, W_2^0$ with i.i.d. $\mathcal{N}(0, \sigma^2)$ entries, takes the SVD $W_2^0 W_1^0 = U S V^\top$
+    and a Haar-random orthogonal $R \in \mathbb{R}^{N_h \times N_h}$, and returns $W_2 = U S_2 R^\top$,
+    $W_1 = R S_1 V^\top$ with $S_2, S_1$ from :func:`balanced_singular_values`, so that $W_2 W_1 = W_2^0 W_1^0$.
+    Implements Algorithm 1 of Anguita (2024), corrected: see errata E09.5-E09.7 (the admissible widths and signs,
+    Algorithm 1's error message, and which factor carries the $\sqrt{\pm\lambda}$ block).
+
+    ``lam`` $=\lambda$; ``in_dim`` $=N_i$, ``hidden_dim`` $=N_h$, ``out_dim`` $=N_o$; ``sigma`` $=\sigma > 0$;
+    ``generator``: a ``torch.Generator`` (the weights are created on its device). Returns ``W1`` of shape
+    ``(hidden_dim, in_dim)`` and ``W2`` of shape ``(out_dim, hidden_dim)``, balanced to machine precision.
+
+    Raises ``ValueError`` naming the constraint when no such weights exist: $\lambda > 0$ with $N_h > N_o$, or
+    $\lambda < 0$ with $N_h > N_i$ (in particular any $\lambda \neq 0$ with $N_h > \max(N_i, N_o)$).
+    """
+    lam = check_real(lam, "lam")
+    in_dim = check_positive_int(in_dim, "in_dim")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+    out_dim = check_positive_int(out_dim, "out_dim")
+    sigma = _check_positive_real(sigma, "sigma")
+    _raise_if_infeasible(lam, in_dim, hidden_dim, out_dim)
+    device = generator.device if generator is not None else None
+    W1 = sigma * torch.randn(hidden_dim, in_dim, generator=generator, dtype=dtype, device=device)
+    W2 = sigma * torch.randn(out_dim, hidden_dim, generator=generator, dtype=dtype, device=device)
+    U, S, Vh = torch.linalg.svd(W2 @ W1, full_matrices=True)
+    k = min(in_dim, hidden_dim, out_dim)
+    R = _haar_orthogonal(hidden_dim, generator, dtype, device)
+    S2, S1 = balanced_singular_values(S[:k], lam, in_dim, hidden_dim, out_dim)
+    return R @ S1 @ Vh, U @ S2 @ R.T
+
+
+def aligned_lambda_balanced_init(
+    lam: float,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    hidden_dim: int,
+    sigma: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Draw $\lambda$-balanced weights whose product is aligned with the task: $W_2 W_1 = \tilde U S \tilde V^\top$.
+
+    With $\Sigma^{yx} = Y X^\top / P = \tilde U \tilde S \tilde V^\top$ (full SVD) and balanced weights
+    $W_1^0, W_2^0$ from :func:`lambda_balanced_init` with $W_2^0 W_1^0 = U S V^\top$ (full SVD), returns
+
+    $$W_2 = \tilde U U^\top W_2^0, \qquad W_1 = W_1^0 V \tilde V^\top,$$
+
+    so $W_2 W_1 = \tilde U S \tilde V^\top$ shares the singular vectors of $\Sigma^{yx}$ (Definition 2.2.2) and
+    $B(W_1, W_2) = B(W_1^0, W_2^0) = \lambda I$ because the multiplying factors are orthogonal. Implements
+    Algorithm 2 of Anguita (2024), corrected: see errata E09.9 (full SVDs are required, and ``sigma`` is passed on).
+
+    ``lam`` $=\lambda$; ``X``: inputs ``(N_i, P)``; ``Y``: targets ``(N_o, P)``; ``hidden_dim`` $=N_h$;
+    ``sigma``, ``generator`` as in :func:`lambda_balanced_init`. Returns ``W1`` ``(N_h, N_i)``, ``W2`` ``(N_o, N_h)``
+    with the dtype and device of ``X``.
+    """
+    X = as_float_tensor(X, "X")
+    Y = as_float_tensor(Y, "Y")
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
+        raise ValueError(
+            f"X, Y: expected shapes (N_i, P) and (N_o, P) with the same P, got {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
+    in_dim, out_dim = X.shape[0], Y.shape[0]
+    W1, W2 = lambda_balanced_init(lam, in_dim, hidden_dim, out_dim, sigma, generator, dtype=X.dtype)
+    W1, W2 = W1.to(X.device), W2.to(X.device)
+    U_task, _, Vh_task = torch.linalg.svd(Y.to(X.dtype) @ X.T / X.shape[1], full_matrices=True)
+    U, _, Vh = torch.linalg.svd(W2 @ W1, full_matrices=True)
+    return W1 @ Vh.T @ Vh_task, U_task @ U.T @ W2
+
+
+def init_variances(
+    scheme: str, n_in: int, n_hidden: int, n_out: int, alpha: tuple[float, float] | None = None
+) -> tuple[float, float]:
+    r"""Return the entry variances $(\sigma_1^2, \sigma_2^2)$ of $W_1$ and $W_2$ under a random initialisation.
+
+    Fan-in and fan-out of each layer as in Table 3.1 of Anguita (2024): with widths $n_i = N_i$, $n_{i+1} = N_h$,
+    $n_{i+2} = N_o$,
+
+    - ``"lecun"``: $\sigma_1^2 = 1/N_i$, $\sigma_2^2 = 1/N_h$ (LeCun et al., 1998);
+    - ``"glorot"``: $\sigma_1^2 = 2/(N_i + N_h)$, $\sigma_2^2 = 2/(N_h + N_o)$ (Glorot & Bengio, 2010);
+    - ``"he"``: $\sigma_1^2 = 2/N_i$, $\sigma_2^2 = 2/N_h$ (He et al., 2015);
+    - ``"scaled"``: $\sigma_1^2 = \alpha_1^2/N_i$, $\sigma_2^2 = \alpha_2^2/N_h$ with ``alpha`` $= (\alpha_1, \alpha_2)$
+      (Table 3.1 squares $\alpha$; the bullet list above it does not, see errata E09.3).
+
+    ``alpha`` is required for ``"scaled"`` and refused for the other schemes.
+    """
+    scheme = _check_scheme(scheme)
+    n_in = check_positive_int(n_in, "n_in")
+    n_hidden = check_positive_int(n_hidden, "n_hidden")
+    n_out = check_positive_int(n_out, "n_out")
+    if scheme == "scaled":
+        if alpha is None or isinstance(alpha, (str, bytes)) or len(alpha) != 2:
+            raise ValueError(f"alpha: the 'scaled' scheme needs alpha = (alpha_1, alpha_2), got {alpha!r}")
+        a1 = _check_positive_real(alpha[0], "alpha")
+        a2 = _check_positive_real(alpha[1], "alpha")
+        return a1**2 / n_in, a2**2 / n_hidden
+    if alpha is not None:
+        raise ValueError(f"alpha: only the 'scaled' scheme takes alpha; got alpha={alpha!r} with scheme {scheme!r}")
+    if scheme == "lecun":
+        return 1.0 / n_in, 1.0 / n_hidden
+    if scheme == "he":
+        return 2.0 / n_in, 2.0 / n_hidden
+    return 2.0 / (n_in + n_hidden), 2.0 / (n_hidden + n_out)
+
+
+def random_init(
+    scheme: str,
+    n_in: int,
+    n_hidden: int,
+    n_out: int,
+    trials: int = 1,
+    alpha: tuple[float, float] | None = None,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Draw ``trials`` independent weight pairs under a random initialisation scheme, as one batch.
+
+    Entries of $W_1$ are i.i.d. $\mathcal{N}(0, \sigma_1^2)$ and of $W_2$ i.i.d. $\mathcal{N}(0, \sigma_2^2)$ with the
+    variances of :func:`init_variances` (the setting of Theorem 3.1.1 of Anguita, 2024).
+
+    Returns ``W1`` of shape ``(trials, n_hidden, n_in)`` and ``W2`` of shape ``(trials, n_out, n_hidden)``, on the
+    generator's device.
+    """
+    var1, var2 = init_variances(scheme, n_in, n_hidden, n_out, alpha)
+    trials = check_positive_int(trials, "trials")
+    device = generator.device if generator is not None else None
+    W1 = torch.randn(trials, n_hidden, n_in, generator=generator, dtype=dtype, device=device) * math.sqrt(var1)
+    W2 = torch.randn(trials, n_out, n_hidden, generator=generator, dtype=dtype, device=device) * math.sqrt(var2)
+    return W1, W2
+
+
+def balance_moments(
+    scheme: str, n_in: int, n_hidden: int, n_out: int, alpha: tuple[float, float] | None = None
+) -> tuple[float, float, float]:
+    r"""Return the mean $\lambda$ and the entry variances of $B = W_2^\top W_2 - W_1 W_1^\top$ under a random init.
+
+    With $(\sigma_1^2, \sigma_2^2)$ from :func:`init_variances` and $v = N_o \sigma_2^4 + N_i \sigma_1^4$:
+
+    $$\mathbb{E}[B] = (N_o \sigma_2^2 - N_i \sigma_1^2) I, \qquad \operatorname{Var}[B_{jj}] = 2v, \qquad
+    \operatorname{Var}[B_{jl}] = v \ (j \ne l).$$
+
+    Implements Theorem 3.1.1 and Tables 3.1-3.2 of Anguita (2024), corrected: see errata E09.1 (the theorem's
+    matrix $\mathbb{B}$ has fours on the diagonal; the correct factor is two).
+
+    Returns ``(mean, var_diag, var_offdiag)`` as floats.
+    """
+    var1, var2 = init_variances(scheme, n_in, n_hidden, n_out, alpha)
+    v = n_out * var2**2 + n_in * var1**2
+    return n_out * var2 - n_in * var1, 2.0 * v, v
+
+
+class BalanceStatistics(NamedTuple):
+    """Monte Carlo estimates of the moments of the entries of $B$, each with its standard error."""
+
+    mean: float
+    mean_se: float
+    var_diag: float
+    var_diag_se: float
+    var_offdiag: float
+    var_offdiag_se: float
+    offdiag_mean: float
+    offdiag_mean_se: float
+    trials: int
+
+
+def balance_statistics(B: torch.Tensor) -> BalanceStatistics:
+    r"""Estimate the mean of the diagonal and the variances of diagonal and off-diagonal entries of a batch of $B$.
+
+    ``B``: ``(trials, N_h, N_h)``, independent draws (``trials >= 2``, ``N_h >= 2``). Per draw $t$ it takes the mean
+    $m_t$ of the diagonal, the mean squared deviation $d_t$ of the diagonal from the pooled mean, the mean $o_t$ of
+    the strictly upper entries and their mean square $q_t$; each estimate is the average over draws, and its standard
+    error is the sample standard deviation over draws divided by $\sqrt{T}$ (draws are independent; entries within a
+    draw need not be).
+    """
+    B = as_float_tensor(B, "B")
+    if B.ndim != 3 or B.shape[-1] != B.shape[-2] or B.shape[0] < 2 or B.shape[-1] < 2:
+        raise ValueError(f"B: expected shape (trials, N_h, N_h) with trials >= 2 and N_h >= 2, got {tuple(B.shape)}")
+    trials, n = B.shape[0], B.shape[-1]
+    diag = B.diagonal(dim1=-2, dim2=-1)
+    rows, cols = torch.triu_indices(n, n, offset=1, device=B.device)
+    upper = B[:, rows, cols]
+    pooled = diag.mean()
+    correction = diag.numel() / (diag.numel() - 1)
+    per_mean = diag.mean(-1)
+    per_dvar = ((diag - pooled) ** 2).mean(-1) * correction
+    per_off = upper.mean(-1)
+    per_osq = (upper**2).mean(-1)
+
+    def _avg(x: torch.Tensor) -> tuple[float, float]:
+        return float(x.mean()), float(x.std() / math.sqrt(trials))
+
+    m, m_se = _avg(per_mean)
+    d, d_se = _avg(per_dvar)
+    q, q_se = _avg(per_osq)
+    o, o_se = _avg(per_off)
+    return BalanceStatistics(m, m_se, d, d_se, q, q_se, o, o_se, trials)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Private helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _check_pair(W1, W2) -> tuple[torch.Tensor, torch.Tensor]:
+    W1 = as_float_tensor(W1, "W1")
+    W2 = as_float_tensor(W2, "W2")
+    if W1.ndim < 2:
+        raise ValueError(f"W1: expected shape (..., N_h, N_i), got {tuple(W1.shape)}")
+    if W2.ndim < 2:
+        raise ValueError(f"W2: expected shape (..., N_o, N_h), got {tuple(W2.shape)}")
+    if W2.shape[-1] != W1.shape[-2]:
+        raise ValueError(
+            f"W1, W2: the hidden widths differ: W1 has {W1.shape[-2]} rows but W2 has {W2.shape[-1]} columns"
+        )
+    return W1, W2
+
+
+def _check_positive_real(x, name: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(float(x)) or x <= 0:
+        raise ValueError(f"{name}: expected a positive finite number, got {x!r}")
+    return float(x)
+
+
+def _check_scheme(scheme) -> str:
+    if not isinstance(scheme, str) or scheme.lower() not in SCHEMES:
+        raise ValueError(f"scheme: expected one of {', '.join(SCHEMES)}; got {scheme!r}")
+    return scheme.lower()
+
+
+def _infeasibility(lam: float, in_dim: int, hidden_dim: int, out_dim: int) -> str | None:
+    """Return why no lambda-balanced weights exist for these widths, or None if they do."""
+    if lam > 0 and hidden_dim > out_dim:
+        why = (
+            f"lam: a positive lambda needs hidden_dim <= out_dim (W2^T W2 = lambda I + W1 W1^T has full rank "
+            f"hidden_dim, so W2 needs at least hidden_dim rows); got lam={lam}, hidden_dim={hidden_dim}, "
+            f"out_dim={out_dim}"
+        )
+    elif lam < 0 and hidden_dim > in_dim:
+        why = (
+            f"lam: a negative lambda needs hidden_dim <= in_dim (W1 W1^T = -lambda I + W2^T W2 has full rank "
+            f"hidden_dim, so W1 needs at least hidden_dim columns); got lam={lam}, hidden_dim={hidden_dim}, "
+            f"in_dim={in_dim}"
+        )
+    else:
+        return None
+    if hidden_dim > max(in_dim, out_dim):
+        why += "; a hidden layer wider than both ends admits only lambda = 0"
+    return why
+
+
+def _raise_if_infeasible(lam: float, in_dim: int, hidden_dim: int, out_dim: int) -> None:
+    why = _infeasibility(lam, in_dim, hidden_dim, out_dim)
+    if why is not None:
+        raise ValueError(why)
+
+
+def _split_squares(S: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (s2^2, s1^2) with s2^2 - s1^2 = lam and s2 s1 = S, computed without cancellation."""
+    a = torch.sqrt(lam**2 + 4 * S**2)
+    big = (a + abs(lam)) / 2
+    small = torch.where(big > 0, S**2 / torch.where(big > 0, big, torch.ones_like(big)), torch.zeros_like(big))
+    return (big, small) if lam >= 0 else (small, big)
+
+
+def _haar_orthogonal(n: int, generator, dtype, device) -> torch.Tensor:
+    """A Haar-distributed orthogonal n x n matrix (QR of a Gaussian matrix with the signs of R's diagonal fixed)."""
+    Q, Rm = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=dtype, device=device))
+    signs = torch.sign(Rm.diagonal())
+    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
+    return Q * signs

@@ -1,0 +1,291 @@
+"""Tests of linear_lens.balanced: the balance computation, lambda-balanced initialisations, and random inits."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linear_lens import balanced
+from linear_lens.balanced import (
+    aligned_lambda_balanced_init,
+    balance,
+    balance_moments,
+    balance_statistics,
+    balanced_singular_values,
+    feasible,
+    fitted_lambda,
+    init_variances,
+    lambda_balanced_init,
+    random_init,
+)
+from linear_lens.tasks import input_output_correlation, random_regression_task
+
+F64 = torch.float64
+EPS = torch.finfo(F64).eps
+
+
+def _eye(n):
+    return torch.eye(n, dtype=F64)
+
+
+def _balance_error(W1, W2, lam):
+    """Max-entry distance of B from lam I, relative to the scale of the weights."""
+    B = balance(W1, W2)
+    scale = 1.0 + torch.linalg.matrix_norm(W1, 2) ** 2 + torch.linalg.matrix_norm(W2, 2) ** 2 + abs(lam)
+    return float((B - lam * _eye(B.shape[-1])).abs().max() / scale)
+
+
+# Widths and lambdas for which balanced weights exist: lam > 0 needs hidden <= out, lam < 0 needs hidden <= in.
+@st.composite
+def feasible_requests(draw):
+    in_dim = draw(st.integers(1, 7))
+    out_dim = draw(st.integers(1, 7))
+    sign = draw(st.sampled_from([-1, 0, 1]))
+    if sign > 0:
+        hidden = draw(st.integers(1, out_dim))
+    elif sign < 0:
+        hidden = draw(st.integers(1, in_dim))
+    else:
+        hidden = draw(st.integers(1, 9))
+    magnitude = draw(st.floats(1e-3, 1e3))
+    return sign * magnitude, in_dim, hidden, out_dim
+
+
+@st.composite
+def infeasible_requests(draw):
+    in_dim = draw(st.integers(1, 7))
+    out_dim = draw(st.integers(1, 7))
+    sign = draw(st.sampled_from([-1, 1]))
+    low = (out_dim if sign > 0 else in_dim) + 1
+    hidden = draw(st.integers(low, low + 5))
+    return sign * draw(st.floats(1e-3, 1e3)), in_dim, hidden, out_dim
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# balance and fitted_lambda
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_balance_known_answer():
+    W1 = torch.tensor([[1.0, 2.0], [0.0, 1.0]], dtype=F64)  # (N_h=2, N_i=2)
+    W2 = torch.tensor([[3.0, 0.0], [1.0, 1.0], [0.0, 2.0]], dtype=F64)  # (N_o=3, N_h=2)
+    # W2^T W2 = [[10, 1], [1, 5]], W1 W1^T = [[5, 2], [2, 1]]
+    expected = torch.tensor([[5.0, -1.0], [-1.0, 4.0]], dtype=F64)
+    torch.testing.assert_close(balance(W1, W2), expected, atol=0, rtol=0, msg="B = W2^T W2 - W1 W1^T by hand")
+
+
+def test_balance_is_batched(generator):
+    W1 = torch.randn(4, 3, 5, 2, generator=generator, dtype=F64)
+    W2 = torch.randn(4, 3, 6, 5, generator=generator, dtype=F64)
+    B = balance(W1, W2)
+    assert B.shape == (4, 3, 5, 5), f"batched balance has shape {tuple(B.shape)}"
+    torch.testing.assert_close(B[2, 1], balance(W1[2, 1], W2[2, 1]), atol=1e-14, rtol=0, msg="batch entry")
+
+
+def test_fitted_lambda_is_trace_over_width(generator):
+    W1 = torch.randn(7, 3, generator=generator, dtype=F64)
+    W2 = torch.randn(5, 7, generator=generator, dtype=F64)
+    B = balance(W1, W2)
+    expected = torch.trace(B) / 7
+    torch.testing.assert_close(fitted_lambda(W1, W2), expected, atol=1e-14, rtol=0, msg="lambda* = Tr(B)/N_h")
+
+
+def test_fitted_lambda_minimises_frobenius_distance_brute_force(generator):
+    """Independent check of Theorem 4.5.1: a grid search over lambda finds the same minimiser."""
+    W1 = torch.randn(6, 4, generator=generator, dtype=F64)
+    W2 = torch.randn(8, 6, generator=generator, dtype=F64)
+    B = balance(W1, W2)
+    lam_star = float(fitted_lambda(W1, W2))
+    grid = torch.linspace(lam_star - 5, lam_star + 5, 200001, dtype=F64)
+    loss = ((B[None] - grid[:, None, None] * _eye(6)) ** 2).sum((-1, -2))
+    best = float(grid[loss.argmin()])
+    assert abs(best - lam_star) <= 1e-4, f"grid minimiser {best} vs Tr(B)/N_h = {lam_star}"
+    # the thesis's statement Tr(B) (without 1/N_h) is a worse fit whenever Tr(B) != 0
+    thesis = float(torch.trace(B))
+    worse = float(((B - thesis * _eye(6)) ** 2).sum()) - float(((B - lam_star * _eye(6)) ** 2).sum())
+    assert worse > 1.0, f"Tr(B) fits no better than Tr(B)/N_h? loss difference {worse}"
+
+
+@given(feasible_requests())
+def test_fitted_lambda_recovers_lambda_of_balanced_weights(request):
+    lam, i, h, o = request
+    W1, W2 = lambda_balanced_init(lam, i, h, o, generator=torch.Generator().manual_seed(3))
+    assert math.isclose(float(fitted_lambda(W1, W2)), lam, rel_tol=1e-9, abs_tol=1e-10), f"{request}"
+
+
+def test_balance_rejects_bad_input():
+    with pytest.raises(ValueError, match="^W1, W2: the hidden widths differ"):
+        balance(torch.zeros(3, 2), torch.zeros(4, 5))
+    with pytest.raises(ValueError, match="^W1: expected shape"):
+        balance(torch.zeros(3), torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="^W2: expected shape"):
+        balance(torch.zeros(3, 2), torch.zeros(3))
+    with pytest.raises(ValueError, match="^W1: contains NaN"):
+        balance(torch.tensor([[float("nan")]]), torch.zeros(1, 1))
+    with pytest.raises(ValueError, match="^W2: expected an array"):
+        balance(torch.zeros(1, 1), "weights")
+    with pytest.raises(ValueError, match="^W1, W2: the hidden widths differ"):
+        fitted_lambda(torch.zeros(3, 2), torch.zeros(4, 5))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# lambda_balanced_init (Algorithm 1, Theorem 4.1.1 corrected) and feasibility (Theorem 3.4.1 corrected)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@given(feasible_requests(), st.integers(0, 2**31 - 1))
+def test_lambda_balanced_init_is_balanced_to_machine_precision(request, seed):
+    lam, i, h, o = request
+    W1, W2 = lambda_balanced_init(lam, i, h, o, generator=torch.Generator().manual_seed(seed))
+    assert W1.shape == (h, i) and W2.shape == (o, h), f"shapes {tuple(W1.shape)}, {tuple(W2.shape)} for {request}"
+    assert W1.dtype == F64 and W2.dtype == F64
+    err = _balance_error(W1, W2, lam)
+    assert err <= 50 * EPS, f"relative balance error {err:.2e} for (lam, in, hidden, out) = {request}"
+
+
+@given(infeasible_requests())
+def test_infeasible_requests_raise(request):
+    lam, i, h, o = request
+    assert not feasible(lam, i, h, o)
+    side = "out_dim" if lam > 0 else "in_dim"
+    with pytest.raises(ValueError, match=rf"^lam: a (positive|negative) lambda needs hidden_dim <= {side}"):
+        lambda_balanced_init(lam, i, h, o)
+
+
+def test_hidden_wider_than_both_ends_names_the_constraint():
+    with pytest.raises(ValueError, match="a hidden layer wider than both ends admits only lambda = 0"):
+        lambda_balanced_init(1.0, 3, 6, 4)
+    with pytest.raises(ValueError, match="a hidden layer wider than both ends admits only lambda = 0"):
+        lambda_balanced_init(-1.0, 3, 6, 4)
+    W1, W2 = lambda_balanced_init(0.0, 3, 6, 4, generator=torch.Generator().manual_seed(0))
+    assert _balance_error(W1, W2, 0.0) <= 50 * EPS, "lambda = 0 is possible for every width"
+
+
+@pytest.mark.parametrize(
+    "lam, dims, thesis_rule",
+    [
+        (-1.0, (3, 3, 5), "Theorem 3.4.1(2): n_o > n_i implies lambda > 0"),
+        (1.0, (5, 3, 3), "Theorem 3.4.1(2) and Algorithm 1: n_i > n_o implies lambda < 0"),
+        (2.0, (4, 2, 6), "Theorem 3.4.1(1) and Algorithm 1: no bottleneck, n_h >= min(n_i, n_o)"),
+        (-2.0, (6, 2, 4), "Theorem 3.4.1(1) and Algorithm 1: no bottleneck, n_h >= min(n_i, n_o)"),
+    ],
+)
+def test_counterexamples_to_theorem_3_4_1_are_balanced(lam, dims, thesis_rule, generator):
+    """Requests the thesis forbids, yet balanced weights exist: brute-force check of B = lam I."""
+    assert feasible(lam, *dims)
+    W1, W2 = lambda_balanced_init(lam, *dims, generator=generator)
+    assert _balance_error(W1, W2, lam) <= 50 * EPS, f"{thesis_rule}: counterexample {dims}, lam={lam} not balanced"
+
+
+@given(feasible_requests())
+def test_singular_values_follow_corrected_theorem_4_1_1(request):
+    """Eigenvalues of W2^T W2 and W1 W1^T are S2^2, S1^2 of eq. (4.2) corrected, from S = svd(W2 W1)."""
+    lam, i, h, o = request
+    W1, W2 = lambda_balanced_init(lam, i, h, o, generator=torch.Generator().manual_seed(11))
+    k = min(i, h, o)
+    S = torch.linalg.svdvals(W2 @ W1)[:k]
+    S2, S1 = balanced_singular_values(S, lam, i, h, o)
+    expected2 = torch.sort(torch.diagonal(S2.T @ S2)).values
+    expected1 = torch.sort(torch.diagonal(S1 @ S1.T)).values
+    scale = 1.0 + abs(lam) + float(S.max()) if k else 1.0
+    got2 = torch.linalg.eigvalsh(W2.T @ W2)
+    got1 = torch.linalg.eigvalsh(W1 @ W1.T)
+    assert float((got2 - expected2).abs().max()) <= 1e-11 * scale, f"W2^T W2 spectrum for {request}"
+    assert float((got1 - expected1).abs().max()) <= 1e-11 * scale, f"W1 W1^T spectrum for {request}"
+
+
+def test_balanced_singular_values_known_answer():
+    # S = 2, lam = 3: a = sqrt(9 + 16) = 5, s2^2 = 4, s1^2 = 1; extra hidden direction gets sqrt(3) in S2
+    S2, S1 = balanced_singular_values(torch.tensor([2.0], dtype=F64), 3.0, 1, 2, 2)
+    torch.testing.assert_close(S2, torch.tensor([[2.0, 0.0], [0.0, math.sqrt(3.0)]], dtype=F64), atol=1e-15, rtol=0)
+    torch.testing.assert_close(S1, torch.tensor([[1.0], [0.0]], dtype=F64), atol=1e-15, rtol=0)
+    # lam = -3: roles swap, the extra direction gets sqrt(3) in S1
+    S2, S1 = balanced_singular_values(torch.tensor([2.0], dtype=F64), -3.0, 2, 2, 1)
+    torch.testing.assert_close(S2, torch.tensor([[1.0, 0.0]], dtype=F64), atol=1e-15, rtol=0)
+    torch.testing.assert_close(S1, torch.tensor([[2.0, 0.0], [0.0, math.sqrt(3.0)]], dtype=F64), atol=1e-15, rtol=0)
+
+
+def test_balanced_singular_values_are_accurate_for_large_lambda():
+    """The small factor S^2 / s2 is computed without cancellation: s2 s1 = S to relative precision."""
+    S = torch.tensor([1e-6, 1.0], dtype=F64)
+    S2, S1 = balanced_singular_values(S, 1e8, 2, 2, 2)
+    product = torch.diagonal(S2 @ S1)
+    torch.testing.assert_close(product, S, atol=0, rtol=1e-14, msg="s2 * s1 = S at lam = 1e8")
+
+
+def test_zero_balanced_special_case(generator):
+    """lam = 0 gives the zero-balanced weights of Saxe et al.: W1, W2 share the singular values sqrt(S)."""
+    W1, W2 = lambda_balanced_init(0.0, 4, 4, 4, generator=generator)
+    S = torch.linalg.svdvals(W2 @ W1)
+    torch.testing.assert_close(torch.linalg.svdvals(W1), S.sqrt(), atol=1e-12, rtol=1e-12, msg="W1 singular values")
+    torch.testing.assert_close(torch.linalg.svdvals(W2), S.sqrt(), atol=1e-12, rtol=1e-12, msg="W2 singular values")
+
+
+def test_sigma_scales_the_product_and_generator_reproduces():
+    W1a, W2a = lambda_balanced_init(0.5, 3, 4, 5, sigma=1.0, generator=torch.Generator().manual_seed(5))
+    W1b, W2b = lambda_balanced_init(0.5, 3, 4, 5, sigma=3.0, generator=torch.Generator().manual_seed(5))
+    W1c, W2c = lambda_balanced_init(0.5, 3, 4, 5, sigma=1.0, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(W2b @ W1b, 9.0 * (W2a @ W1a), atol=1e-12, rtol=1e-12, msg="product scales as sigma^2")
+    assert torch.equal(W1a, W1c) and torch.equal(W2a, W2c), "same seed, same weights"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(lam=float("nan")), "^lam: expected a finite real number"),
+        (dict(lam="1"), "^lam: expected a finite real number"),
+        (dict(in_dim=0), "^in_dim: expected a positive integer"),
+        (dict(hidden_dim=2.5), "^hidden_dim: expected a positive integer"),
+        (dict(out_dim=-1), "^out_dim: expected a positive integer"),
+        (dict(sigma=0.0), "^sigma: expected a positive finite number"),
+        (dict(sigma=float("inf")), "^sigma: expected a positive finite number"),
+    ],
+)
+def test_lambda_balanced_init_rejects_bad_arguments(kwargs, match):
+    args = dict(lam=1.0, in_dim=3, hidden_dim=3, out_dim=3, sigma=1.0) | kwargs
+    with pytest.raises(ValueError, match=match):
+        lambda_balanced_init(**args)
+
+
+def test_balanced_singular_values_rejects_bad_arguments():
+    with pytest.raises(ValueError, match=r"^S: expected shape \(\.\.\., 2\)"):
+        balanced_singular_values(torch.ones(3, dtype=F64), 1.0, 2, 2, 2)
+    with pytest.raises(ValueError, match="^S: singular values must be non-negative"):
+        balanced_singular_values(torch.tensor([1.0, -1.0], dtype=F64), 1.0, 2, 2, 2)
+    with pytest.raises(ValueError, match="^lam: a positive lambda needs hidden_dim <= out_dim"):
+        balanced_singular_values(torch.ones(2, dtype=F64), 1.0, 2, 3, 2)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# aligned_lambda_balanced_init (Algorithm 2)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@given(feasible_requests(), st.integers(0, 2**31 - 1))
+def test_aligned_init_is_aligned_and_balanced(request, seed):
+    lam, i, h, o = request
+    gen = torch.Generator().manual_seed(seed)
+    X, Y = random_regression_task(i, o, 3 * i + 2, generator=gen)
+    W1, W2 = aligned_lambda_balanced_init(lam, X, Y, h, generator=gen)
+    assert W1.shape == (h, i) and W2.shape == (o, h)
+    assert _balance_error(W1, W2, lam) <= 50 * EPS, f"aligned weights not balanced for {request}"
+    U, _, Vh = torch.linalg.svd(input_output_correlation(X, Y), full_matrices=True)
+    M = U.T @ (W2 @ W1) @ Vh.T  # diagonal iff W2 W1 has the singular vectors of Sigma^yx
+    off = M.clone()
+    k = min(i, o)
+    off[range(k), range(k)] = 0.0
+    scale = 1.0 + float(torch.linalg.matrix_norm(W2 @ W1, 2))
+    assert float(off.abs().max()) <= 1e-12 * scale, f"U^T W2 W1 V not diagonal for {request}: {float(off.abs().max())}"
+    assert bool((torch.diagonal(M)[:k] >= -1e-12 * scale).all()), "singular values of the product are non-negative"
+
+
+def test_aligned_init_rejects_bad_input():
+    X = torch.randn(3, 10, dtype=F64)
+    with pytest.raises(ValueError, match="^X, Y: expected shapes"):
+        aligned_lambda_balanced_init(1.0, X, torch.randn(4, 9, dtype=F64), 4)
+    with pytest.raises(ValueError, match="^Y: contains NaN"):
+        aligned_lambda_balanced_init(1.0, X, torch.full((4, 10), float("nan")), 4)
+    with pytest.raises(ValueError, match="^lam: a positive lambda needs hidden_dim <= out_dim"):
+        aligned_lambda_balanced_init(1.0, X, torch.randn(4, 10, dtype=F64), 5)
