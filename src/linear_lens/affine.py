@@ -29,7 +29,18 @@ import torch
 from linear_lens import activations
 from linear_lens.networks import check_network, forward_unchecked
 
-__all__ = ["pointwise_affine", "activation_scaling", "layer_scalings", "jacobian", "FORMS"]
+__all__ = [
+    "pointwise_affine",
+    "activation_scaling",
+    "preactivations",
+    "layer_scalings",
+    "jacobian",
+    "reconstruction_error",
+    "secant_tangent_gap",
+    "exactness_sweep",
+    "jacobian_gap_sweep",
+    "FORMS",
+]
 
 #: The decompositions of $\sigma(z)$ that :func:`pointwise_affine` implements.
 FORMS = ("paper", "shifted")
@@ -103,6 +114,28 @@ def activation_scaling(activation, z: torch.Tensor, *, form: str = "paper") -> t
     return lam, c
 
 
+def preactivations(
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor] | None,
+    activation,
+    x: torch.Tensor,
+) -> list[torch.Tensor]:
+    r"""Return the pre-activations $z_1, \dots, z_L$ of the hidden layers at ``x``, each of shape ``(..., n_l)``.
+
+    $z_l = A_{l-1} h_{l-1} + b_{l-1}$ (eq. 6). $A^*(x)$ of eq. (5) is undefined exactly where some entry of some
+    $z_l$ is zero, which is a union of hypersurfaces in $x$-space, not the coordinate hyperplanes $x_i = 0$.
+    """
+    weights, biases, x = check_network(weights, biases, x)
+    act = activations.get(activation)
+    zs = []
+    h = x
+    for l, W in enumerate(weights[:-1]):
+        z = h @ W.mT + (biases[l] if biases is not None else 0)
+        zs.append(z)
+        h = act(z)
+    return zs
+
+
 def layer_scalings(
     weights: Sequence[torch.Tensor],
     biases: Sequence[torch.Tensor] | None,
@@ -116,17 +149,9 @@ def layer_scalings(
     These are the activation scaling matrices $\Lambda_{z_l}$ of eq. (5), one per hidden layer, each of shape
     ``(..., n_l)``; Theorem 6's sufficient condition is stated in terms of them.
     """
-    weights, biases, x = check_network(weights, biases, x)
     act = activations.get(activation)
-    lams, cs = [], []
-    h = x
-    for l, W in enumerate(weights[:-1]):
-        z = h @ W.mT + (biases[l] if biases is not None else 0)
-        lam, c = activation_scaling(act, z, form=form)
-        lams.append(lam)
-        cs.append(c)
-        h = act(z)
-    return lams, cs
+    pairs = [activation_scaling(act, z, form=form) for z in preactivations(weights, biases, act, x)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def jacobian(
@@ -149,6 +174,113 @@ def jacobian(
     flat = x.reshape(-1, x.shape[-1])
     J = torch.func.vmap(torch.func.jacrev(f))(flat)
     return J.reshape(*x.shape[:-1], *J.shape[-2:])
+
+
+def reconstruction_error(
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor] | None,
+    activation,
+    x: torch.Tensor,
+    *,
+    form: str = "paper",
+) -> tuple[float, float]:
+    r"""Return how exactly $A^*(x)x + b^*(x)$ reproduces $f(x)$ (Lemma 3), as ``(forward, backward)``.
+
+    ``forward`` $= \max |f(x) - A^*(x)x - b^*(x)| / (1 + |f(x)|)$ over the batch and outputs;
+    ``backward`` $= \max |f(x) - A^*(x)x - b^*(x)| / (|A^*(x)|\,|x| + |b^*(x)|)$, the error relative to the size of
+    the terms that are summed, which is what floating point can promise: it is a few units of roundoff even where
+    $A^*$ has huge entries (the ``"paper"`` form near $z_i = 0$ when $\sigma(0) \ne 0$), while ``forward`` then
+    grows with the size of those entries.
+    """
+    from linear_lens.networks import forward
+
+    A, b = pointwise_affine(weights, biases, activation, x, form=form)
+    weights, biases, x = check_network(weights, biases, x)
+    f = forward(weights, biases, activation, x)
+    ax = (A @ x.unsqueeze(-1)).squeeze(-1)
+    err = (f - ax - b).abs()
+    size = (A.abs() @ x.abs().unsqueeze(-1)).squeeze(-1) + b.abs()
+    backward = err / torch.where(size > 0, size, torch.ones_like(size))
+    return float((err / (1 + f.abs())).max()), float(backward.max())
+
+
+def secant_tangent_gap(activation, z: torch.Tensor) -> torch.Tensor:
+    r"""Return $|\sigma(z)/z - \sigma'(z)|$ elementwise (0 where $z = 0$), with $\sigma'$ by autograd.
+
+    $A^*(x)$ equals the Jacobian $\partial f/\partial x$ for every network exactly when this gap vanishes at every
+    pre-activation, i.e. when $\sigma(z) = \sigma'(z)\,z$: the activation is positively homogeneous and piecewise
+    linear through the origin (ReLU, LeakyReLU, ...). This is the content of Proposition 12 of Drgona et al. (2020).
+    """
+    act = activations.get(activation)
+    z = z.detach().clone().requires_grad_(True)
+    s = act(z)
+    (ds,) = torch.autograd.grad(s.sum(), z)
+    zero = z == 0
+    safe = torch.where(zero, torch.ones_like(z), z)
+    gap = (s / safe - ds).abs()
+    return torch.where(zero, torch.zeros_like(gap), gap).detach()
+
+
+def exactness_sweep(
+    names: Sequence[str],
+    depths: Sequence[int],
+    *,
+    width: int = 8,
+    n_io: int = 3,
+    n_points: int = 256,
+    input_scale: float = 3.0,
+    forms: Sequence[str] = FORMS,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    r"""Measure Lemma 3's exactness over activations, depths, bias on/off and forms.
+
+    For each activation in ``names`` and each number of hidden layers in ``depths`` draws a random network
+    ($n_0 = n_{L+1} =$ ``n_io``, hidden width ``width``, :func:`linear_lens.networks.random_network`) without and with
+    biases, evaluates :func:`reconstruction_error` on ``n_points`` inputs $x \sim \mathcal N(0, \text{input\_scale}^2 I)$
+    for each form. Returns ``{"forward": E, "backward": E'}`` with tensors of shape
+    ``(len(names), len(depths), 2, len(forms))`` (bias axis: without, with).
+    """
+    from linear_lens.networks import random_network
+    from linear_lens.progress import progress
+
+    shape = (len(names), len(depths), 2, len(forms))
+    fwd, bwd = torch.zeros(shape, dtype=torch.float64), torch.zeros(shape, dtype=torch.float64)
+    for i, name in enumerate(progress(names, desc="activations")):
+        for j, depth in enumerate(depths):
+            for k, bias in enumerate((False, True)):
+                W, B = random_network([n_io] + [width] * depth + [n_io], bias=bias, generator=generator)
+                x = input_scale * torch.randn(n_points, n_io, generator=generator, dtype=torch.float64)
+                for m, form in enumerate(forms):
+                    fwd[i, j, k, m], bwd[i, j, k, m] = reconstruction_error(W, B, name, x, form=form)
+    return {"forward": fwd, "backward": bwd}
+
+
+def jacobian_gap_sweep(
+    names: Sequence[str],
+    *,
+    depth: int = 3,
+    width: int = 8,
+    n_io: int = 2,
+    n_points: int = 256,
+    bias: bool = True,
+    input_scale: float = 3.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Return $\max_x \|A^*(x) - \partial f/\partial x\|_{\max} / \max_x \|\partial f/\partial x\|_{\max}$ per activation.
+
+    One random network per activation (same architecture), ``n_points`` Gaussian inputs; Proposition 12 predicts 0
+    (to roundoff) for ReLU. Returns a tensor of shape ``(len(names),)``.
+    """
+    from linear_lens.networks import random_network
+
+    gaps = torch.zeros(len(names), dtype=torch.float64)
+    for i, name in enumerate(names):
+        W, B = random_network([n_io] + [width] * depth + [n_io], bias=bias, generator=generator)
+        x = input_scale * torch.randn(n_points, n_io, generator=generator, dtype=torch.float64)
+        A, _ = pointwise_affine(W, B, name, x)
+        J = jacobian(W, B, name, x)
+        gaps[i] = (A - J).abs().max() / J.abs().max().clamp(min=torch.finfo(J.dtype).tiny)
+    return gaps
 
 
 # ---------------------------------------------------------------------------------------------------------------

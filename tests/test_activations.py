@@ -1,0 +1,108 @@
+"""The activation registry: definitions, sigma(0), the slope at zero, name lookup and errors."""
+
+import math
+
+import pytest
+import torch
+
+from linear_lens import activations
+
+FOOTNOTE_ACTIVATIONS = [
+    "SoftExponential", "BLU", "PReLU", "ReLU", "GELU", "RReLU", "Hardtanh", "ReLU6", "Tanh", "ELU", "CELU",
+    "Hardshrink", "LeakyReLU", "Softshrink", "Softsign", "Tanhshrink", "APLU", "PELU", "Sigmoid", "Hardsigmoid",
+    "Hardswish", "SELU", "LogSigmoid", "Softplus",
+]
+
+
+@pytest.mark.parametrize("name", FOOTNOTE_ACTIVATIONS)
+def test_every_footnote_activation_is_registered(name):
+    act = activations.get(name)
+    assert act.definition and act.source, f"{name}: needs a one-line definition and a source"
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_sigma0_is_the_value_at_zero(name):
+    act = activations.get(name)
+    value = float(act(torch.zeros(1, dtype=torch.float64))[0])
+    assert value == pytest.approx(act.sigma0, abs=1e-15), f"{name}: sigma(0) = {value}, registry says {act.sigma0}"
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_slope0_is_the_symmetric_derivative(name):
+    """The registry's hand-written slope at 0 against a numerical symmetric derivative (independent)."""
+    act = activations.get(name)
+    numeric = activations.symmetric_derivative(act.fn)
+    assert numeric == pytest.approx(act.slope0, abs=1e-7), f"{name}: slope0 {act.slope0} vs numeric {numeric}"
+
+
+@pytest.mark.parametrize("name", [n for n in activations.names() if activations.get(n).smooth])
+def test_slope0_is_the_autograd_derivative_for_smooth_activations(name):
+    act = activations.get(name)
+    z = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(act(z).sum(), z)
+    assert float(grad) == pytest.approx(act.slope0, abs=1e-12), f"{name}: autograd gives {float(grad)}"
+
+
+@pytest.mark.parametrize(
+    "name, torch_fn",
+    [
+        ("relu", torch.nn.ReLU()), ("gelu", torch.nn.GELU()), ("hardtanh", torch.nn.Hardtanh()),
+        ("relu6", torch.nn.ReLU6()), ("tanh", torch.nn.Tanh()), ("elu", torch.nn.ELU()), ("celu", torch.nn.CELU()),
+        ("hardshrink", torch.nn.Hardshrink()), ("leaky_relu", torch.nn.LeakyReLU()),
+        ("softshrink", torch.nn.Softshrink()), ("softsign", torch.nn.Softsign()), ("tanhshrink", torch.nn.Tanhshrink()),
+        ("sigmoid", torch.nn.Sigmoid()), ("hardsigmoid", torch.nn.Hardsigmoid()), ("hardswish", torch.nn.Hardswish()),
+        ("selu", torch.nn.SELU()), ("logsigmoid", torch.nn.LogSigmoid()), ("softplus", torch.nn.Softplus(threshold=40.0)),
+        ("silu", torch.nn.SiLU()), ("rrelu", torch.nn.RReLU().eval()), ("prelu", torch.nn.PReLU(dtype=torch.float64)),
+    ],
+)
+def test_matches_pytorch_modules(name, torch_fn):
+    z = torch.linspace(-30, 30, 4001, dtype=torch.float64)
+    with torch.no_grad():
+        expected = torch_fn(z)
+    assert torch.allclose(activations.get(name)(z), expected, rtol=1e-12, atol=1e-12), f"{name} differs from torch"
+
+
+def test_parametrised_activations_follow_their_papers():
+    z = torch.tensor([-2.0, -0.5, 0.5, 2.0], dtype=torch.float64)
+    se = activations.get("soft_exponential", alpha=0.5)
+    assert torch.allclose(se(z), torch.expm1(0.5 * z) / 0.5 + 0.5)
+    se_neg = activations.get("soft_exponential", alpha=-0.5)
+    inside = z[z > -1.5]  # the logarithmic branch is defined for z > 1/alpha - alpha = -1.5
+    assert torch.allclose(se_neg(inside), -torch.log(1 - (-0.5) * (inside - 0.5)) / (-0.5))
+    assert torch.equal(activations.get("soft_exponential")(z), z), "alpha = 0 is the identity"
+    pelu = activations.get("pelu", alpha=1.0, beta=1.0)
+    assert torch.allclose(pelu(z), activations.get("elu")(z)), "PELU with alpha = beta = 1 is ELU"
+    blu = activations.get("blu", beta=0.0)
+    assert torch.equal(blu(z), z), "BLU with beta = 0 is the identity"
+    aplu = activations.get("aplu", a1=0.5, b1=0.5, a2=0.25, b2=1.0)
+    expected = torch.relu(z) + 0.5 * torch.relu(0.5 - z) + 0.25 * torch.relu(1.0 - z)
+    assert torch.allclose(aplu(z), expected)
+    assert aplu.sigma0 == pytest.approx(0.5 * 0.5 + 0.25 * 1.0)
+
+
+@pytest.mark.parametrize("spelling", ["LeakyReLU", "leaky_relu", "leaky-relu", "LEAKYRELU"])
+def test_names_are_matched_loosely(spelling):
+    assert activations.get(spelling).name == "leaky_relu"
+
+
+def test_callables_are_accepted():
+    act = activations.get(lambda z: torch.sin(z) + 0.5)
+    assert act.sigma0 == pytest.approx(0.5)
+    assert act.slope0 == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: activations.get("nope"), "activation: unknown name"),
+        (lambda: activations.get("relu", alpha=1.0), "params: relu has no parameter"),
+        (lambda: activations.get("elu", alpha=math.nan), "must be finite"),
+        (lambda: activations.get("softplus", beta=-1.0), "softplus needs beta > 0"),
+        (lambda: activations.get("pelu", alpha=-1.0), "pelu needs alpha > 0"),
+        (lambda: activations.get(42), "activation: expected a name"),
+        (lambda: activations.get(lambda z: z / 0 * torch.inf), "activation: the callable is not finite"),
+    ],
+)
+def test_bad_requests_raise_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
