@@ -1,4 +1,4 @@
-"""Regression tasks with whitened inputs, the setting of Anguita (2024), Chapter 2.
+r"""Regression tasks with whitened inputs, the setting of Anguita (2024), Chapter 2.
 
 A task is a pair $(X, Y)$ with inputs $X \in \mathbb{R}^{N_i \times P}$ and targets $Y \in \mathbb{R}^{N_o \times P}$,
 one column per sample. Its correlation matrices are (eq. 2.5)
@@ -14,7 +14,13 @@ import torch
 
 from linear_lens._checks import as_float_tensor, check_positive_int
 
-__all__ = ["whiten", "random_regression_task", "input_output_correlation", "input_correlation"]
+__all__ = [
+    "whiten",
+    "random_regression_task",
+    "regression_task_with_spectrum",
+    "input_output_correlation",
+    "input_correlation",
+]
 
 
 def whiten(X: torch.Tensor) -> torch.Tensor:
@@ -68,6 +74,41 @@ def random_regression_task(
     return X, teacher @ X
 
 
+def regression_task_with_spectrum(
+    singular_values,
+    n_in: int,
+    n_out: int,
+    n_samples: int,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Draw a regression task with whitened inputs whose $\Sigma^{yx}$ has prescribed singular values.
+
+    $X$ is drawn and whitened as in :func:`random_regression_task`; $Y = \tilde U \operatorname{diag}(s) \tilde V^\top X$
+    with Haar-random orthonormal columns $\tilde U \in \mathbb{R}^{N_o \times k}$, $\tilde V \in \mathbb{R}^{N_i \times k}$,
+    $k = \min(N_i, N_o)$, so that $\Sigma^{yx} = \tilde U \operatorname{diag}(s) \tilde V^\top$ (eq. 2.16 of
+    Anguita, 2024) exactly up to rounding.
+
+    ``singular_values``: $k$ positive numbers $s_1, \dots, s_k$ (any order); ``n_in`` $= N_i$, ``n_out`` $= N_o$,
+    ``n_samples`` $= P \ge N_i$. Returns ``X`` of shape ``(n_in, n_samples)`` and ``Y`` of shape ``(n_out, n_samples)``.
+    """
+    n_in = check_positive_int(n_in, "n_in")
+    n_out = check_positive_int(n_out, "n_out")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    if n_samples < n_in:
+        raise ValueError(f"n_samples: must be at least n_in={n_in} for whitened inputs, got {n_samples}")
+    s = as_float_tensor(singular_values, "singular_values", dtype=dtype)
+    k = min(n_in, n_out)
+    if s.ndim != 1 or s.shape[0] != k:
+        raise ValueError(f"singular_values: expected {k} = min(n_in, n_out) values, got shape {tuple(s.shape)}")
+    if bool((s <= 0).any()):
+        raise ValueError("singular_values: must be positive")
+    X = whiten(torch.randn(n_in, n_samples, generator=generator, dtype=dtype))
+    U = _orthonormal_columns(n_out, k, generator, dtype)
+    V = _orthonormal_columns(n_in, k, generator, dtype)
+    return X, U @ torch.diag(s) @ V.T @ X
+
+
 def input_output_correlation(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     r"""Return $\Sigma^{yx} = Y X^\top / P$ (eq. 2.5 of Anguita, 2024), of shape ``(N_o, N_i)``."""
     X = as_float_tensor(X, "X")
@@ -85,3 +126,15 @@ def input_correlation(X: torch.Tensor) -> torch.Tensor:
     if X.ndim != 2:
         raise ValueError(f"X: expected a 2-D tensor of shape (N_i, P), got shape {tuple(X.shape)}")
     return X @ X.T / X.shape[1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Private helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _orthonormal_columns(n: int, k: int, generator, dtype) -> torch.Tensor:
+    """The first k columns of a Haar-random n x n orthogonal matrix (QR with the signs of R's diagonal fixed)."""
+    Q, R = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=dtype))
+    signs = torch.sign(R.diagonal())
+    return (Q * torch.where(signs == 0, torch.ones_like(signs), signs))[:, :k]
