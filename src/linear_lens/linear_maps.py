@@ -1,0 +1,624 @@
+r"""Square weights with constrained spectra: the factorisations of Appendix B of Drgona et al. (2020).
+
+Each factorisation builds a weight $\tilde A \in \mathbb{R}^{n \times n}$ from free parameters by a differentiable map,
+so that gradient descent on the parameters moves $\tilde A$ only inside a set of matrices whose spectrum is promised
+to lie in a region fixed by $(\lambda_{\min}, \lambda_{\max})$ (or by a damping $\gamma$):
+
+- Perron-Frobenius (eq. 21, Tuor et al., 2020): $\tilde A = \operatorname{softmax}_{\text{row}}(A') \odot M$ with
+  damping $M = \lambda_{\max} - (\lambda_{\max} - \lambda_{\min})\,\sigma(M')$;
+- spectral SVD (eqs. 22-23, Zhang et al., 2018): $\tilde A = U \tilde\Sigma V$ with
+  $\tilde\Sigma = \operatorname{diag}(\lambda_{\max} - (\lambda_{\max} - \lambda_{\min})\,\sigma(s))$ and $U, V$ kept
+  near-orthogonal by the penalty of eq. (22);
+- skew-symmetric (eq. 24, Haber and Ruthotto, 2017): $\tilde A = L - L^\top - \gamma I$, $L$ lower triangular;
+- Hamiltonian (eq. 25, Haber and Ruthotto, 2017): $\tilde A = \begin{bmatrix} 0 & A \\ -A^\top & 0 \end{bmatrix}$;
+- Gershgorin discs (eq. 26, Lechner et al., 2020): $\tilde A = \lambda I + r\,\operatorname{diag}(1/s_i)\,M$, off-diagonal
+  $M$, with centre $\lambda = (\lambda_{\min} + \lambda_{\max})/2$ and radius $r = (\lambda_{\max} - \lambda_{\min})/2$.
+
+For each there is a pure function from parameters to weight (``*_weight``), a sampler returning random weights
+(``perron_frobenius``, ``spectral_svd``, ``skew_symmetric``, ``hamiltonian``, ``gershgorin``; batched over
+``batch`` draws) and an ``nn.Module`` whose ``.weight`` is the pure function of its parameters. A sampler and the
+module built with an equally seeded generator give the same weight.
+
+$\sigma$ is the logistic sigmoid throughout. ``lam_min``, ``lam_max`` are $\lambda_{\min} \le \lambda_{\max}$.
+What each promise really guarantees (and where the seed overstates it) is in :func:`promise_excess` and in
+chapter 4 of the book; the regions are measured with :func:`annulus_excess` and :func:`interval_excess`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+from linear_lens.progress import progress
+
+__all__ = [
+    "FACTORISATIONS",
+    "perron_frobenius_weight",
+    "spectral_weight",
+    "orthogonality_penalty",
+    "skew_symmetric_weight",
+    "hamiltonian_weight",
+    "gershgorin_weight",
+    "perron_frobenius",
+    "spectral_svd",
+    "skew_symmetric",
+    "hamiltonian",
+    "gershgorin",
+    "PerronFrobeniusLinear",
+    "SpectralLinear",
+    "SkewSymmetricLinear",
+    "HamiltonianLinear",
+    "GershgorinLinear",
+    "gershgorin_discs",
+    "annulus_excess",
+    "interval_excess",
+    "promise_excess",
+    "worst_excess",
+    "fit_linear",
+]
+
+#: Factorisations whose promise is stated in terms of $(\lambda_{\min}, \lambda_{\max})$ (see :func:`promise_excess`).
+FACTORISATIONS = ("perron_frobenius", "spectral_svd", "gershgorin_real", "gershgorin_complex")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pure maps from free parameters to weights
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def perron_frobenius_weight(A_raw: torch.Tensor, M_raw: torch.Tensor, lam_min: float, lam_max: float) -> torch.Tensor:
+    r"""Return the Perron-Frobenius weight $\tilde A_{ij} = \operatorname{softmax}(A'_{i,:})_j\, M_{ij}$.
+
+    $M = \lambda_{\max} - (\lambda_{\max} - \lambda_{\min})\,\sigma(M')$ (eq. 21a) and
+    $\tilde A_{ij} = \exp(A'_{ij}) M_{ij} / \sum_k \exp(A'_{ik})$ (eq. 21b). Implements eq. (21) of Drgona et al.
+    (2020), after Tuor et al. (2020).
+
+    Each row of $\tilde A$ is a convex combination of entries of $M \in (\lambda_{\min}, \lambda_{\max})$, so every
+    row sum lies in $(\lambda_{\min}, \lambda_{\max})$. For $\lambda_{\min} \ge 0$ the matrix is nonnegative and its
+    Perron root $\rho(\tilde A)$ (a real eigenvalue) lies between the smallest and largest row sum, hence in
+    $[\lambda_{\min}, \lambda_{\max}]$; the other eigenvalues only lie in the disc $|z| \le \rho(\tilde A)$
+    (corrected: see errata E04.1).
+
+    ``A_raw`` $= A'$ and ``M_raw`` $= M'$: ``(..., n, n)``. Returns ``(..., n, n)``.
+    """
+    A_raw = _square(A_raw, "A_raw")
+    M_raw = _square(M_raw, "M_raw")
+    if A_raw.shape[-1] != M_raw.shape[-1]:
+        raise ValueError(f"M_raw: must have the size of A_raw, got {tuple(M_raw.shape)} and {tuple(A_raw.shape)}")
+    lam_min, lam_max = _check_lams(lam_min, lam_max)
+    M = lam_max - (lam_max - lam_min) * torch.sigmoid(M_raw)
+    return torch.softmax(A_raw, dim=-1) * M
+
+
+def spectral_weight(U: torch.Tensor, s: torch.Tensor, V: torch.Tensor, lam_min: float, lam_max: float) -> torch.Tensor:
+    r"""Return the spectral weight $\tilde A = U \tilde\Sigma V$, $\tilde\Sigma = \operatorname{diag}(\lambda_{\max} - (\lambda_{\max} - \lambda_{\min})\sigma(s))$.
+
+    Implements eq. (23) of Drgona et al. (2020), after Zhang et al. (2018). If $U$ and $V$ are orthogonal, the
+    singular values of $\tilde A$ are $|\tilde\Sigma_{ii}|$, in $(\lambda_{\min}, \lambda_{\max})$ when
+    $\lambda_{\min} \ge 0$, and every eigenvalue satisfies
+    $\min_i |\tilde\Sigma_{ii}| \le |\lambda| \le \max_i |\tilde\Sigma_{ii}|$: an annulus, not the real interval
+    (corrected: see errata E04.2). Otherwise singular values are off by at most the factors
+    $\sigma_{\min/\max}(U)\,\sigma_{\min/\max}(V)$ (errata E04.3).
+
+    ``U`` $= U$: ``(..., n, n)``; ``s`` $= \Sigma$ (the raw singular values): ``(..., n)``; ``V`` $= V$: ``(..., n, n)``.
+    Returns ``(..., n, n)``.
+    """
+    U = _square(U, "U")
+    V = _square(V, "V")
+    s = as_float_tensor(s, "s")
+    if s.ndim < 1 or s.shape[-1] != U.shape[-1] or V.shape[-1] != U.shape[-1]:
+        raise ValueError(
+            f"s: U, s, V must have shapes (..., n, n), (..., n), (..., n, n), got {tuple(U.shape)}, "
+            f"{tuple(s.shape)}, {tuple(V.shape)}"
+        )
+    lam_min, lam_max = _check_lams(lam_min, lam_max)
+    sigma = lam_max - (lam_max - lam_min) * torch.sigmoid(s)
+    return (U * sigma.unsqueeze(-2)) @ V
+
+
+def orthogonality_penalty(U: torch.Tensor, V: torch.Tensor, norm: str = "spectral") -> torch.Tensor:
+    r"""Return $\mathcal{L}_{\text{reg}} = \mathcal{L}_U + \mathcal{L}_V$, $\mathcal{L}_U = \|I - UU^\top\| + \|I - U^\top U\|$.
+
+    Implements eq. (22) of Drgona et al. (2020). The seed writes $\|\cdot\|_2$, which for a matrix is the spectral
+    norm (``norm="spectral"``, the largest $|$eigenvalue$|$ of the symmetric argument); ``norm="frobenius"`` gives
+    the entrywise 2-norm, which is what ``torch.norm(X, 2)`` computes. For a square $U$ the two terms of
+    $\mathcal{L}_U$ are equal ($UU^\top$ and $U^\top U$ have the same eigenvalues), so $\mathcal{L}_U$ is twice
+    either; $\|I - UU^\top\|_2 = \max_i |1 - \sigma_i(U)^2|$ bounds how far the singular values of $U$ are from 1.
+
+    ``U``: ``(..., m, k)``; ``V``: ``(..., p, q)`` (square in the spectral factorisation). Returns ``(...)``.
+    """
+    if norm not in ("spectral", "frobenius"):
+        raise ValueError(f"norm: expected 'spectral' or 'frobenius', got {norm!r}")
+    total = 0
+    for X, name in ((U, "U"), (V, "V")):
+        X = as_float_tensor(X, name)
+        if X.ndim < 2:
+            raise ValueError(f"{name}: expected a matrix (..., m, k), got shape {tuple(X.shape)}")
+        for G in (X @ X.mT, X.mT @ X):
+            D = torch.eye(G.shape[-1], dtype=G.dtype, device=G.device) - G
+            if norm == "spectral":
+                total = total + torch.linalg.eigvalsh(D).abs().amax(dim=-1)
+            else:
+                total = total + torch.linalg.matrix_norm(D, ord="fro")
+    return total
+
+
+def skew_symmetric_weight(L: torch.Tensor, gamma: float = 0.0) -> torch.Tensor:
+    r"""Return $\tilde A = L - L^\top - \gamma I$ with $L$ the lower triangle of ``L`` (eq. 24).
+
+    Implements eq. (24) of Drgona et al. (2020), after Haber and Ruthotto (2017). $K = L - L^\top$ is
+    skew-symmetric, so its eigenvalues are $\pm i\omega_k$ and those of $\tilde A$ are $-\gamma \pm i\omega_k$: all on
+    the line $\operatorname{Re}\lambda = -\gamma$, with spectral radius $\sqrt{\gamma^2 + \|K\|_2^2}$. For
+    $\gamma \ne 0$ the matrix is not skew-symmetric, and as a discrete-time map $\gamma$ raises every $|\lambda|$
+    (it damps only in continuous time; see errata E04.4).
+
+    ``L``: ``(..., n, n)``, only its lower triangle is used (its diagonal cancels); ``gamma`` $= \gamma$.
+    Returns ``(..., n, n)``.
+    """
+    L = _square(L, "L")
+    gamma = check_real(gamma, "gamma")
+    T = torch.tril(L)
+    return T - T.mT - gamma * torch.eye(L.shape[-1], dtype=L.dtype, device=L.device)
+
+
+def hamiltonian_weight(A: torch.Tensor) -> torch.Tensor:
+    r"""Return the block matrix $\tilde A = \begin{bmatrix} 0 & A \\ -A^\top & 0 \end{bmatrix}$ (eq. 25).
+
+    Implements eq. (25) of Drgona et al. (2020), after Haber and Ruthotto (2017). $\tilde A$ is skew-symmetric, so its
+    eigenvalues are $\pm i\sigma_k(A)$ (and $|p - q|$ zeros): purely imaginary, with spectral radius
+    $\sigma_{\max}(A)$, not 1, and $\tilde A$ is in general not symplectic (corrected: see errata E04.5). What is
+    conservative is the continuous-time flow: $e^{t\tilde A}$ is orthogonal, all its eigenvalues have modulus 1.
+
+    ``A`` $= A$: ``(..., p, q)``. Returns ``(..., p + q, p + q)``.
+    """
+    A = as_float_tensor(A, "A")
+    if A.ndim < 2:
+        raise ValueError(f"A: expected a matrix (..., p, q), got shape {tuple(A.shape)}")
+    p, q = A.shape[-2:]
+    zp = A.new_zeros(*A.shape[:-2], p, p)
+    zq = A.new_zeros(*A.shape[:-2], q, q)
+    top = torch.cat([zp, A], dim=-1)
+    bottom = torch.cat([-A.mT, zq], dim=-1)
+    return torch.cat([top, bottom], dim=-2)
+
+
+def gershgorin_weight(
+    M: torch.Tensor, lam_min: float, lam_max: float, *, real: bool = True, normalise: str = "row"
+) -> torch.Tensor:
+    r"""Return the Gershgorin weight $\tilde A = \lambda I + r\,\operatorname{diag}(1/s_1, \dots, 1/s_n)\,M_0$.
+
+    $M_0$ is ``M`` with its diagonal set to zero, symmetrised ($(M_0 + M_0^\top)/2$) when ``real``; the centre is
+    $\lambda = (\lambda_{\min} + \lambda_{\max})/2$ and the radius $r = (\lambda_{\max} - \lambda_{\min})/2$.
+    Implements eq. (26) of Drgona et al. (2020), after Lechner et al. (2020), with $s_i$ the absolute off-diagonal
+    sums of the rows of $M_0$ (``normalise="row"``): every Gershgorin row disc is then centred at $\lambda$ with
+    radius exactly $r$, so every eigenvalue lies in $|z - \lambda| \le r$. ``normalise="column"`` uses eq. (26) as
+    printed, $s_j = \sum_{i \ne j} |m_{ij}|$, a column sum scaling row $j$: the row discs then have radii
+    $r\,R_j / s_j \ne r$ (errata E04.6). A zero sum leaves that row zero (disc of radius 0).
+
+    With ``real`` the weight is $D S$ with $D$ positive diagonal and $S$ symmetric, similar to the symmetric
+    $D^{1/2} S D^{1/2}$: all eigenvalues are real, in $[\lambda_{\min}, \lambda_{\max}]$.
+
+    ``M``: ``(..., n, n)``, free parameters (the seed draws $m_{ij} \sim \mathcal{U}(0, 1)$). Returns ``(..., n, n)``.
+    """
+    M = _square(M, "M")
+    lam_min, lam_max = _check_lams(lam_min, lam_max)
+    if normalise not in ("row", "column"):
+        raise ValueError(f"normalise: expected 'row' or 'column', got {normalise!r}")
+    if not isinstance(real, bool):
+        raise ValueError(f"real: expected True or False, got {real!r}")
+    eye = torch.eye(M.shape[-1], dtype=M.dtype, device=M.device)
+    M0 = M * (1 - eye)
+    if real:
+        M0 = (M0 + M0.mT) / 2
+    sums = M0.abs().sum(dim=-1 if normalise == "row" else -2)
+    positive = sums > 0
+    scale = torch.where(positive, 1 / torch.where(positive, sums, torch.ones_like(sums)), torch.zeros_like(sums))
+    centre, radius = (lam_min + lam_max) / 2, (lam_max - lam_min) / 2
+    return centre * eye + radius * scale.unsqueeze(-1) * M0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Samplers: random weights, batched over draws
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def perron_frobenius(
+    n: int, lam_min: float, lam_max: float, *, batch=(), generator=None, dtype=torch.float64, device=None
+) -> torch.Tensor:
+    r"""Draw Perron-Frobenius weights (eq. 21) of size ``n``: ``(*batch, n, n)``.
+
+    $A'_{ij} \sim \mathcal{N}(0, 1)$ and $M' = \operatorname{logit}(u)$, $u_{ij} \sim \mathcal{U}(0, 1)$, so the
+    damping entries $M_{ij}$ are uniform on $(\lambda_{\min}, \lambda_{\max})$. See :func:`perron_frobenius_weight`.
+    """
+    A_raw, M_raw = _draw_perron_frobenius(n, lam_min, lam_max, batch, generator, dtype, device)
+    return perron_frobenius_weight(A_raw, M_raw, lam_min, lam_max)
+
+
+def spectral_svd(
+    n: int, lam_min: float, lam_max: float, *, batch=(), generator=None, dtype=torch.float64, device=None
+) -> torch.Tensor:
+    r"""Draw spectral weights (eq. 23) of size ``n``: ``(*batch, n, n)``.
+
+    $U$, $V$ are Haar-random orthogonal matrices and $s = \operatorname{logit}(u)$, $u_i \sim \mathcal{U}(0, 1)$,
+    so the entries of $\tilde\Sigma$ are uniform on $(\lambda_{\min}, \lambda_{\max})$. See :func:`spectral_weight`.
+    """
+    U, s, V = _draw_spectral(n, lam_min, lam_max, batch, generator, dtype, device)
+    return spectral_weight(U, s, V, lam_min, lam_max)
+
+
+def skew_symmetric(
+    n: int, gamma: float = 0.0, *, scale: float = 1.0, batch=(), generator=None, dtype=torch.float64, device=None
+) -> torch.Tensor:
+    r"""Draw damped skew-symmetric weights (eq. 24) of size ``n``: ``(*batch, n, n)``.
+
+    $L_{ij} \sim \mathcal{N}(0, \text{scale}^2 / n)$ below the diagonal, so $\|L - L^\top\|_2 \approx 2\,\text{scale}$
+    for large $n$. See :func:`skew_symmetric_weight`.
+    """
+    L = _draw_gaussian(n, n, scale, batch, generator, dtype, device)
+    return skew_symmetric_weight(L, gamma)
+
+
+def hamiltonian(n: int, *, scale: float = 1.0, batch=(), generator=None, dtype=torch.float64, device=None) -> torch.Tensor:
+    r"""Draw Hamiltonian weights (eq. 25) of size ``n`` (``n >= 2``): ``(*batch, n, n)``.
+
+    $A \in \mathbb{R}^{p \times q}$ with $p = \lfloor n/2 \rfloor$, $q = n - p$ and entries
+    $\mathcal{N}(0, \text{scale}^2 / n)$. See :func:`hamiltonian_weight`.
+    """
+    n = check_positive_int(n, "n")
+    if n < 2:
+        raise ValueError(f"n: a Hamiltonian weight needs n >= 2 (two blocks), got {n}")
+    A = _draw_gaussian(n // 2, n - n // 2, scale, batch, generator, dtype, device, var_n=n)
+    return hamiltonian_weight(A)
+
+
+def gershgorin(
+    n: int, lam_min: float, lam_max: float, *, real: bool = True, batch=(), generator=None, dtype=torch.float64,
+    device=None,
+) -> torch.Tensor:
+    r"""Draw Gershgorin weights (eq. 26) of size ``n``: ``(*batch, n, n)``, eigenvalues in the disc of $[\lambda_{\min}, \lambda_{\max}]$.
+
+    ``real=True``: $m_{ij} \sim \mathcal{U}(0, 1)$ as in the seed, symmetrised, so the eigenvalues are real.
+    ``real=False``: $m_{ij} \sim \mathcal{U}(-1, 1)$, not symmetrised. The seed does not say how its "complex"
+    variant differs; with nonnegative $m_{ij}$ and $n = 2$ every draw is $\lambda I + r\,[[0, 1], [1, 0]]$, whose
+    eigenvalues are $\lambda \pm r$, so signed entries are needed for complex eigenvalues in the plane.
+    See :func:`gershgorin_weight`.
+    """
+    M = _draw_gershgorin(n, real, batch, generator, dtype, device)
+    return gershgorin_weight(M, lam_min, lam_max, real=real)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Layers: nn.Modules whose weight is the pure map of their parameters
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class _ConstrainedLinear(nn.Module):
+    """A square linear layer $x \\mapsto \\tilde A x$ (no bias) whose weight is computed from free parameters."""
+
+    n: int
+
+    @property
+    def weight(self) -> torch.Tensor:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply $\\tilde A$ to ``x``: ``(..., n)`` -> ``(..., n)``."""
+        if x.shape[-1:] != (self.n,):
+            raise ValueError(f"x: last dimension must be n = {self.n}, got shape {tuple(x.shape)}")
+        return x @ self.weight.mT
+
+    def regulariser(self) -> torch.Tensor:
+        """The penalty to add to the training loss (zero: the constraint holds by construction)."""
+        p = next(self.parameters())
+        return p.new_zeros(())
+
+
+class PerronFrobeniusLinear(_ConstrainedLinear):
+    r"""Layer with the Perron-Frobenius weight of eq. (21); parameters ``A_raw`` $= A'$ and ``M_raw`` $= M'$."""
+
+    def __init__(self, n, lam_min, lam_max, *, generator=None, dtype=torch.float64, device=None):
+        super().__init__()
+        A_raw, M_raw = _draw_perron_frobenius(n, lam_min, lam_max, (), generator, dtype, device)
+        self.n, self.lam_min, self.lam_max = A_raw.shape[-1], float(lam_min), float(lam_max)
+        self.A_raw, self.M_raw = nn.Parameter(A_raw), nn.Parameter(M_raw)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return perron_frobenius_weight(self.A_raw, self.M_raw, self.lam_min, self.lam_max)
+
+
+class SpectralLinear(_ConstrainedLinear):
+    r"""Layer with the spectral weight $U\tilde\Sigma V$ of eq. (23); parameters ``U``, ``s``, ``V``.
+
+    ``regulariser()`` is the orthogonality penalty of eq. (22) (``norm`` as in :func:`orthogonality_penalty`).
+    """
+
+    def __init__(self, n, lam_min, lam_max, *, norm="spectral", generator=None, dtype=torch.float64, device=None):
+        super().__init__()
+        if norm not in ("spectral", "frobenius"):
+            raise ValueError(f"norm: expected 'spectral' or 'frobenius', got {norm!r}")
+        U, s, V = _draw_spectral(n, lam_min, lam_max, (), generator, dtype, device)
+        self.n, self.lam_min, self.lam_max, self.norm = U.shape[-1], float(lam_min), float(lam_max), norm
+        self.U, self.s, self.V = nn.Parameter(U), nn.Parameter(s), nn.Parameter(V)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return spectral_weight(self.U, self.s, self.V, self.lam_min, self.lam_max)
+
+    def regulariser(self) -> torch.Tensor:
+        return orthogonality_penalty(self.U, self.V, self.norm)
+
+
+class SkewSymmetricLinear(_ConstrainedLinear):
+    r"""Layer with the damped skew-symmetric weight $L - L^\top - \gamma I$ of eq. (24); parameter ``L``."""
+
+    def __init__(self, n, gamma=0.0, *, scale=1.0, generator=None, dtype=torch.float64, device=None):
+        super().__init__()
+        self.gamma = check_real(gamma, "gamma")
+        self.L = nn.Parameter(_draw_gaussian(n, n, scale, (), generator, dtype, device))
+        self.n = self.L.shape[-1]
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return skew_symmetric_weight(self.L, self.gamma)
+
+
+class HamiltonianLinear(_ConstrainedLinear):
+    r"""Layer with the Hamiltonian weight $[[0, A], [-A^\top, 0]]$ of eq. (25); parameter ``A`` of shape ``(n//2, n - n//2)``."""
+
+    def __init__(self, n, *, scale=1.0, generator=None, dtype=torch.float64, device=None):
+        super().__init__()
+        n = check_positive_int(n, "n")
+        if n < 2:
+            raise ValueError(f"n: a Hamiltonian weight needs n >= 2 (two blocks), got {n}")
+        self.n = n
+        self.A = nn.Parameter(_draw_gaussian(n // 2, n - n // 2, scale, (), generator, dtype, device, var_n=n))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return hamiltonian_weight(self.A)
+
+
+class GershgorinLinear(_ConstrainedLinear):
+    r"""Layer with the Gershgorin weight of eq. (26) (row sums); parameter ``M``. ``real`` as in :func:`gershgorin`."""
+
+    def __init__(self, n, lam_min, lam_max, *, real=True, generator=None, dtype=torch.float64, device=None):
+        super().__init__()
+        _check_lams(lam_min, lam_max)
+        self.M = nn.Parameter(_draw_gershgorin(n, real, (), generator, dtype, device))
+        self.n, self.lam_min, self.lam_max, self.real = self.M.shape[-1], float(lam_min), float(lam_max), real
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return gershgorin_weight(self.M, self.lam_min, self.lam_max, real=self.real)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checking the promises
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def gershgorin_discs(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return the Gershgorin row discs of ``W``: centres $w_{ii}$ and radii $R_i = \sum_{j \ne i} |w_{ij}|$.
+
+    By the Gershgorin circle theorem (Horn and Johnson, 2012, Thm. 6.1.1) every eigenvalue of $W$ lies in the union
+    of the discs $|z - w_{ii}| \le R_i$. ``W``: ``(..., n, n)``. Returns two ``(..., n)`` tensors.
+    """
+    W = _square(W, "W")
+    centres = torch.diagonal(W, dim1=-2, dim2=-1)
+    radii = W.abs().sum(dim=-1) - centres.abs()
+    return centres, radii
+
+
+def annulus_excess(z: torch.Tensor, r_in: float, r_out: float, centre=0.0) -> torch.Tensor:
+    r"""Return how far each point lies outside the annulus $r_{\text{in}} \le |z - c| \le r_{\text{out}}$ (0 inside).
+
+    A disc is ``r_in = 0``. ``z``: real or complex, any shape; ``centre`` $= c$: a number or a tensor broadcasting
+    against ``z``. Returns a real tensor of the broadcast shape.
+    """
+    r_in, r_out = check_real(r_in, "r_in"), check_real(r_out, "r_out")
+    if not 0 <= r_in <= r_out:
+        raise ValueError(f"r_in: need 0 <= r_in <= r_out, got r_in={r_in}, r_out={r_out}")
+    d = (z - centre).abs()
+    return torch.relu(d - r_out) + torch.relu(r_in - d)
+
+
+def interval_excess(z: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    r"""Return the distance from each point ``z`` (real or complex) to the real segment $[\text{lo}, \text{hi}]$."""
+    lo, hi = _check_lams(lo, hi, names=("lo", "hi"))
+    re = z.real if z.is_complex() else z
+    return (z - re.clamp(lo, hi)).abs()
+
+
+def promise_excess(name: str, W: torch.Tensor, lam_min: float, lam_max: float) -> torch.Tensor:
+    r"""Return, per matrix, how far the spectrum of ``W`` is from what factorisation ``name`` guarantees (0: kept).
+
+    The guarantees (proved in chapter 4; they are the corrected forms of the seed's statements):
+
+    - ``"perron_frobenius"``: some eigenvalue of largest modulus, $|\lambda^*| = \rho(W)$, is real and lies in
+      $[\lambda_{\min}, \lambda_{\max}]$ (it is the Perron root when $\lambda_{\min} \ge 0$, minus that of $-W$ when
+      $\lambda_{\max} \le 0$; no promise when $\lambda_{\min} < 0 < \lambda_{\max}$). Returns
+      $\min_i \big(\rho - |\lambda_i| + d(\lambda_i, [\lambda_{\min}, \lambda_{\max}])\big)$.
+    - ``"spectral_svd"``: every singular value, and every $|\lambda|$, lies in $[a, b]$ with $a = \min |t|$,
+      $b = \max |t|$ over $t \in [\lambda_{\min}, \lambda_{\max}]$. Returns the largest distance outside.
+    - ``"gershgorin_complex"``: every eigenvalue in the disc $|z - \lambda| \le r$.
+    - ``"gershgorin_real"``: every eigenvalue real and in $[\lambda_{\min}, \lambda_{\max}]$.
+
+    ``W``: ``(..., n, n)``. Returns ``(...)``, real.
+    """
+    if name not in FACTORISATIONS:
+        raise ValueError(f"name: expected one of {', '.join(FACTORISATIONS)}, got {name!r}")
+    W = _square(W, "W")
+    lam_min, lam_max = _check_lams(lam_min, lam_max)
+    eig = torch.linalg.eigvals(W)
+    if name == "perron_frobenius":
+        rho = eig.abs().amax(dim=-1, keepdim=True)
+        return ((rho - eig.abs()) + interval_excess(eig, lam_min, lam_max)).amin(dim=-1)
+    if name == "spectral_svd":
+        a = 0.0 if lam_min <= 0 <= lam_max else min(abs(lam_min), abs(lam_max))
+        b = max(abs(lam_min), abs(lam_max))
+        sv = torch.linalg.svdvals(W)
+        return torch.maximum(annulus_excess(sv, a, b).amax(dim=-1), annulus_excess(eig, a, b).amax(dim=-1))
+    centre, radius = (lam_min + lam_max) / 2, (lam_max - lam_min) / 2
+    if name == "gershgorin_complex":
+        return annulus_excess(eig, 0.0, radius, centre).amax(dim=-1)
+    return interval_excess(eig, lam_min, lam_max).amax(dim=-1)
+
+
+def worst_excess(
+    name: str, sizes: Sequence[int], lam_min: float, lam_max: float, draws: int = 500, generator=None
+) -> torch.Tensor:
+    r"""Return, for each size in ``sizes``, the largest :func:`promise_excess` over ``draws`` random weights.
+
+    Weights come from the matching sampler (``gershgorin_real``/``gershgorin_complex``: :func:`gershgorin` with
+    ``real`` true/false). Returns ``(len(sizes),)`` float64.
+    """
+    draws = check_positive_int(draws, "draws")
+    if name not in FACTORISATIONS:
+        raise ValueError(f"name: expected one of {', '.join(FACTORISATIONS)}, got {name!r}")
+    out = []
+    for n in progress(sizes, desc=f"{name} ({lam_min}, {lam_max})"):
+        W = _sample(name, n, lam_min, lam_max, draws, generator)
+        out.append(promise_excess(name, W, lam_min, lam_max).amax())
+    return torch.stack(out)
+
+
+def fit_linear(
+    layer: nn.Module,
+    target: torch.Tensor,
+    *,
+    steps: int = 300,
+    lr: float = 1e-2,
+    reg_weight: float = 0.0,
+    samples: int = 256,
+    generator=None,
+    desc: str = "",
+) -> torch.Tensor:
+    r"""Train ``layer`` to imitate the linear map $x \mapsto T x$ by Adam on the mean squared error.
+
+    Loss: $\frac{1}{P}\sum_p \|\tilde A x_p - T x_p\|^2 + \text{reg\_weight} \cdot \text{layer.regulariser()}$ over
+    $P$ = ``samples`` fixed inputs $x_p \sim \mathcal{N}(0, I)$ (drawn with ``generator``).
+    ``target`` $= T$: ``(n, n)``. Returns the loss after each of the ``steps`` steps, ``(steps,)``.
+    """
+    target = _square(target, "target")
+    steps = check_positive_int(steps, "steps")
+    samples = check_positive_int(samples, "samples")
+    lr, reg_weight = check_real(lr, "lr"), check_real(reg_weight, "reg_weight")
+    if lr <= 0:
+        raise ValueError(f"lr: must be positive, got {lr}")
+    if reg_weight < 0:
+        raise ValueError(f"reg_weight: must be nonnegative, got {reg_weight}")
+    n = target.shape[-1]
+    if getattr(layer, "n", n) != n:
+        raise ValueError(f"target: must be {layer.n} x {layer.n} to match the layer, got {tuple(target.shape)}")
+    X = torch.randn(samples, n, generator=generator, dtype=target.dtype).to(target.device)
+    Y = X @ target.mT
+    opt = torch.optim.Adam(layer.parameters(), lr=lr)
+    history = torch.empty(steps, dtype=torch.float64)
+    for k in progress(range(steps), desc=desc or "training", total=steps):
+        opt.zero_grad()
+        loss = ((layer(X) - Y) ** 2).sum(-1).mean()
+        total = loss + reg_weight * layer.regulariser() if reg_weight else loss
+        total.backward()
+        opt.step()
+        history[k] = loss.detach()
+    return history
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Private helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _check_lams(lam_min, lam_max, names=("lam_min", "lam_max")) -> tuple[float, float]:
+    lo, hi = check_real(lam_min, names[0]), check_real(lam_max, names[1])
+    if lo > hi:
+        raise ValueError(f"{names[0]}: must not exceed {names[1]}, got {names[0]}={lo}, {names[1]}={hi}")
+    return lo, hi
+
+
+def _square(X, name: str) -> torch.Tensor:
+    X = as_float_tensor(X, name)
+    if X.ndim < 2 or X.shape[-1] != X.shape[-2]:
+        raise ValueError(f"{name}: expected square matrices (..., n, n), got shape {tuple(X.shape)}")
+    return X
+
+
+def _batch(batch) -> tuple[int, ...]:
+    if isinstance(batch, numbers.Integral) and not isinstance(batch, bool):
+        batch = (batch,)
+    try:
+        shape = tuple(batch)
+    except TypeError:
+        raise ValueError(f"batch: expected an integer or a tuple of integers, got {batch!r}") from None
+    if not all(isinstance(b, numbers.Integral) and not isinstance(b, bool) and b >= 0 for b in shape):
+        raise ValueError(f"batch: expected nonnegative integers, got {batch!r}")
+    return tuple(int(b) for b in shape)
+
+
+def _rand(shape, generator, dtype, device) -> torch.Tensor:
+    # draw on the CPU with the (CPU) generator, then move: the same numbers on every device
+    return torch.rand(shape, generator=generator, dtype=dtype).to(device)
+
+
+def _randn(shape, generator, dtype, device) -> torch.Tensor:
+    return torch.randn(shape, generator=generator, dtype=dtype).to(device)
+
+
+def _logit_uniform(shape, generator, dtype, device) -> torch.Tensor:
+    u = _rand(shape, generator, dtype, device).clamp(1e-6, 1 - 1e-6)
+    return torch.logit(u)
+
+
+def _draw_perron_frobenius(n, lam_min, lam_max, batch, generator, dtype, device):
+    n = check_positive_int(n, "n")
+    _check_lams(lam_min, lam_max)
+    shape = (*_batch(batch), n, n)
+    return _randn(shape, generator, dtype, device), _logit_uniform(shape, generator, dtype, device)
+
+
+def _draw_spectral(n, lam_min, lam_max, batch, generator, dtype, device):
+    n = check_positive_int(n, "n")
+    _check_lams(lam_min, lam_max)
+    b = _batch(batch)
+    U = _random_orthogonal(n, b, generator, dtype, device)
+    V = _random_orthogonal(n, b, generator, dtype, device)
+    return U, _logit_uniform((*b, n), generator, dtype, device), V
+
+
+def _draw_gaussian(p, q, scale, batch, generator, dtype, device, var_n=None):
+    p, q = check_positive_int(p, "n"), check_positive_int(q, "n")
+    scale = check_real(scale, "scale")
+    if scale <= 0:
+        raise ValueError(f"scale: must be positive, got {scale}")
+    var_n = var_n if var_n is not None else max(p, q)
+    return scale * _randn((*_batch(batch), p, q), generator, dtype, device) / var_n**0.5
+
+
+def _draw_gershgorin(n, real, batch, generator, dtype, device):
+    n = check_positive_int(n, "n")
+    if not isinstance(real, bool):
+        raise ValueError(f"real: expected True or False, got {real!r}")
+    u = _rand((*_batch(batch), n, n), generator, dtype, device)
+    return u if real else 2 * u - 1
+
+
+def _random_orthogonal(n, batch, generator, dtype, device) -> torch.Tensor:
+    """Haar-distributed orthogonal matrices: QR of a Gaussian matrix with the signs of diag(R) moved into Q."""
+    G = _randn((*batch, n, n), generator, dtype, device)
+    Q, R = torch.linalg.qr(G)
+    signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
+    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
+    return Q * signs.unsqueeze(-2)
+
+
+def _sample(name, n, lam_min, lam_max, draws, generator):
+    if name == "perron_frobenius":
+        return perron_frobenius(n, lam_min, lam_max, batch=draws, generator=generator)
+    if name == "spectral_svd":
+        return spectral_svd(n, lam_min, lam_max, batch=draws, generator=generator)
+    return gershgorin(n, lam_min, lam_max, real=name == "gershgorin_real", batch=draws, generator=generator)

@@ -1,0 +1,415 @@
+"""Tests for linear_maps: the factorisations of Appendix B of Drgona et al. (2020) and what their spectra promise."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linear_lens import linear_maps as lm
+
+F64 = torch.float64
+RANGES = [(-1.5, -1.1), (0.0, 1.0), (0.99, 1.0), (0.99, 1.01), (0.99, 1.1), (1.0, 1.01), (1.1, 1.5)]  # Appendix D
+TOL = 1e-10
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def lam_pair(lo=-2.0, hi=2.0):
+    return st.tuples(st.floats(lo, hi), st.floats(0.0, 1.5)).map(lambda t: (t[0], t[0] + t[1]))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Known answers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_perron_frobenius_equal_bounds_is_scaled_stochastic(generator):
+    W = lm.perron_frobenius(6, 0.7, 0.7, batch=3, generator=generator)
+    torch.testing.assert_close(W.sum(-1), torch.full((3, 6), 0.7, dtype=F64), atol=1e-14, rtol=0,
+                               msg="rows of a PF weight with lam_min = lam_max = 0.7 must sum to 0.7")
+    rho = torch.linalg.eigvals(W).abs().amax(-1)
+    torch.testing.assert_close(rho, torch.full((3,), 0.7, dtype=F64), atol=1e-12, rtol=0,
+                               msg="spectral radius of 0.7 x a stochastic matrix must be 0.7")
+
+
+def test_perron_frobenius_hand_example():
+    A_raw = torch.zeros(2, 2, dtype=F64)
+    M_raw = torch.tensor([[0.0, 100.0], [-100.0, 0.0]], dtype=F64)
+    W = lm.perron_frobenius_weight(A_raw, M_raw, 0.0, 2.0)
+    # softmax of zeros = 1/2; M = 2 - 2 sigmoid(M') = [[1, ~0], [~2, 1]]
+    expected = torch.tensor([[0.5, 0.0], [1.0, 0.5]], dtype=F64)
+    torch.testing.assert_close(W, expected, atol=1e-15, rtol=0, msg=f"PF weight {W}")
+
+
+def test_spectral_identity_factors_give_diagonal():
+    s = torch.tensor([0.0, 50.0, -50.0], dtype=F64)
+    eye = torch.eye(3, dtype=F64)
+    W = lm.spectral_weight(eye, s, eye, 0.5, 1.5)
+    torch.testing.assert_close(W, torch.diag(torch.tensor([1.0, 0.5, 1.5], dtype=F64)), atol=1e-15, rtol=0,
+                               msg="sigma = lam_max - (lam_max - lam_min) sigmoid(s) on the diagonal")
+
+
+def test_orthogonality_penalty_known_values():
+    n = 4
+    Q = lm._random_orthogonal(n, (), gen(1), F64, None)
+    assert float(lm.orthogonality_penalty(Q, Q)) == pytest.approx(0.0, abs=1e-14), "orthogonal U, V: zero penalty"
+    two = 2 * torch.eye(n, dtype=F64)
+    # ||I - 4I||_2 = 3, four terms
+    assert float(lm.orthogonality_penalty(two, two)) == pytest.approx(12.0, abs=1e-12), "spectral: 4 x 3"
+    assert float(lm.orthogonality_penalty(two, two, norm="frobenius")) == pytest.approx(4 * 3 * math.sqrt(n), abs=1e-12)
+
+
+def test_skew_symmetric_hand_example():
+    L = torch.tensor([[5.0, 7.0], [2.0, 9.0]], dtype=F64)
+    W = lm.skew_symmetric_weight(L, gamma=0.5)
+    torch.testing.assert_close(W, torch.tensor([[-0.5, -2.0], [2.0, -0.5]], dtype=F64), atol=0, rtol=0,
+                               msg="only the strict lower triangle matters, diagonal -gamma")
+    eig = torch.linalg.eigvals(W)
+    torch.testing.assert_close(eig.real, torch.full((2,), -0.5, dtype=F64), atol=1e-14, rtol=0)
+    torch.testing.assert_close(eig.imag.abs(), torch.full((2,), 2.0, dtype=F64), atol=1e-14, rtol=0)
+
+
+def test_hamiltonian_hand_example():
+    W = lm.hamiltonian_weight(torch.tensor([[3.0]], dtype=F64))
+    torch.testing.assert_close(W, torch.tensor([[0.0, 3.0], [-3.0, 0.0]], dtype=F64), atol=0, rtol=0)
+    rho = torch.linalg.eigvals(W).abs().amax()
+    assert float(rho) == pytest.approx(3.0, abs=1e-14), f"rho = sigma_max(A) = 3, not 1; got {float(rho)}"
+
+
+def test_gershgorin_two_by_two_is_deterministic(generator):
+    """With nonnegative entries and n = 2 every draw is lambda I + r [[0, 1], [1, 0]]: eigenvalues lam_min, lam_max."""
+    M = torch.rand(50, 2, 2, generator=generator, dtype=F64)
+    for real in (True, False):
+        W = lm.gershgorin_weight(M, 0.2, 1.0, real=real)
+        expected = torch.tensor([[0.6, 0.4], [0.4, 0.6]], dtype=F64).expand(50, 2, 2)
+        torch.testing.assert_close(W, expected, atol=1e-15, rtol=0, msg=f"real={real}")
+
+
+def test_gershgorin_discs_known():
+    W = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 0.0], [1.0, 1.0, -1.0]], dtype=F64)
+    c, r = lm.gershgorin_discs(W)
+    torch.testing.assert_close(c, torch.tensor([1.0, 3.0, -1.0], dtype=F64), atol=0, rtol=0)
+    torch.testing.assert_close(r, torch.tensor([2.5, 0.0, 2.0], dtype=F64), atol=0, rtol=0)
+
+
+def test_excess_functions_known():
+    z = torch.tensor([0.5 + 0j, 2.0 + 0j, 0.0 + 3j, 1.0 + 0j], dtype=torch.complex128)
+    torch.testing.assert_close(lm.annulus_excess(z, 1.0, 2.0), torch.tensor([0.5, 0.0, 1.0, 0.0], dtype=F64))
+    torch.testing.assert_close(lm.annulus_excess(z, 0.0, 1.0, centre=1.0),
+                               torch.tensor([0.0, 0.0, math.sqrt(10) - 1, 0.0], dtype=F64))
+    torch.testing.assert_close(lm.interval_excess(z, 0.0, 1.0), torch.tensor([0.0, 1.0, 3.0, 0.0], dtype=F64))
+    torch.testing.assert_close(lm.interval_excess(torch.tensor([-1.0, 0.3]), 0.0, 1.0), torch.tensor([1.0, 0.0]))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Against independent computations
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_orthogonality_penalty_matches_numpy_norms(generator):
+    U = torch.randn(5, 5, generator=generator, dtype=F64)
+    V = torch.randn(3, 4, generator=generator, dtype=F64)
+    for norm, ord_ in (("spectral", 2), ("frobenius", "fro")):
+        ref = sum(np.linalg.norm(np.eye(G.shape[0]) - G, ord=ord_)
+                  for X in (U.numpy(), V.numpy()) for G in (X @ X.T, X.T @ X))
+        got = float(lm.orthogonality_penalty(U, V, norm=norm))
+        assert got == pytest.approx(ref, rel=1e-12), f"{norm}: {got} vs numpy {ref}"
+
+
+@pytest.mark.parametrize("which", ["pf", "spectral", "penalty", "skew", "hamiltonian", "gershgorin"])
+def test_gradients_match_finite_differences(which, generator):
+    def r(*shape):
+        return torch.randn(*shape, generator=generator, dtype=F64, requires_grad=True)
+
+    fns = {
+        "pf": (lambda a, m: lm.perron_frobenius_weight(a, m, 0.1, 0.9), (r(3, 3), r(3, 3))),
+        "spectral": (lambda u, s, v: lm.spectral_weight(u, s, v, 0.2, 1.1), (r(3, 3), r(3), r(3, 3))),
+        "penalty": (lambda u, v: lm.orthogonality_penalty(u, v), (r(3, 3), r(3, 3))),
+        "skew": (lambda l: lm.skew_symmetric_weight(l, 0.3), (r(4, 4),)),
+        "hamiltonian": (lm.hamiltonian_weight, (r(2, 3),)),
+        "gershgorin": (lambda m: lm.gershgorin_weight(m, -0.5, 1.0, real=False), (r(4, 4),)),
+    }
+    fn, args = fns[which]
+    assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-7), f"{which}: autograd disagrees with finite differences"
+
+
+def test_perron_frobenius_theorem_by_brute_force(generator):
+    """Min row sum <= Perron root <= max row sum for nonnegative matrices, and the root is a real eigenvalue."""
+    P = torch.rand(400, 7, 7, generator=generator, dtype=F64) ** 3
+    eig = torch.linalg.eigvals(P)
+    rho = eig.abs().amax(-1)
+    rows = P.sum(-1)
+    assert bool((rows.amin(-1) <= rho + TOL).all() and (rho <= rows.amax(-1) + TOL).all()), "row-sum bounds fail"
+    assert float((eig.real.amax(-1) - rho).abs().max()) < 1e-10, "the Perron root is a real eigenvalue"
+
+
+@pytest.mark.parametrize("lam_min, lam_max", [(0.0, 1.0), (0.99, 1.1), (1.1, 1.5), (1.0, 1.0), (-1.5, -1.1)])
+def test_perron_frobenius_promise(lam_min, lam_max, generator):
+    for n in (2, 5, 16, 64):
+        W = lm.perron_frobenius(n, lam_min, lam_max, batch=100, generator=generator)
+        ex = lm.promise_excess("perron_frobenius", W, lam_min, lam_max)
+        assert float(ex.max()) < 1e-10, f"n={n}, ({lam_min}, {lam_max}): excess {float(ex.max())}"
+
+
+def test_perron_frobenius_other_eigenvalues_leave_the_interval(generator):
+    """Errata E04.1: only the Perron root is in [lam_min, lam_max]; the others are anywhere in |z| <= rho."""
+    W = lm.perron_frobenius(8, 0.99, 1.1, batch=100, generator=generator)
+    eig = torch.linalg.eigvals(W)
+    outside = lm.interval_excess(eig, 0.99, 1.1) > 1e-3
+    assert float(outside.double().mean()) > 0.5, "most non-Perron eigenvalues should lie far outside the interval"
+    rho = eig.abs().amax(-1, keepdim=True)
+    assert float((eig.abs() - rho).max()) <= 1e-12, "all eigenvalues in the disc |z| <= rho"
+
+
+def test_perron_frobenius_mixed_signs_break_the_promise(generator):
+    W = lm.perron_frobenius(4, -1.0, 1.0, batch=500, generator=generator)
+    ex = lm.promise_excess("perron_frobenius", W, -1.0, 1.0)
+    assert float(ex.max()) > 0.1, f"with lam_min < 0 < lam_max the dominant eigenvalue leaves the interval: {ex.max()}"
+
+
+def test_hamiltonian_spectrum_is_imaginary_singular_values(generator):
+    A = torch.randn(20, 3, 5, generator=generator, dtype=F64)
+    W = lm.hamiltonian_weight(A)
+    eig = torch.linalg.eigvals(W)
+    assert float(eig.real.abs().max()) < 1e-12, "eigenvalues of a skew-symmetric matrix are imaginary"
+    sv = torch.linalg.svdvals(A)
+    expected = torch.cat([sv, sv, torch.zeros(20, 2, dtype=F64)], -1).sort(-1).values
+    torch.testing.assert_close(eig.imag.abs().sort(-1).values, expected, atol=1e-12, rtol=0,
+                               msg="|Im lambda| = singular values of A (twice) and |p - q| zeros")
+    E = torch.linalg.matrix_exp(W)
+    torch.testing.assert_close(E @ E.mT, torch.eye(8, dtype=F64).expand(20, 8, 8), atol=1e-12, rtol=0,
+                               msg="exp(W) is orthogonal: the continuous-time flow conserves the norm")
+    J = lm.hamiltonian_weight(torch.eye(4, dtype=F64))
+    sympl = (W.mT @ J @ W - J).abs().amax((-2, -1))  # W is 8 x 8 here, J of matching size
+    assert float(sympl.min()) > 1e-3, "a random Hamiltonian weight is not symplectic (errata E04.5)"
+
+
+def test_skew_symmetric_spectrum_on_the_line(generator):
+    gamma = 0.4
+    W = lm.skew_symmetric(9, gamma, batch=50, generator=generator)
+    eig = torch.linalg.eigvals(W)
+    torch.testing.assert_close(eig.real, torch.full_like(eig.real, -gamma), atol=1e-12, rtol=0,
+                               msg="Re lambda = -gamma for every eigenvalue")
+    K = W + gamma * torch.eye(9, dtype=F64)
+    torch.testing.assert_close(K, -K.mT, atol=0, rtol=0, msg="W + gamma I is skew-symmetric")
+    rho = eig.abs().amax(-1)
+    expected = torch.sqrt(gamma**2 + torch.linalg.matrix_norm(K, ord=2) ** 2)
+    torch.testing.assert_close(rho, expected, atol=1e-12, rtol=0, msg="rho = sqrt(gamma^2 + ||K||_2^2)")
+
+
+def test_gershgorin_theorem_by_brute_force(generator):
+    W = torch.randn(300, 6, 6, generator=generator, dtype=F64)
+    c, r = lm.gershgorin_discs(W)
+    eig = torch.linalg.eigvals(W)
+    inside = ((eig.unsqueeze(-1) - c.unsqueeze(-2)).abs() <= r.unsqueeze(-2) + 1e-12).any(-1)
+    assert bool(inside.all()), "every eigenvalue lies in the union of the row discs"
+
+
+@pytest.mark.parametrize("real", [True, False])
+def test_gershgorin_row_discs_are_exact(real, generator):
+    W = lm.gershgorin(10, 0.99, 1.1, real=real, batch=20, generator=generator)
+    c, r = lm.gershgorin_discs(W)
+    torch.testing.assert_close(c, torch.full_like(c, 1.045), atol=1e-15, rtol=0)
+    torch.testing.assert_close(r, torch.full_like(r, 0.055), atol=1e-14, rtol=0)
+
+
+def test_gershgorin_column_normalisation_as_printed(generator):
+    """Errata E04.6: with s_j a column sum the row discs exceed r, but the eigenvalues stay in the disc."""
+    M = torch.rand(300, 8, 8, generator=generator, dtype=F64)
+    W = lm.gershgorin_weight(M, 0.0, 1.0, real=False, normalise="column")
+    _, radii = lm.gershgorin_discs(W)
+    assert float(radii.max()) > 0.6, f"some row disc is wider than r = 0.5: {float(radii.max())}"
+    eig = torch.linalg.eigvals(W)
+    assert float(lm.annulus_excess(eig, 0.0, 0.5, 0.5).max()) < 1e-12, "eigenvalues still within |z - 0.5| <= 0.5"
+    assert float((eig.real.amax(-1) - 1.0).abs().max()) < 1e-12, "lam_max = centre + r is always an eigenvalue"
+
+
+def test_sampler_equals_module_weight():
+    pairs = [
+        (lm.perron_frobenius(5, 0.0, 1.0, generator=gen(3)), lm.PerronFrobeniusLinear(5, 0.0, 1.0, generator=gen(3))),
+        (lm.spectral_svd(5, 0.5, 1.0, generator=gen(3)), lm.SpectralLinear(5, 0.5, 1.0, generator=gen(3))),
+        (lm.skew_symmetric(5, 0.2, generator=gen(3)), lm.SkewSymmetricLinear(5, 0.2, generator=gen(3))),
+        (lm.hamiltonian(5, generator=gen(3)), lm.HamiltonianLinear(5, generator=gen(3))),
+        (lm.gershgorin(5, 0.0, 1.0, real=False, generator=gen(3)),
+         lm.GershgorinLinear(5, 0.0, 1.0, real=False, generator=gen(3))),
+    ]
+    for W, layer in pairs:
+        torch.testing.assert_close(W, layer.weight.detach(), atol=0, rtol=0, msg=type(layer).__name__)
+        x = torch.randn(7, 5, generator=gen(4), dtype=F64)
+        torch.testing.assert_close(layer(x), x @ W.T, atol=1e-14, rtol=0, msg=f"{type(layer).__name__}.forward")
+
+
+def test_sampler_dtype_and_shape():
+    W = lm.gershgorin(4, 0.0, 1.0, batch=(2, 3), generator=gen(0), dtype=torch.float32)
+    assert W.shape == (2, 3, 4, 4) and W.dtype == torch.float32
+    assert lm.hamiltonian(5, batch=2, generator=gen(0)).shape == (2, 5, 5)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Special cases and property tests over many seeds and sizes
+# --------------------------------------------------------------------------------------------------------------
+
+
+@given(n=st.integers(2, 64), lams=lam_pair(0.0, 2.0), seed=st.integers(0, 2**31 - 1))
+def test_perron_frobenius_property(n, lams, seed):
+    W = lm.perron_frobenius(n, *lams, batch=8, generator=gen(seed))
+    assert bool((W >= 0).all()), "lam_min >= 0 gives a nonnegative matrix"
+    ex = float(lm.promise_excess("perron_frobenius", W, *lams).max())
+    assert ex < 1e-9, f"n={n}, lams={lams}: Perron root outside [lam_min, lam_max] by {ex}"
+
+
+@given(n=st.integers(2, 64), lams=lam_pair(), seed=st.integers(0, 2**31 - 1))
+def test_spectral_property(n, lams, seed):
+    W = lm.spectral_svd(n, *lams, batch=8, generator=gen(seed))
+    ex = float(lm.promise_excess("spectral_svd", W, *lams).max())
+    assert ex < 1e-9, f"n={n}, lams={lams}: singular values or |eigenvalues| outside the annulus by {ex}"
+
+
+@given(n=st.integers(2, 64), lams=lam_pair(), seed=st.integers(0, 2**31 - 1), real=st.booleans())
+def test_gershgorin_property(n, lams, seed, real):
+    W = lm.gershgorin(n, *lams, real=real, batch=8, generator=gen(seed))
+    name = "gershgorin_real" if real else "gershgorin_complex"
+    ex = float(lm.promise_excess(name, W, *lams).max())
+    assert ex < 1e-9, f"n={n}, lams={lams}, real={real}: eigenvalues outside the promised set by {ex}"
+    if real:
+        eig = torch.linalg.eigvals(W)
+        top = eig.real.amax(-1)
+        torch.testing.assert_close(top, torch.full_like(top, lams[1]), atol=1e-9, rtol=0,
+                                   msg="nonnegative entries: lam_max itself is an eigenvalue")
+
+
+@given(n=st.integers(2, 64), gamma=st.floats(-2.0, 2.0), seed=st.integers(0, 2**31 - 1))
+def test_skew_and_hamiltonian_property(n, gamma, seed):
+    eig = torch.linalg.eigvals(lm.skew_symmetric(n, gamma, batch=4, generator=gen(seed)))
+    assert float((eig.real + gamma).abs().max()) < 1e-9, f"skew-symmetric: Re lambda != -gamma, n={n}"
+    eig = torch.linalg.eigvals(lm.hamiltonian(n, batch=4, generator=gen(seed)))
+    assert float(eig.real.abs().max()) < 1e-9, f"Hamiltonian: eigenvalues not imaginary, n={n}"
+
+
+def test_spectral_negative_range_equals_positive_range(generator):
+    """U diag(-s) V = U diag(s) (-V): the range (-1.5, -1.1) gives the singular values of (1.1, 1.5)."""
+    W = lm.spectral_svd(6, -1.5, -1.1, batch=200, generator=generator)
+    sv = torch.linalg.svdvals(W)
+    assert float(sv.min()) >= 1.1 - 1e-12 and float(sv.max()) <= 1.5 + 1e-12, "singular values in [1.1, 1.5]"
+    eig = torch.linalg.eigvals(W)
+    assert float(eig.real.max()) > 1.0, "eigenvalues are not confined to [-1.5, -1.1]: some have Re > 1"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Training keeps the constraint
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_trained_layers_keep_their_constraint():
+    n = 6
+    target = 2.0 * torch.randn(n, n, generator=gen(9), dtype=F64) / n**0.5
+    layers = {
+        "perron_frobenius": lm.PerronFrobeniusLinear(n, 0.0, 1.0, generator=gen(1)),
+        "gershgorin_complex": lm.GershgorinLinear(n, 0.0, 1.0, real=False, generator=gen(1)),
+        "gershgorin_real": lm.GershgorinLinear(n, 0.0, 1.0, real=True, generator=gen(1)),
+    }
+    for name, layer in layers.items():
+        hist = lm.fit_linear(layer, target, steps=60, lr=0.05, generator=gen(2))
+        assert float(hist[-1]) < float(hist[0]), f"{name}: training did not reduce the loss"
+        ex = float(lm.promise_excess(name, layer.weight.detach(), 0.0, 1.0))
+        assert ex < 1e-10, f"{name}: trained weight leaves the promised set by {ex}"
+    skew = lm.SkewSymmetricLinear(n, 0.3, generator=gen(1))
+    lm.fit_linear(skew, target, steps=60, lr=0.05, generator=gen(2))
+    eig = torch.linalg.eigvals(skew.weight.detach())
+    assert float((eig.real + 0.3).abs().max()) < 1e-12, "trained skew-symmetric weight keeps Re lambda = -gamma"
+
+
+def test_trained_spectral_layer_obeys_the_factor_bound():
+    """Errata E04.3: with U, V only regularised the singular values are bounded up to sigma(U) sigma(V)."""
+    n = 6
+    target = 3.0 * torch.randn(n, n, generator=gen(9), dtype=F64) / n**0.5
+    layer = lm.SpectralLinear(n, 0.0, 1.0, generator=gen(1))
+    lm.fit_linear(layer, target, steps=80, lr=0.05, reg_weight=0.1, generator=gen(2))
+    U, V = layer.U.detach(), layer.V.detach()
+    sig = 1.0 - torch.sigmoid(layer.s.detach())
+    sv = torch.linalg.svdvals(layer.weight.detach())
+    sU, sV = torch.linalg.svdvals(U), torch.linalg.svdvals(V)
+    assert float(sv.max()) <= float(sU.max() * sV.max() * sig.max()) + 1e-12, "upper factor bound"
+    assert float(sv.min()) >= float(sU.min() * sV.min() * sig.min()) - 1e-12, "lower factor bound"
+    assert float(sv.max()) > 1.0, f"the soft constraint lets the largest singular value exceed lam_max: {sv.max()}"
+
+
+def test_regulariser_is_zero_for_hard_constraints():
+    assert float(lm.GershgorinLinear(3, 0.0, 1.0, generator=gen(0)).regulariser()) == 0.0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", [
+    lambda: lm.perron_frobenius(3, 1.0, 0.5),
+    lambda: lm.spectral_svd(3, 1.0, 0.5),
+    lambda: lm.gershgorin(3, 1.0, 0.5),
+    lambda: lm.PerronFrobeniusLinear(3, 1.0, 0.5),
+    lambda: lm.SpectralLinear(3, 1.0, 0.5),
+    lambda: lm.GershgorinLinear(3, 1.0, 0.5),
+    lambda: lm.gershgorin_weight(torch.zeros(3, 3), 1.0, 0.5),
+    lambda: lm.promise_excess("spectral_svd", torch.eye(2), 1.0, 0.5),
+])
+def test_lam_min_above_lam_max_raises(call):
+    with pytest.raises(ValueError, match=r"^lam_min: must not exceed lam_max"):
+        call()
+
+
+@pytest.mark.parametrize("call, param", [
+    (lambda: lm.perron_frobenius_weight(torch.zeros(2, 3), torch.zeros(2, 3), 0, 1), "A_raw"),
+    (lambda: lm.perron_frobenius_weight(torch.zeros(2, 2), torch.zeros(3, 3), 0, 1), "M_raw"),
+    (lambda: lm.spectral_weight(torch.zeros(2, 3), torch.zeros(2), torch.zeros(2, 2), 0, 1), "U"),
+    (lambda: lm.spectral_weight(torch.eye(2), torch.zeros(3), torch.eye(2), 0, 1), "s"),
+    (lambda: lm.skew_symmetric_weight(torch.zeros(2, 3)), "L"),
+    (lambda: lm.gershgorin_weight(torch.zeros(4), 0, 1), "M"),
+    (lambda: lm.gershgorin_discs(torch.zeros(2, 3)), "W"),
+    (lambda: lm.promise_excess("gershgorin_real", torch.zeros(3, 2), 0, 1), "W"),
+    (lambda: lm.hamiltonian_weight(torch.zeros(3)), "A"),
+    (lambda: lm.fit_linear(lm.GershgorinLinear(3, 0, 1), torch.zeros(3, 2)), "target"),
+    (lambda: lm.fit_linear(lm.GershgorinLinear(3, 0, 1), torch.zeros(2, 2)), "target"),
+])
+def test_non_square_or_mismatched_raises(call, param):
+    with pytest.raises(ValueError, match=rf"^{param}:"):
+        call()
+
+
+@pytest.mark.parametrize("call, param", [
+    (lambda: lm.perron_frobenius(0, 0, 1), "n"),
+    (lambda: lm.spectral_svd(2.5, 0, 1), "n"),
+    (lambda: lm.gershgorin(True, 0, 1), "n"),
+    (lambda: lm.skew_symmetric(-3), "n"),
+    (lambda: lm.hamiltonian(1), "n"),
+    (lambda: lm.HamiltonianLinear(1), "n"),
+    (lambda: lm.perron_frobenius(3, 0, 1, batch=-1), "batch"),
+    (lambda: lm.perron_frobenius(3, 0, 1, batch="a"), "batch"),
+    (lambda: lm.perron_frobenius(3, float("nan"), 1), "lam_min"),
+    (lambda: lm.spectral_svd(3, 0, float("inf")), "lam_max"),
+    (lambda: lm.skew_symmetric(3, float("nan")), "gamma"),
+    (lambda: lm.skew_symmetric(3, 0.0, scale=0.0), "scale"),
+    (lambda: lm.gershgorin(3, 0, 1, real="yes"), "real"),
+    (lambda: lm.gershgorin_weight(torch.zeros(3, 3), 0, 1, normalise="both"), "normalise"),
+    (lambda: lm.orthogonality_penalty(torch.eye(2), torch.eye(2), norm="nuclear"), "norm"),
+    (lambda: lm.SpectralLinear(3, 0, 1, norm="max"), "norm"),
+    (lambda: lm.orthogonality_penalty(torch.ones(2), torch.eye(2)), "U"),
+    (lambda: lm.promise_excess("hamiltonian", torch.eye(2), 0, 1), "name"),
+    (lambda: lm.worst_excess("unstructured", [2], 0, 1), "name"),
+    (lambda: lm.worst_excess("spectral_svd", [2], 0, 1, draws=0), "draws"),
+    (lambda: lm.annulus_excess(torch.zeros(2), 2.0, 1.0), "r_in"),
+    (lambda: lm.interval_excess(torch.zeros(2), 2.0, 1.0), "lo"),
+    (lambda: lm.gershgorin_weight(torch.full((2, 2), float("nan")), 0, 1), "M"),
+    (lambda: lm.fit_linear(lm.GershgorinLinear(2, 0, 1), torch.eye(2, dtype=F64), lr=0.0), "lr"),
+    (lambda: lm.fit_linear(lm.GershgorinLinear(2, 0, 1), torch.eye(2, dtype=F64), reg_weight=-1.0), "reg_weight"),
+    (lambda: lm.fit_linear(lm.GershgorinLinear(2, 0, 1), torch.eye(2, dtype=F64), steps=0), "steps"),
+    (lambda: lm.GershgorinLinear(3, 0, 1)(torch.zeros(4, dtype=F64)), "x"),
+])
+def test_bad_arguments_raise(call, param):
+    with pytest.raises(ValueError, match=rf"^{param}:"):
+        call()
