@@ -28,3 +28,16 @@ def test_chapter_runs_in_quick_mode(chapter, tmp_path):
 def test_chapter_parameters_cell(chapter):
     params = runner.read_parameters(chapter)
     assert list(params)[0] == "quick" and params["quick"] is False
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_no_backticks_in_directive_titles(chapter):
+    """A backtick fence cannot carry a backtick in its info string: such a directive renders as raw text.
+
+    Use a colon fence (:::{prf:theorem} Title with {cite:t}`key` ... :::) instead.
+    """
+    bad = [
+        (i, line) for i, line in enumerate(chapter.path.read_text().splitlines(), 1)
+        if line.startswith("```{") and "`" in line[3:]
+    ]
+    assert not bad, f"{chapter.path.name}: directive titles with backticks at lines {[i for i, _ in bad]}"

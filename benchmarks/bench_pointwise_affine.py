@@ -1,0 +1,45 @@
+"""Benchmark: batched A*(x) over a 2-D grid against a per-point Python loop (the simple reference).
+
+Prints the time of each and their ratio; run with `make benchmarks` or `.venv/bin/python benchmarks/<this file>`.
+Both compute the same matrices (checked), so the ratio is the price of not batching.
+"""
+
+import time
+
+import torch
+
+from linear_lens import affine, networks, sampling, stability
+
+
+def per_point(weights, biases, activation, points):
+    """The reference: one point at a time, as a notebook loop would do it."""
+    out = []
+    for x in points:
+        A, _ = affine.pointwise_affine(weights, biases, activation, x)
+        out.append(stability.spectral_radius(A))
+    return torch.stack(out)
+
+
+def main(n: int = 101, depth: int = 8, width: int = 16) -> None:
+    g = torch.Generator().manual_seed(0)
+    weights, biases = networks.random_network([2] + [width] * depth + [2], bias=True, generator=g)
+    _, _, grid = sampling.grid_2d(-6, 6, n)
+    points = grid.reshape(-1, 2)
+
+    start = time.perf_counter()
+    batched = stability.spectral_radius(affine.pointwise_affine(weights, biases, "tanh", points)[0])
+    t_batched = time.perf_counter() - start
+
+    start = time.perf_counter()
+    looped = per_point(weights, biases, "tanh", points)
+    t_loop = time.perf_counter() - start
+
+    assert torch.allclose(batched, looped, rtol=1e-12), "batched and looped results differ"
+    print(f"rho(A*(x)) on a {n}x{n} grid, depth {depth}, width {width}:")
+    print(f"  batched  {t_batched * 1e3:8.1f} ms")
+    print(f"  per-point loop {t_loop * 1e3:8.1f} ms")
+    print(f"  ratio (loop / batched): {t_loop / t_batched:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
