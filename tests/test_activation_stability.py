@@ -1,0 +1,325 @@
+"""Stability classification of activations (Lemmas 8 and 10, Remark 11 of Drgona et al., 2020).
+
+Three kinds of test: known answers (closed forms, the paper's footnotes); the closed forms against the independent
+float64 grid search, autograd, scipy's optimisers and root finders, and random sampling; special cases that reduce
+to known results (identity, ReLU, parameters at which an activation becomes the identity).
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import brentq, minimize_scalar
+
+from linear_lens import activations as A
+
+NAMES = A.names()
+REL = 1e-6  # agreement of the closed forms and the float64 grid search
+
+
+def close(a: float, b: float, rel: float = REL) -> bool:
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+def assert_same(analytic: A.ActivationStability, numeric: A.ActivationStability, label: str) -> None:
+    assert close(analytic.max_ratio, numeric.max_ratio), (
+        f"{label}: sup|s(z)/z| closed form {analytic.max_ratio} vs grid {numeric.max_ratio}")
+    assert close(analytic.lipschitz, numeric.lipschitz), (
+        f"{label}: Lipschitz closed form {analytic.lipschitz} vs grid {numeric.lipschitz}")
+    for side in (0, 1):  # the grid reads the gains at |z| = 1e8: a bounded offset c shows as c/1e8
+        assert close(analytic.gain[side], numeric.gain[side], 1e-4), f"{label}: gains {analytic.gain} vs {numeric.gain}"
+    for key in ("locally_bounded", "null_space_trivial", "asymptotically_stable", "contractive",
+                "lipschitz_stable", "bibo_stable"):
+        assert getattr(analytic, key) == getattr(numeric, key), (
+            f"{label}: {key} closed form {getattr(analytic, key)} vs grid {getattr(numeric, key)}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Known answers
+# ---------------------------------------------------------------------------------------------------------------
+
+STABLE_DEFAULTS = {"soft_exponential", "prelu", "relu", "gelu", "rrelu", "hardtanh", "relu6", "tanh", "elu", "celu",
+                   "hardshrink", "leaky_relu", "softshrink", "softsign", "tanhshrink", "hardswish", "silu", "identity"}
+NOT_BIBO_DEFAULTS = {"blu", "pelu", "selu"}
+
+
+def test_default_verdicts():
+    got = {n for n in NAMES if A.classify(n).asymptotically_stable}
+    assert got == STABLE_DEFAULTS, f"stable activations differ: extra {got - STABLE_DEFAULTS}, missing {STABLE_DEFAULTS - got}"
+    not_bibo = {n for n in NAMES if not A.classify(n).bibo_stable}
+    assert not_bibo == NOT_BIBO_DEFAULTS, f"non-BIBO activations: {not_bibo}"
+
+
+def test_known_constants():
+    gelu = A.classify("gelu")
+    expected = 0.5 * (1 + math.erf(1)) + math.sqrt(2) * math.exp(-1) / math.sqrt(2 * math.pi)
+    assert close(gelu.lipschitz, expected, 1e-14) and abs(gelu.lipschitz - 1.1289) < 1e-4, gelu.lipschitz
+    assert gelu.lipschitz_at == pytest.approx(math.sqrt(2), abs=1e-15)
+    silu = A.classify("silu")
+    assert abs(silu.lipschitz - 1.0998) < 1e-4 and abs(silu.lipschitz_at - 2.3994) < 1e-4, silu
+    hs = A.classify("hardswish")
+    assert (hs.max_ratio, hs.lipschitz, hs.lipschitz_at) == (1.0, 1.5, 3.0), hs
+    selu = A.classify("selu")
+    assert close(selu.max_ratio, 1.0507009873554805 * 1.6732632423543772, 1e-14), selu.max_ratio
+    assert selu.gain[1] == pytest.approx(1.0507009873554805, rel=1e-15)
+    sig = A.classify("sigmoid")
+    assert sig.max_ratio == math.inf and sig.lipschitz == 0.25 and sig.sigma0 == 0.5 and sig.bibo_stable, sig
+    blu = A.classify("blu", beta=-0.25)
+    assert blu.max_ratio == 1.25 and blu.max_ratio_at == -math.inf and blu.gain == (1.25, 0.75), blu
+
+
+def test_paper_footnotes():
+    assert A.paper_footnotes("Hardswish") == (2,), "Hardswish, printed twice in footnote 2, is listed once"
+    assert A.paper_footnotes("sigmoid") == (2, 3) and A.paper_footnotes("silu") == ()
+    listed = {n for n in NAMES if A.paper_footnotes(n)}
+    assert len(listed) == 24 and listed == set(NAMES) - {"silu", "identity"}, listed
+    assert all(len(A.paper_footnotes(n)) >= 1 for n in listed)
+    assert not any({1, 2} <= set(A.paper_footnotes(n)) for n in NAMES), "no activation is in footnotes 1 and 2"
+
+
+def test_disagreements_with_paper_at_defaults():
+    disagree = {n for n in NAMES if A.classify(n).agrees_with_paper is False}
+    assert disagree == {"blu", "hardswish"}, disagree
+    assert A.classify("silu").agrees_with_paper is None
+    assert A.classify("soft_exponential", alpha=0.5).agrees_with_paper is False
+    assert A.classify("hardswish").paper_verdict == {"asymptotically_stable": False, "bibo_stable": None}
+
+
+def test_sigmoid_unstable_interval_against_brentq():
+    lo, hi = A.classify("sigmoid", atol=0.0).unstable_interval  # with atol = 0: where |s(z)| = |z|
+    root_hi = brentq(lambda z: 1 / (1 + math.exp(-z)) - z, 0.1, 1.0, xtol=1e-14)
+    root_lo = brentq(lambda z: 1 / (1 + math.exp(-z)) + z, -1.0, -0.1, xtol=1e-14)
+    assert abs(hi - root_hi) < 1e-9 and abs(lo - root_lo) < 1e-9, (lo, hi, root_lo, root_hi)
+    lo, hi = A.classify("sigmoid").unstable_interval  # default atol: where |s(z)/z| = 1 + atol
+    sig = A.get("sigmoid")
+    ends = torch.tensor([lo, hi], dtype=torch.float64)
+    assert torch.allclose((sig(ends) / ends).abs(), torch.full((2,), 1 + 1e-6, dtype=torch.float64), atol=1e-12)
+    assert A.classify("relu").unstable_interval is None
+    blu_lo, blu_hi = A.classify("blu").unstable_interval
+    assert blu_hi == math.inf and 0 < blu_lo < 1e-5, (blu_lo, blu_hi)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Closed forms against independent computations
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_closed_form_matches_grid_search(name):
+    assert_same(A.classify(name, method="analytic"), A.classify(name, method="numeric"), name)
+
+
+PARAMS = {
+    "prelu": st.fixed_dictionaries({"a": st.floats(-3, 3)}),
+    "leaky_relu": st.fixed_dictionaries({"negative_slope": st.floats(-3, 3)}),
+    "elu": st.fixed_dictionaries({"alpha": st.floats(-3, 3)}),
+    "celu": st.fixed_dictionaries({"alpha": st.floats(0.1, 3) | st.floats(-3, -0.1)}),
+    # parameters within ~atol of a verdict's boundary, or too small for any finite grid to see, are left out
+    "blu": st.fixed_dictionaries({"beta": st.floats(-1, -1e-3) | st.floats(1e-3, 1) | st.just(0.0)}),
+    "pelu": st.fixed_dictionaries({"alpha": st.floats(0.1, 3), "beta": st.floats(0.1, 3)}),
+    "softplus": st.fixed_dictionaries({"beta": st.floats(0.1, 10)}),
+    "hardtanh": st.fixed_dictionaries({"min_val": st.floats(-5, -0.1), "max_val": st.floats(0.1, 5)}),
+    "hardshrink": st.fixed_dictionaries({"lambd": st.floats(0.05, 3)}),
+    "softshrink": st.fixed_dictionaries({"lambd": st.floats(0.05, 3)}),
+    "soft_exponential": st.fixed_dictionaries({"alpha": st.floats(-0.9, -1e-3) | st.floats(1e-3, 2) | st.just(0.0)}),
+    "aplu": st.fixed_dictionaries({"a1": st.floats(-1, 1), "b1": st.floats(-2, 2),
+                                   "a2": st.floats(-1, 1), "b2": st.floats(-2, 2)}),
+}
+
+
+@settings(max_examples=12)
+@given(data=st.data())
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_closed_form_matches_grid_search_over_parameters(name, data):
+    params = data.draw(PARAMS[name])
+    label = f"{name}{params}"
+    assert_same(A.classify(name, method="analytic", **params), A.classify(name, method="numeric", **params), label)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_samples_never_exceed_the_suprema_and_approach_them(name, generator):
+    c = A.classify(name)
+    act = A.get(name)
+    z = torch.randn(20000, generator=generator, dtype=torch.float64) * torch.logspace(-6, 6, 20000, dtype=torch.float64)
+    s = act(z)
+    ratio = (s / z).abs()
+    assert float(ratio.max()) <= c.max_ratio * (1 + 1e-9), f"{name}: sampled ratio {float(ratio.max())} > {c.max_ratio}"
+    a, b = z[:10000], z[10000:]
+    quotient = (act(a) - act(b)).abs() / (a - b).abs()
+    assert float(quotient.max()) <= c.lipschitz * (1 + 1e-9) + 1e-12, f"{name}: secant {float(quotient.max())}"
+    # a witness: the supremum is approached next to where it is said to be attained
+    at = c.max_ratio_at
+    if math.isinf(at):
+        probe = torch.tensor([math.copysign(1e12, at)], dtype=torch.float64)
+    else:
+        probe = torch.tensor([at - 1e-9, at + 1e-9], dtype=torch.float64)
+    near = float((act(probe) / probe).abs().max())
+    limit = c.max_ratio if math.isfinite(c.max_ratio) else 1e6
+    assert near >= limit * (1 - 1e-6), f"{name}: |s(z)/z| = {near} near z = {at}, supremum {c.max_ratio}"
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu", "hardswish", "tanh", "softsign", "sigmoid"])
+def test_lipschitz_against_scipy_and_autograd(name):
+    act = A.get(name)
+
+    def neg_abs_derivative(x: float) -> float:
+        z = torch.tensor([x], dtype=torch.float64, requires_grad=True)
+        (d,) = torch.autograd.grad(act(z).sum(), z)
+        return -abs(float(d))
+
+    lows = np.arange(-6.0, 6.0, 1.0)
+    best = min(minimize_scalar(neg_abs_derivative, bounds=(lo, lo + 1), method="bounded",
+                               options={"xatol": 1e-12}).fun for lo in lows)
+    best = min(best, *(neg_abs_derivative(lo) for lo in lows))  # a maximum at a kink sits on a unit grid point
+    assert abs(-best - A.classify(name).lipschitz) < 1e-8, f"{name}: scipy {-best} vs {A.classify(name).lipschitz}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Special cases and the relations between the verdicts
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_identity_and_parameters_that_reduce_to_it():
+    ident = A.classify("identity")
+    assert (ident.max_ratio, ident.lipschitz, ident.gain) == (1.0, 1.0, (1.0, 1.0))
+    assert ident.asymptotically_stable and ident.bibo_stable and not ident.contractive
+    for name, params in [("blu", {"beta": 0.0}), ("soft_exponential", {"alpha": 0.0}),
+                         ("hardshrink", {"lambd": 0.0}), ("softshrink", {"lambd": 0.0}), ("prelu", {"a": 1.0})]:
+        for method in ("analytic", "numeric"):
+            c = A.classify(name, method=method, **params)
+            assert (c.max_ratio, c.gain) == (1.0, (1.0, 1.0)) and c.asymptotically_stable, (name, method, c)
+
+
+def test_prelu_zero_is_relu_and_elu_one_is_celu_one():
+    for method in ("analytic", "numeric"):
+        p, r = A.classify("prelu", a=0.0, method=method), A.classify("relu", method=method)
+        assert (p.max_ratio, p.lipschitz, p.gain) == (r.max_ratio, r.lipschitz, r.gain), (method, p, r)
+        e, c = A.classify("elu", alpha=1.0, method=method), A.classify("celu", alpha=1.0, method=method)
+        assert close(e.max_ratio, c.max_ratio) and close(e.lipschitz, c.lipschitz), (method, e, c)
+
+
+def test_registry_slopes_at_zero_for_identity_like_parameters():
+    for name in ("hardshrink", "softshrink"):
+        act = A.get(name, lambd=0.0)
+        assert act.slope0 == 1.0 and abs(A.symmetric_derivative(act.fn) - 1.0) < 1e-12, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lemma8_relations(name):
+    c = A.classify(name)
+    if c.null_space_trivial:
+        assert c.max_ratio <= c.lipschitz * (1 + 1e-12), f"{name}: sigma(0) = 0 gives sup|s/z| <= K"
+    assert not c.lipschitz_stable or c.asymptotically_stable, f"{name}: K <= 1 must imply the ratio condition"
+    assert not c.contractive or c.asymptotically_stable, name
+    assert c.contractive is False, f"{name}: no registered activation has sup|s(z)/z| < 1"
+
+
+def test_scaled_tanh_is_contractive():
+    c = A.classify(lambda z: 0.5 * torch.tanh(z))
+    assert c.contractive and abs(c.max_ratio - 0.5) < 1e-12 and c.method == "numeric", c
+
+
+def test_ratio_and_lipschitz_verdicts_differ():
+    for name in ("gelu", "hardswish", "silu", "hardshrink"):
+        c = A.classify(name)
+        assert c.asymptotically_stable and not c.lipschitz_stable, f"{name}: {c.max_ratio} vs K = {c.lipschitz}"
+
+
+def test_float32_rounding_does_not_flip_verdicts():
+    for name, f in [("tanh", torch.tanh), ("gelu", F.gelu), ("relu", torch.relu), ("softsign", F.softsign)]:
+        c64, c32 = A.classify(name), A.classify(lambda z, f=f: f(z.float()).double())
+        for key in ("asymptotically_stable", "lipschitz_stable", "bibo_stable", "null_space_trivial"):
+            assert getattr(c64, key) == getattr(c32, key), f"{name} in float32: {key} flips ({c32.max_ratio})"
+    assert A.classify(lambda z: (1 + 1e-7) * z).asymptotically_stable
+    assert not A.classify(lambda z: (1 + 1e-7) * z, atol=0.0).asymptotically_stable, "atol = 0 is exact"
+    assert not A.classify(lambda z: (1 + 1e-3) * z).asymptotically_stable
+
+
+def test_numeric_detects_jumps_and_undefined_values():
+    step = A.classify(lambda z: torch.where(z > 1, z, torch.zeros_like(z)))
+    assert step.lipschitz == math.inf and abs(step.lipschitz_at - 1) < 1e-9, step
+    shifted = A.classify(lambda z: torch.sign(z) * (z.abs() + 0.5))  # sigma(0) = 0 but discontinuous there
+    assert shifted.null_space_trivial and shifted.max_ratio == math.inf and not shifted.asymptotically_stable
+    log = A.classify(lambda z: torch.log1p(z))
+    assert not log.locally_bounded and not log.bibo_stable, log
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sweeps and the scalar iteration behind Lemma 10
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_sweep_parameter_ranges():
+    a = np.linspace(-2, 2, 9)
+    out = A.sweep("prelu", "a", a)
+    assert (out["asymptotically_stable"] == (np.abs(a) <= 1)).all(), out
+    assert np.allclose(out["max_ratio"], np.maximum(1, np.abs(a)), rtol=0, atol=1e-15)
+    beta = np.linspace(-1, 1, 5)
+    assert (A.sweep("blu", "beta", beta)["asymptotically_stable"] == (beta == 0)).all()
+    alpha = np.array([-0.5, 0.0, 0.5])
+    assert (A.sweep("soft_exponential", "alpha", alpha)["asymptotically_stable"] == (alpha == 0)).all()
+    ratio = np.array([0.5, 1.0, 1.5])
+    pelu = A.sweep("pelu", "alpha", ratio, beta=1.0, method="numeric")
+    assert (pelu["asymptotically_stable"] == (ratio <= 1)).all() and np.allclose(pelu["max_ratio"], ratio, rtol=1e-9)
+
+
+def test_iterate_known_answers():
+    x = A.iterate("identity", 0.5, torch.tensor([1.0, -2.0], dtype=torch.float64), 10)
+    expected = torch.tensor([1.0, -2.0], dtype=torch.float64) * 0.5 ** torch.arange(11, dtype=torch.float64)[:, None]
+    assert x.shape == (11, 2) and torch.allclose(x, expected, rtol=0, atol=1e-15), x
+    r = A.iterate("relu", torch.tensor([0.5, 0.9], dtype=torch.float64), -3.0, 2)
+    assert r.shape == (3, 2) and (r[1:] == 0).all() and r.dtype == torch.float64, r
+
+
+def test_iterate_bounded_exactly_when_gain_times_weight_below_one():
+    w, x0 = 0.99, torch.tensor([-10.0, 10.0], dtype=torch.float64)
+    for name in NAMES:
+        c = A.classify(name)
+        if not c.locally_bounded:
+            continue
+        traj = A.iterate(name, w, x0, 600)
+        peak = float(traj.abs().max())
+        if w * max(c.gain) < 1:
+            assert peak < 1e3, f"{name}: gain {c.gain}, |x_k| reached {peak}"
+        else:
+            assert peak > 1e6, f"{name}: gain {c.gain} times w = {w} > 1, yet |x_k| stayed below {peak}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, prefix",
+    [
+        (lambda: A.classify("nope"), "activation:"),
+        (lambda: A.classify(3.0), "activation:"),
+        (lambda: A.classify("relu", method="bogus"), "method:"),
+        (lambda: A.classify("relu", atol=-1.0), "atol:"),
+        (lambda: A.classify("relu", atol=True), "atol:"),
+        (lambda: A.classify(lambda z: z, method="analytic"), "method:"),
+        (lambda: A.classify("relu", a=1.0), "params:"),
+        (lambda: A.classify("soft_exponential", alpha=-1.0), "params:"),
+        (lambda: A.classify("softshrink", lambd=-0.5), "params:"),
+        (lambda: A.classify("pelu", alpha=-1.0), "params:"),
+        (lambda: A.paper_footnotes("nope"), "activation:"),
+        (lambda: A.sweep("relu", "a", [1.0]), "param:"),
+        (lambda: A.sweep("prelu", "a", []), "values:"),
+        (lambda: A.sweep("prelu", "a", [float("nan")]), "values:"),
+        (lambda: A.sweep("nope", "a", [1.0]), "activation:"),
+        (lambda: A.iterate("relu", 0.5, 1.0, 0), "steps:"),
+        (lambda: A.iterate("relu", 0.5, float("nan"), 3), "x0:"),
+        (lambda: A.iterate("relu", float("inf"), 1.0, 3), "w:"),
+    ],
+)
+def test_value_errors(call, prefix):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value).startswith(prefix), f"message {str(err.value)!r} should start with {prefix!r}"
