@@ -72,22 +72,23 @@ def pointwise_affine(
     act = activations.get(activation)
     _check_form(form)
     batch = x.shape[:-1]
-    n_out, n_in = weights[-1].shape[0], weights[0].shape[1]
-    A = weights[0].expand(*batch, *weights[0].shape)
+    # Keep A* transposed, (..., n_0, n_l): each layer is then one plain matmul with A_l^T, which is much faster
+    # than broadcasting A_l against a batch of matrices.
+    At = weights[0].mT.expand(*batch, *weights[0].mT.shape)
     b = (biases[0] if biases is not None else torch.zeros(weights[0].shape[0], dtype=x.dtype, device=x.device))
     b = b.expand(*batch, weights[0].shape[0])
     z = x @ weights[0].mT + (biases[0] if biases is not None else 0)
     for l in range(1, len(weights)):
-        lam, c = activation_scaling(act, z, form=form)
         h = act(z)
+        lam, c = _scaling(act, z, h, form)
         W = weights[l]
-        A = W @ (lam.unsqueeze(-1) * A)
+        At = (At * lam.unsqueeze(-2)) @ W.mT
         b = (lam * b + c) @ W.mT
         z = h @ W.mT
         if biases is not None:
             b = b + biases[l]
             z = z + biases[l]
-    assert A.shape == (*batch, n_out, n_in)
+    A = At.mT
     return A, b
 
 
@@ -100,18 +101,7 @@ def activation_scaling(activation, z: torch.Tensor, *, form: str = "paper") -> t
     """
     act = activations.get(activation)
     _check_form(form)
-    s = act(z)
-    zero = z == 0
-    safe = torch.where(zero, torch.ones_like(z), z)
-    sigma0 = torch.full_like(z, act.sigma0)
-    if form == "paper":
-        lam = s / safe
-        c = torch.where(zero, sigma0, torch.zeros_like(z))
-    else:
-        lam = (s - sigma0) / safe
-        c = sigma0
-    lam = torch.where(zero, torch.full_like(z, act.slope0), lam)
-    return lam, c
+    return _scaling(act, z, act(z), form)
 
 
 def preactivations(
@@ -286,6 +276,19 @@ def jacobian_gap_sweep(
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def _scaling(act: activations.Activation, z: torch.Tensor, s: torch.Tensor, form: str):
+    r"""$(\lambda, c)$ with $\sigma(z) = \lambda z + c$ given $s = \sigma(z)$; see :func:`activation_scaling`."""
+    zero = z == 0
+    safe = torch.where(zero, torch.ones_like(z), z)
+    if form == "paper":
+        lam = s / safe
+        c = torch.where(zero, torch.full_like(z, act.sigma0), torch.zeros_like(z))
+    else:
+        c = torch.full_like(z, act.sigma0)
+        lam = (s - c) / safe
+    return torch.where(zero, torch.full_like(z, act.slope0), lam), c
 
 
 def _check_form(form: str) -> None:
