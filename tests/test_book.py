@@ -29,6 +29,8 @@ def test_book_builds_with_warnings_as_errors(tmp_path):
         assert page.exists(), f"{chapter.stem} missing from the book"
         text = page.read_text()
         assert "<img" in text, f"{chapter.stem}: no figure in the rendered page"
+        assert (html / "_sources" / "notebooks" / f"{chapter.stem}.ipynb").exists(), f"{chapter.stem}: no .ipynb download"
+        assert f"_sources/notebooks/{chapter.stem}.ipynb" in text, f"{chapter.stem}: the download menu lacks the .ipynb"
     # mathjax is served from the book itself (sphinx-mathjax-offline), so maths renders without a network
     index = (html / "index.html").read_text()
     assert "mathjax" in index.lower() and "cdn.jsdelivr" not in index, "maths would need a network to render"
