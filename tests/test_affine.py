@@ -169,3 +169,14 @@ def test_unknown_activation_and_form_raise():
         affine.pointwise_affine(W, None, "swishy", torch.zeros(2))
     with pytest.raises(ValueError, match="form: expected one of paper, shifted"):
         affine.pointwise_affine(W, None, "relu", torch.zeros(2), form="tangent")
+
+
+def test_activation_outside_its_domain_raises_instead_of_nan():
+    """SoftExponential with alpha < 0 is a logarithm, defined only for z > 1/alpha - alpha."""
+    act = activations.get("soft_exponential", alpha=-0.5)
+    W = [torch.eye(1, dtype=torch.float64)] * 2
+    x = torch.tensor([[-3.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="activation: soft_exponential produced NaN or infinite values"):
+        affine.pointwise_affine(W, None, act, x)
+    with pytest.raises(ValueError, match="activation: soft_exponential produced NaN"):
+        networks.forward(W, None, act, x)

@@ -27,7 +27,7 @@ from typing import Sequence
 import torch
 
 from linear_lens import activations
-from linear_lens.networks import check_network, forward_unchecked
+from linear_lens.networks import check_network, check_values, forward_unchecked
 
 __all__ = [
     "pointwise_affine",
@@ -89,6 +89,8 @@ def pointwise_affine(
             b = b + biases[l]
             z = z + biases[l]
     A = At.mT
+    check_values(A, act)
+    check_values(b, act)
     return A, b
 
 

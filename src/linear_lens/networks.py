@@ -18,7 +18,7 @@ import torch
 from linear_lens import activations
 from linear_lens._checks import check_finite, check_positive_int
 
-__all__ = ["forward", "forward_unchecked", "random_network", "check_network"]
+__all__ = ["forward", "forward_unchecked", "random_network", "check_network", "check_values"]
 
 
 def forward(
@@ -34,7 +34,8 @@ def forward(
     ``x``: ``(..., n_0)``. Returns ``(..., n_{L+1})``.
     """
     weights, biases, x = check_network(weights, biases, x)
-    return forward_unchecked(weights, biases, activations.get(activation), x)
+    act = activations.get(activation)
+    return check_values(forward_unchecked(weights, biases, act, x), act)
 
 
 def forward_unchecked(weights, biases, act: activations.Activation, x: torch.Tensor) -> torch.Tensor:
@@ -73,6 +74,16 @@ def random_network(
         [torch.randn(n_out, generator=generator, dtype=dtype, device=device) for n_out in widths[1:]] if bias else None
     )
     return weights, biases
+
+
+def check_values(values: torch.Tensor, act: activations.Activation) -> torch.Tensor:
+    """Return ``values`` if finite; else raise ``ValueError`` (an activation left its domain or overflowed)."""
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError(
+            f"activation: {act.name} produced NaN or infinite values for these inputs (outside its domain, or "
+            f"overflow); params {dict(act.params)}"
+        )
+    return values
 
 
 def check_network(weights, biases, x=None):
