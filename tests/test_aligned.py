@@ -161,12 +161,17 @@ def test_thesis_formula_as_printed_fails_and_corrected_holds():
     for lam in (-3.0, -0.5, 0.5, 3.0):
         ref = _scalar_ode(lam, 2.0, 0.3, t)
         printed = aligned.thesis_singular_value_trajectory(t, lam, 2.0, 0.3)
-        corrected = aligned.thesis_singular_value_trajectory(t, lam, 2.0, 0.3, corrected=True)
+        corrected = aligned.thesis_singular_value_trajectory(t, lam, 2.0, 0.3, fix_c0=True, fix_sign=True)
+        c0_only = aligned.thesis_singular_value_trajectory(t, lam, 2.0, 0.3, fix_c0=True)
         assert not bool(torch.isfinite(printed).all()) or float((printed - ref).abs().max()) > 0.1, (
             f"the printed formula unexpectedly holds at lam={lam}")
         torch.testing.assert_close(corrected, ref, rtol=1e-9, atol=1e-12)
-    # Only the sign of the exponent: with the fixed C_0 but e^{+Kt}, lambda > 0 holds and lambda < 0 fails.
-    big = aligned.thesis_singular_value_trajectory([1e3], 3.0, 2.0, 0.3, corrected=True)
+        # With C_0 fixed but e^{+Kt}: right for lambda > 0 (sgn = 1), wrong for lambda < 0.
+        if lam > 0:
+            torch.testing.assert_close(c0_only, ref, rtol=1e-9, atol=1e-12)
+        else:
+            assert float((c0_only - ref).abs().max()) > 0.1, f"the unsigned exponent unexpectedly holds at lam={lam}"
+    big = aligned.thesis_singular_value_trajectory([1e3], 3.0, 2.0, 0.3, fix_c0=True, fix_sign=True)
     assert not bool(torch.isfinite(big).all()), "the thesis's form should overflow at K t = 7e3"
 
 
@@ -181,6 +186,12 @@ def test_inflection_threshold_matches_finite_differences(lam, expected):
     big = np.abs(curvature) > 1e-12
     changes = np.count_nonzero(np.diff(np.sign(curvature[big])) != 0)
     assert bool(changes >= 1) is expected, f"lam={lam}: {changes} sign changes of the second difference"
+
+
+def test_count_inflections_known_answers():
+    t = torch.linspace(-3, 3, 601, dtype=F64)[:, None]
+    curves = torch.cat([t**2, t**3, torch.sin(2 * t), torch.ones_like(t)], dim=1)
+    assert aligned.count_inflections(curves).tolist() == [0, 1, 3, 0]
 
 
 def test_mode_rate_is_the_derivative_of_the_closed_form():
@@ -217,6 +228,10 @@ def test_errors():
         aligned.has_inflection(1.0, -1.0, 0.1)
     with pytest.raises(ValueError, match="^tau: must be positive"):
         aligned.mode_rate(0.1, 1.0, 1.0, tau=-1.0)
+    with pytest.raises(ValueError, match="^a: expected at least 3 samples"):
+        aligned.count_inflections(torch.ones(2, 3))
+    with pytest.raises(ValueError, match="^tol: must be positive"):
+        aligned.count_inflections(torch.ones(5), tol=0.0)
     with pytest.raises(ValueError, match="^X, Y: expected shapes"):
         aligned.task_modes(torch.ones(2, 5), torch.ones(2, 4))
     with pytest.raises(ValueError, match="^W1, W2, U, V: shapes"):

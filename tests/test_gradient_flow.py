@@ -244,3 +244,27 @@ def test_shallow_errors(generator):
         gf.integrate_shallow(W0, X, Y[:, :3], [1.0])
     with pytest.raises(ValueError, match="^tau: must be positive"):
         gf.shallow_solution(W0, X, Y, [1.0], tau=-2.0)
+
+
+def test_gradient_descent_balance_drift_is_lr_times_the_predicted_coefficient(generator):
+    """B_lr(T) - B(0) = lr D(T) + O(lr^2): the relative discrepancy halves with lr."""
+    W1, W2, X, Y = _setup(generator, scale=0.6)
+    T = 2.0
+    flow = gf.integrate(W1, W2, X, Y, np.linspace(0, T, 2001))
+    D = gf.balance_drift_coefficient(flow, X, Y)[-1]
+    misfits = []
+    for lr in (0.02, 0.01):
+        gd = gf.train(W1, W2, X, Y, lr=lr, steps=round(T / lr), record_every=10_000)
+        drift = balanced.balance(gd.W1[-1], gd.W2[-1]) - balanced.balance(W1, W2)
+        misfits.append(float((drift / lr - D).norm() / D.norm()))
+    assert misfits[-1] < 0.05, f"drift / lr differs from D(T) by {misfits[-1]:.2%}"
+    assert 1.7 < misfits[0] / misfits[1] < 2.3, f"the misfit should be O(lr): {misfits}"
+
+
+def test_balance_drift_coefficient_errors(generator):
+    W1, W2, X, Y = _setup(generator)
+    gd = gf.train(W1.expand(2, -1, -1), W2.expand(2, -1, -1), X, Y, lr=torch.tensor([0.1, 0.2]), steps=2)
+    with pytest.raises(ValueError, match="^trajectory: expected a Trajectory"):
+        gf.balance_drift_coefficient(gd, X, Y)
+    with pytest.raises(ValueError, match="^trajectory: expected a Trajectory"):
+        gf.balance_drift_coefficient((W1, W2), X, Y)

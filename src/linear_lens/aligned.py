@@ -39,6 +39,7 @@ __all__ = [
     "large_lambda_trajectory",
     "mode_rate",
     "has_inflection",
+    "count_inflections",
     "task_modes",
     "mode_values",
 ]
@@ -85,33 +86,35 @@ def singular_value_trajectory(t, lam, s, a0, tau: float = 1.0) -> torch.Tensor:
     return a[0] if scalar_t else a
 
 
-def thesis_singular_value_trajectory(t, lam, s, a0, tau: float = 1.0, corrected: bool = False) -> torch.Tensor:
-    r"""Evaluate Theorem 3.2.1 of Anguita (2024) as printed, eq. (3.2) with $C_{0}$ of eq. (3.19).
+def thesis_singular_value_trajectory(
+    t, lam, s, a0, tau: float = 1.0, fix_c0: bool = False, fix_sign: bool = False
+) -> torch.Tensor:
+    r"""Evaluate Theorem 3.2.1 of Anguita (2024) as printed, eq. (3.2) with $C_{0}$ of eq. (3.19), optionally corrected.
 
     $$a(t) = \frac{\lambda x}{1 - x^2}, \quad x = \frac{K(C_0 e^{Kt/\tau} - 1) - \lambda(C_0 e^{Kt/\tau} + 1)}
       {2s (C_0 e^{Kt/\tau} + 1)}, \quad
-      C_0 = \frac{K + \lambda + q}{K - \lambda - q}, \quad q = \frac{4 a_0 s \operatorname{sgn}\lambda}{\sqrt{\lambda^2 + 4a_0^2 + \lambda}}.$$
+      C_0 = \frac{K + \lambda + q}{K - \lambda - q}, \quad
+      q = \frac{4 a_0 s \operatorname{sgn}\lambda}{\sqrt{\lambda^2 + 4a_0^2 + \lambda}}, \quad K = \sqrt{\lambda^2 + 4s^2}.$$
 
-    With ``corrected=True`` the two corrections of errata E10.1-E10.2 are applied: the exponent is
-    $\operatorname{sgn}(\lambda) K t/\tau$ (as the thesis's own proof, eq. 3.14, has it) and
-    $q = 4 a_0 s \operatorname{sgn}\lambda / (\sqrt{\lambda^2 + 4a_0^2} + |\lambda|)$. The corrected formula is exact
-    but overflows once $Kt/\tau \gtrsim 709$ and is undefined at $\lambda = 0$; use
-    :func:`singular_value_trajectory` instead. This function exists to show where the printed formula fails.
+    ``fix_c0=True`` uses $q = 4 a_0 s \operatorname{sgn}\lambda / (\sqrt{\lambda^2 + 4a_0^2} + |\lambda|)$ (errata
+    E10.1); ``fix_sign=True`` uses the exponent $\operatorname{sgn}(\lambda) K t/\tau$ of the thesis's own proof,
+    eq. (3.14) (errata E10.2). With both corrections the formula is exact, but it overflows once $Kt/\tau \gtrsim 709$
+    and is undefined at $\lambda = 0$: use :func:`singular_value_trajectory`. This function exists to show where the
+    printed formula fails.
 
     Arguments as in :func:`singular_value_trajectory`; ``lam`` must be non-zero. Entries the printed formula
-    cannot evaluate (a negative number under the root, an overflow) come out as NaN: that is the evidence.
+    cannot evaluate (a negative number under the root, an overflow) come out as NaN: that is part of the evidence.
     """
     times, lam, s, a0, tau, scalar_t = _prepare(t, lam, s, a0, tau)
     if bool((lam == 0).any()):
         raise ValueError("lam: Theorem 3.2.1 assumes a non-zero lambda (the formula divides 0 by 0 at lambda = 0)")
     K = torch.hypot(lam, 2 * s)
     sign = torch.sign(lam)
-    if corrected:
+    if fix_c0:
         q = 4 * a0 * s * sign / (torch.hypot(lam, 2 * a0) + lam.abs())
-        rate = sign * K
     else:
         q = 4 * a0 * s * sign / torch.sqrt(lam**2 + 4 * a0**2 + lam)
-        rate = K
+    rate = sign * K if fix_sign else K
     C0 = (K + lam + q) / (K - lam - q)
     ce = C0 * torch.exp(rate * times / tau)
     x = (K * (ce - 1) - lam * (ce + 1)) / (2 * s * (ce + 1))
@@ -178,6 +181,28 @@ def has_inflection(lam, s, a0) -> torch.Tensor:
     if bool((s <= 0).any()):
         raise ValueError("s: singular values must be positive")
     return _inflection(lam, s, a0)
+
+
+def count_inflections(a: torch.Tensor, tol: float = 1e-12) -> torch.Tensor:
+    r"""Count the sign changes of the second difference of sampled trajectories along the time axis (axis 0).
+
+    A numerical test for inflection points, independent of :func:`has_inflection`: for $a$ sampled on a uniform
+    grid, $a_{k+1} - 2a_k + a_{k-1}$ has the sign of $\ddot a$; entries with magnitude below ``tol`` (where the curve
+    is flat to roundoff) are ignored. ``a``: ``(T, ...)`` with ``T >= 3``. Returns an integer tensor of shape ``(...)``.
+    """
+    a = as_float_tensor(a, "a", dtype=torch.float64)
+    if a.ndim < 1 or a.shape[0] < 3:
+        raise ValueError(f"a: expected at least 3 samples along axis 0, got shape {tuple(a.shape)}")
+    tol = _positive(tol, "tol")
+    second = a[2:] - 2 * a[1:-1] + a[:-2]
+    signs = torch.where(second.abs() > tol, torch.sign(second), torch.zeros_like(second))
+    # carry the last non-zero sign forward so that ignored entries do not break or create a change
+    counts = torch.zeros(a.shape[1:], dtype=torch.long, device=a.device)
+    last = torch.zeros(a.shape[1:], dtype=a.dtype, device=a.device)
+    for row in signs:
+        counts += ((row != 0) & (last != 0) & (row != last)).long()
+        last = torch.where(row != 0, row, last)
+    return counts
 
 
 def task_modes(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

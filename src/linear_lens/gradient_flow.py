@@ -46,6 +46,7 @@ __all__ = [
     "integrate",
     "shallow_solution",
     "integrate_shallow",
+    "balance_drift_coefficient",
 ]
 
 
@@ -251,6 +252,29 @@ def integrate_shallow(
 
     ys = _solve(rhs, w0.ravel(), times, rtol, atol, method)
     return torch.as_tensor(ys.reshape(len(times), *shape), dtype=torch.float64).to(W0)
+
+
+def balance_drift_coefficient(trajectory: Trajectory, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    r"""Return $D(t) = \int_0^t (G_2^\top G_2 - G_1 G_1^\top)\,dt'$ along a gradient-flow trajectory (trapezoid rule).
+
+    One gradient-descent step changes the balance $B = W_2^\top W_2 - W_1 W_1^\top$ by exactly
+    $\eta^2 (G_2^\top G_2 - G_1 G_1^\top)$ with $G_i = \nabla_{W_i}\mathcal{L}$: the first-order terms cancel, which
+    is why the flow conserves $B$ (Theorem 2.2.1 of Anguita, 2024). Summed over the $t/\eta$ steps up to time $t$,
+    gradient descent therefore drifts by $B_\eta(t) - B(0) = \eta\, D(t) + O(\eta^2)$, with $D$ evaluated along the
+    flow. This function computes $D$ from a trajectory of :func:`integrate` (use a fine time grid).
+
+    ``trajectory``: a :class:`Trajectory` with ``t`` of shape ``(T,)``; ``X``, ``Y``: the task.
+    Returns ``(T, ..., N_h, N_h)``, with ``D[0] = 0``.
+    """
+    if not isinstance(trajectory, Trajectory) or trajectory.t.ndim != 1:
+        raise ValueError("trajectory: expected a Trajectory with one time axis, as returned by integrate")
+    W1, W2, X, Y = _check(trajectory.W1, trajectory.W2, X, Y)
+    sxx, syx = _moments(X, Y)
+    g1, g2 = _gradients(W1, W2, sxx, syx)
+    rate = g2.mT @ g2 - g1 @ g1.mT
+    dt = trajectory.t.diff().reshape(-1, *([1] * (rate.ndim - 1)))
+    steps = 0.5 * dt * (rate[1:] + rate[:-1])
+    return torch.cat([torch.zeros_like(rate[:1]), steps.cumsum(0)])
 
 
 # ---------------------------------------------------------------------------------------------------------------
