@@ -45,6 +45,10 @@ __all__ = [
     "balance_moments",
     "BalanceStatistics",
     "balance_statistics",
+    "monte_carlo_balance",
+    "deviation_sweep",
+    "algorithm1_accepts",
+    "min_balance_residual",
 ]
 
 SCHEMES = ("lecun", "glorot", "he", "scaled")
@@ -338,6 +342,155 @@ def balance_statistics(B: torch.Tensor) -> BalanceStatistics:
     return BalanceStatistics(m, m_se, d, d_se, q, q_se, o, o_se, trials)
 
 
+def monte_carlo_balance(
+    scheme: str,
+    widths: list[tuple[int, int, int]],
+    trials: int,
+    alpha: tuple[float, float] | None = None,
+    generator: torch.Generator | None = None,
+    progress_bar: bool = True,
+) -> list[BalanceStatistics]:
+    r"""Monte Carlo moments of $B$ for each width triple $(N_i, N_h, N_o)$ in ``widths``, one batch per triple.
+
+    Draws ``trials`` weight pairs with :func:`random_init` and summarises them with :func:`balance_statistics`.
+    Returns one :class:`BalanceStatistics` per triple, in order.
+    """
+    from linear_lens.progress import progress
+
+    trials = check_positive_int(trials, "trials")
+    if trials < 2:
+        raise ValueError(f"trials: need at least 2 draws for a standard error, got {trials}")
+    out = []
+    for triple in progress(list(widths), desc=f"Monte Carlo {scheme}", disable=not progress_bar):
+        n_in, n_hidden, n_out = _check_widths(triple)
+        if n_hidden < 2:
+            raise ValueError(f"widths: the hidden width must be at least 2 for off-diagonal entries, got {triple}")
+        W1, W2 = random_init(scheme, n_in, n_hidden, n_out, trials, alpha, generator)
+        out.append(balance_statistics(balance(W1, W2)))
+    return out
+
+
+def deviation_sweep(
+    scheme: str,
+    base: tuple[int, int, int],
+    scales: list[int],
+    trials: int,
+    alpha: tuple[float, float] | None = None,
+    generator: torch.Generator | None = None,
+    progress_bar: bool = True,
+) -> dict[str, torch.Tensor]:
+    r"""How far $B$ is from $\lambda I$ as the widths $s \cdot (N_i, N_h, N_o)$ grow with fixed ratios.
+
+    For each scale $s$ in ``scales`` draws ``trials`` pairs (widths ``s * base``) and measures, with
+    $\lambda$ from :func:`balance_moments` and $E = B - \lambda I$:
+
+    - ``entry_sd``: the root mean square of the off-diagonal entries of $E$ (Monte Carlo), and ``entry_sd_theory``
+      $= \sqrt{v}$ with $v = N_o\sigma_2^4 + N_i\sigma_1^4$;
+    - ``max_entry``: the largest $|E_{jl}|$ (mean over draws);
+    - ``spectral``: $\lVert E Vert_2$ (mean over draws), and ``frobenius_bound`` $= \sqrt{(N_h + 1) v}$, the value
+      around which $\lVert E Vert_F / \sqrt{N_h} \le \lVert E Vert_2$ concentrates;
+    - ``zero_fraction``: the fraction of eigenvalues of $B$ that vanish (below $10^{-9}$ times its norm); $B$ has rank
+      at most $N_i + N_o$, so at least $N_h - N_i - N_o$ of them do.
+
+    Returns a dict of 1-D float64 tensors indexed like ``scales`` (plus ``n_in``, ``n_hidden``, ``n_out``, ``lam``).
+    """
+    from linear_lens.progress import progress
+
+    base = _check_widths(base)
+    trials = check_positive_int(trials, "trials")
+    if not scales:
+        raise ValueError("scales: expected a non-empty list of positive integers")
+    scales = [check_positive_int(s, "scales") for s in scales]
+    keys = ("n_in", "n_hidden", "n_out", "lam", "entry_sd", "entry_sd_theory", "max_entry", "spectral",
+            "frobenius_bound", "zero_fraction")
+    rows = {k: [] for k in keys}
+    for s in progress(scales, desc=f"widths sweep {scheme}", disable=not progress_bar):
+        n_in, n_hidden, n_out = (s * b for b in base)
+        lam, _, v = balance_moments(scheme, n_in, n_hidden, n_out, alpha)
+        W1, W2 = random_init(scheme, n_in, n_hidden, n_out, trials, alpha, generator)
+        B = balance(W1, W2)
+        E = B - lam * torch.eye(n_hidden, dtype=B.dtype, device=B.device)
+        rows_i, cols_i = torch.triu_indices(n_hidden, n_hidden, offset=1, device=B.device)
+        upper = E[:, rows_i, cols_i]
+        eig_E = torch.linalg.eigvalsh(E)
+        eig_B = torch.linalg.eigvalsh(B)
+        tol = 1e-9 * eig_B.abs().amax(-1, keepdim=True)
+        values = (n_in, n_hidden, n_out, lam,
+                  float((upper**2).mean().sqrt()) if upper.numel() else float("nan"), math.sqrt(v),
+                  float(E.abs().amax((-1, -2)).mean()), float(eig_E.abs().amax(-1).mean()),
+                  math.sqrt((n_hidden + 1) * v), float((eig_B.abs() <= tol).double().mean()))
+        for k, val in zip(keys, values):
+            rows[k].append(val)
+    return {k: torch.tensor(v, dtype=torch.float64) for k, v in rows.items()}
+
+
+def algorithm1_accepts(lam: float, in_dim: int, hidden_dim: int, out_dim: int) -> tuple[bool, str | None]:
+    r"""Return whether Algorithm 1 of Anguita (2024), as printed, accepts a request, and its error message if not.
+
+    A literal transcription of the four checks of Algorithm 1 (lines 2-12), kept to compare them with
+    :func:`feasible`; they encode Theorem 3.4.1 as stated, which rejects feasible requests, and the second message
+    says "positive" where it means "negative" (see errata E09.5-E09.6). Not used to build weights.
+    """
+    lam = check_real(lam, "lam")
+    in_dim = check_positive_int(in_dim, "in_dim")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+    out_dim = check_positive_int(out_dim, "out_dim")
+    if out_dim > in_dim and lam < 0:
+        return False, "Lambda must be positive if out_dim > in_dim"
+    if in_dim > out_dim and lam > 0:
+        return False, "Lambda must be positive if in_dim > out_dim"
+    if hidden_dim < min(in_dim, out_dim):
+        return False, "Network cannot be bottlenecked"
+    if hidden_dim > max(in_dim, out_dim) and lam != 0:
+        return False, "hidden_dim cannot be the largest dimension if lambda is not 0"
+    return True, None
+
+
+def min_balance_residual(
+    lam: float,
+    in_dim: int,
+    hidden_dim: int,
+    out_dim: int,
+    starts: int = 8,
+    steps: int = 3000,
+    lr: float = 0.02,
+    generator: torch.Generator | None = None,
+) -> tuple[float, float]:
+    r"""Minimise $\lVert W_2^	op W_2 - W_1 W_1^	op - \lambda I Vert_F$ over all weights by gradient descent.
+
+    An independent check of which widths admit $\lambda$-balanced weights: runs Adam from ``starts`` random
+    initialisations at once (a batch) for ``steps`` steps and returns ``(best, bound)``, the smallest residual found
+    and the lower bound $|\lambda| \sqrt{d}$ with $d = \max(0, N_h - N_o)$ if $\lambda > 0$, $d = \max(0, N_h - N_i)$
+    if $\lambda < 0$, $d = 0$ if $\lambda = 0$. The bound holds because $W_2^	op W_2$ (resp. $W_1 W_1^	op$) has
+    at least $d$ zero eigenvalues, so $B$ has at least $d$ eigenvalues on the wrong side of zero; it is attained by
+    $W_1 = 0$ and $W_2$ with $N_o$ singular values $\sqrt{\lambda}$.
+    """
+    lam = check_real(lam, "lam")
+    in_dim = check_positive_int(in_dim, "in_dim")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+    out_dim = check_positive_int(out_dim, "out_dim")
+    starts = check_positive_int(starts, "starts")
+    steps = check_positive_int(steps, "steps")
+    lr = _check_positive_real(lr, "lr")
+    device = generator.device if generator is not None else None
+    scale = math.sqrt(max(abs(lam), 1.0) / max(hidden_dim, 1))
+    W1 = (scale * torch.randn(starts, hidden_dim, in_dim, generator=generator, dtype=torch.float64, device=device))
+    W2 = (scale * torch.randn(starts, out_dim, hidden_dim, generator=generator, dtype=torch.float64, device=device))
+    W1.requires_grad_(True)
+    W2.requires_grad_(True)
+    eye = torch.eye(hidden_dim, dtype=torch.float64, device=W1.device)
+    opt = torch.optim.Adam([W1, W2], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((W2.mT @ W2 - W1 @ W1.mT - lam * eye) ** 2).sum((-1, -2))
+        loss.sum().backward()
+        opt.step()
+    with torch.no_grad():
+        residual = torch.linalg.matrix_norm(balance(W1, W2) - lam * eye)
+    deficit = max(0, hidden_dim - out_dim) if lam > 0 else max(0, hidden_dim - in_dim) if lam < 0 else 0
+    return float(residual.min()), abs(lam) * math.sqrt(deficit)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
@@ -355,6 +508,12 @@ def _check_pair(W1, W2) -> tuple[torch.Tensor, torch.Tensor]:
             f"W1, W2: the hidden widths differ: W1 has {W1.shape[-2]} rows but W2 has {W2.shape[-1]} columns"
         )
     return W1, W2
+
+
+def _check_widths(triple) -> tuple[int, int, int]:
+    if not isinstance(triple, (tuple, list)) or len(triple) != 3:
+        raise ValueError(f"widths: expected a triple (n_in, n_hidden, n_out) of positive integers, got {triple!r}")
+    return tuple(check_positive_int(n, "widths") for n in triple)
 
 
 def _check_positive_real(x, name: str) -> float:
