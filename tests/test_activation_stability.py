@@ -323,3 +323,14 @@ def test_value_errors(call, prefix):
     with pytest.raises(ValueError) as err:
         call()
     assert str(err.value).startswith(prefix), f"message {str(err.value)!r} should start with {prefix!r}"
+
+
+def test_slope_against_closed_forms():
+    z = torch.linspace(-4, 4, 801, dtype=torch.float64)
+    phi = torch.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    Phi = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+    assert torch.allclose(A.slope("gelu", z), Phi + z * phi, rtol=0, atol=1e-14)
+    assert torch.allclose(A.slope("tanh", z), 1 - torch.tanh(z) ** 2, rtol=0, atol=1e-15)
+    assert A.slope("relu", z.reshape(1, 801, 1)).shape == (1, 801, 1)
+    with pytest.raises(ValueError, match="^z:"):
+        A.slope("relu", torch.tensor([float("nan")]))

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "Activation", "get", "names", "REGISTRY", "symmetric_derivative",
-    "ActivationStability", "classify", "paper_footnotes", "sweep", "iterate", "PAPER_FOOTNOTES", "METHODS",
+    "ActivationStability", "classify", "paper_footnotes", "sweep", "slope", "iterate", "PAPER_FOOTNOTES", "METHODS",
 ]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -283,6 +283,21 @@ def sweep(activation: str, param: str, values, *, method: str = "auto", atol: fl
     for key in ("asymptotically_stable", "lipschitz_stable", "bibo_stable"):
         out[key] = np.array([getattr(r, key) for r in results], dtype=bool)
     return out
+
+
+def slope(activation, z: torch.Tensor) -> torch.Tensor:
+    r"""Return $\sigma'(z)$ elementwise by autograd, batched: the tangent slope, next to the secant $\sigma(z)/z$ of eq. (4).
+
+    ``activation``: as in :func:`get`; ``z``: any shape, float (float64 recommended). Returns the shape and device
+    of ``z``. At a kink autograd returns one of the one-sided slopes. Raises ``ValueError`` for non-finite ``z``.
+    """
+    from linear_lens._checks import as_float_tensor
+
+    act = get(activation)
+    z = as_float_tensor(z, "z").detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (d,) = torch.autograd.grad(act(z).sum(), z)
+    return d
 
 
 def iterate(activation, w, x0, steps: int) -> torch.Tensor:
