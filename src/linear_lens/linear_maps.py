@@ -58,6 +58,8 @@ __all__ = [
     "interval_excess",
     "promise_excess",
     "worst_excess",
+    "sample",
+    "eigenvalue_clouds",
     "fit_linear",
 ]
 
@@ -482,9 +484,40 @@ def worst_excess(
         raise ValueError(f"name: expected one of {', '.join(FACTORISATIONS)}, got {name!r}")
     out = []
     for n in progress(sizes, desc=f"{name} ({lam_min}, {lam_max})"):
-        W = _sample(name, n, lam_min, lam_max, draws, generator)
+        W = sample(name, n, lam_min, lam_max, draws, generator)
         out.append(promise_excess(name, W, lam_min, lam_max).amax())
     return torch.stack(out)
+
+
+def sample(name: str, n: int, lam_min: float, lam_max: float, draws: int = 1, generator=None) -> torch.Tensor:
+    r"""Draw ``draws`` weights of size ``n`` from factorisation ``name`` (one of :data:`FACTORISATIONS`).
+
+    ``gershgorin_real``/``gershgorin_complex`` call :func:`gershgorin` with ``real`` true/false; the others call
+    :func:`perron_frobenius` and :func:`spectral_svd`. Returns ``(draws, n, n)`` float64.
+    """
+    if name not in FACTORISATIONS:
+        raise ValueError(f"name: expected one of {', '.join(FACTORISATIONS)}, got {name!r}")
+    draws = check_positive_int(draws, "draws")
+    if name == "perron_frobenius":
+        return perron_frobenius(n, lam_min, lam_max, batch=draws, generator=generator)
+    if name == "spectral_svd":
+        return spectral_svd(n, lam_min, lam_max, batch=draws, generator=generator)
+    return gershgorin(n, lam_min, lam_max, real=name == "gershgorin_real", batch=draws, generator=generator)
+
+
+def eigenvalue_clouds(
+    names: Sequence[str], ranges: Sequence[tuple[float, float]], n: int, draws: int = 100, generator=None
+) -> torch.Tensor:
+    r"""Return the eigenvalues of ``draws`` random weights per factorisation and range, as one tensor.
+
+    ``names``: factorisations (see :func:`sample`); ``ranges``: pairs $(\lambda_{\min}, \lambda_{\max})$.
+    Returns a complex tensor ``(len(names), len(ranges), draws, n)``.
+    """
+    out = torch.empty(len(names), len(ranges), draws, n, dtype=torch.complex128)
+    for i, name in enumerate(names):
+        for j, (lo, hi) in enumerate(ranges):
+            out[i, j] = torch.linalg.eigvals(sample(name, n, lo, hi, draws, generator))
+    return out
 
 
 def fit_linear(
@@ -614,11 +647,3 @@ def _random_orthogonal(n, batch, generator, dtype, device) -> torch.Tensor:
     signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)
     return Q * signs.unsqueeze(-2)
-
-
-def _sample(name, n, lam_min, lam_max, draws, generator):
-    if name == "perron_frobenius":
-        return perron_frobenius(n, lam_min, lam_max, batch=draws, generator=generator)
-    if name == "spectral_svd":
-        return spectral_svd(n, lam_min, lam_max, batch=draws, generator=generator)
-    return gershgorin(n, lam_min, lam_max, real=name == "gershgorin_real", batch=draws, generator=generator)
