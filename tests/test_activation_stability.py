@@ -334,3 +334,15 @@ def test_slope_against_closed_forms():
     assert A.slope("relu", z.reshape(1, 801, 1)).shape == (1, 801, 1)
     with pytest.raises(ValueError, match="^z:"):
         A.slope("relu", torch.tensor([float("nan")]))
+
+
+def test_activation_objects_and_user_activations():
+    elu2 = A.get("elu", alpha=2.0)
+    c = A.classify(elu2)
+    assert c.method == "analytic" and c.max_ratio == 2.0 and c.params == {"alpha": 2.0}, c
+    fake = A.Activation("relu", lambda z: 2 * z, 0.0, 2.0)  # a user object that borrows a registered name
+    f = A.classify(fake)
+    assert f.method == "numeric" and abs(f.max_ratio - 2) < 1e-12 and not f.asymptotically_stable, f
+    assert f.footnotes == () and f.agrees_with_paper is None
+    with pytest.raises(ValueError, match="^method:"):
+        A.classify(fake, method="analytic")

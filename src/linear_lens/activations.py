@@ -15,6 +15,20 @@ The registry holds every activation of the footnotes of Section 3.3 of Drgona et
 default parameters where PyTorch has the function, and the parametrisations of the cited papers otherwise
 (SoftExponential, BLU, APLU, PELU, whose parameters are learnable there; here they are fixed, and
 :func:`get` takes other values as keywords).
+
+Stability (Section 3.3, Lemmas 8 and 10, Remark 11). The eigenvalues of $\Lambda_z$ are the secant slopes
+$\sigma(z_i)/z_i$, so what an activation can do to them is summed up by
+
+- $r(\sigma) = \sup_z |\sigma(z)/z|$ (with $|\sigma'(0)|$ at $0$), the largest eigenvalue modulus of any $\Lambda_z$;
+- $K(\sigma)$, the Lipschitz constant of Definition 7, which bounds $r$ when $\sigma(0) = 0$ but can exceed it;
+- the gains $g_\pm = \lim_{z \to \pm\infty} |\sigma(z)/z|$, which decide whether layers with $\|W\|_2 < 1$ keep
+  their states bounded (the corrected Lemma 10).
+
+:func:`classify` computes them, from closed forms for the registered activations and by a float64 grid search
+for any elementwise callable, and returns an :class:`ActivationStability` with the verdicts, the evidence (where
+each supremum is attained) and the verdicts of the paper's footnotes (:data:`PAPER_FOOTNOTES`).
+:func:`sweep` classifies over a range of one parameter, :func:`slope` gives $\sigma'$ by autograd, and
+:func:`iterate` runs the scalar layer $x_{k+1} = w\,\sigma(x_k)$.
 """
 
 from __future__ import annotations
@@ -248,7 +262,7 @@ def classify(
     if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not 0 <= atol <= 1e-2:
         raise ValueError(f"atol: expected a number in [0, 0.01], got {atol!r}")
     act = get(activation, **params)
-    registered = act.name in _CLOSED_FORMS and act.source != "user"
+    registered = _is_registered(act)
     if method == "analytic" and not registered:
         raise ValueError(f"method: no closed form for {act.name!r}; use 'numeric' or 'auto' for a callable")
     use_analytic = method == "analytic" or (method == "auto" and registered)
@@ -725,6 +739,17 @@ _CLOSED_FORMS: dict[str, Callable[..., dict]] = {
     "silu": _cf_silu,
     "identity": _cf_identity,
 }
+
+
+def _is_registered(act: Activation) -> bool:
+    """Whether ``act`` is a registry activation (by name, parameters, definition and source), so closed forms apply."""
+    if act.name not in _CLOSED_FORMS:
+        return False
+    try:
+        ref = get(act.name, **act.params)
+    except ValueError:
+        return False
+    return (ref.definition, ref.source, dict(ref.params)) == (act.definition, act.source, dict(act.params))
 
 
 def _grid() -> np.ndarray:
