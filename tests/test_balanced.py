@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from linear_lens import balanced
 from linear_lens.balanced import (
+    algorithm1_accepts,
     aligned_lambda_balanced_init,
     balance,
     balance_moments,
@@ -408,3 +409,63 @@ def test_balance_statistics_known_answer():
 def test_random_init_functions_reject_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Gradient descent over all weights: the feasibility boundary of Theorem 3.4.1 (corrected)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_gradient_descent_confirms_feasibility_and_bound():
+    requests = [(1.0, 3, 3, 5), (-1.0, 3, 3, 5), (1.0, 5, 3, 3), (2.0, 3, 5, 4), (-1.0, 3, 5, 4), (1.0, 4, 2, 6)]
+    best, bound = balanced.min_balance_residuals(requests, starts=4, steps=800, generator=torch.Generator().manual_seed(0))
+    for (lam, i, h, o), b, lb in zip(requests, best.tolist(), bound.tolist()):
+        if feasible(lam, i, h, o):
+            assert lb == 0 and b < 1e-8, f"{(lam, i, h, o)} is feasible but gradient descent stops at {b}"
+        else:
+            assert lb > 0 and lb * (1 - 1e-9) <= b <= lb * (1 + 1e-6), f"{(lam, i, h, o)}: residual {b}, bound {lb}"
+    single = balanced.min_balance_residual(2.0, 3, 5, 4, starts=2, steps=400, generator=torch.Generator().manual_seed(1))
+    assert math.isclose(single[1], 2.0) and single[0] >= 2.0 * (1 - 1e-9), f"single request {single}"
+
+
+def test_algorithm1_transcription():
+    assert algorithm1_accepts(-1.0, 3, 3, 5) == (False, "Lambda must be positive if out_dim > in_dim")
+    assert algorithm1_accepts(1.0, 5, 3, 3) == (False, "Lambda must be positive if in_dim > out_dim")
+    assert algorithm1_accepts(1.0, 4, 2, 6)[1] == "Network cannot be bottlenecked"
+    assert algorithm1_accepts(0.0, 3, 6, 4) == (True, None)
+    assert algorithm1_accepts(1.0, 3, 6, 4)[0] is False
+
+
+def test_min_balance_residuals_rejects_bad_input():
+    with pytest.raises(ValueError, match="^requests: expected a non-empty list"):
+        balanced.min_balance_residuals([])
+    with pytest.raises(ValueError, match="^requests: each request must be"):
+        balanced.min_balance_residuals([(1.0, 2, 3)])
+    with pytest.raises(ValueError, match="^hidden_dim: expected a positive integer"):
+        balanced.min_balance_residuals([(1.0, 2, 0, 3)])
+    with pytest.raises(ValueError, match="^lr: expected a positive finite number"):
+        balanced.min_balance_residual(1.0, 2, 2, 2, lr=0.0)
+
+
+def test_deviation_sweep_rank_and_norm_bounds():
+    sweep = balanced.deviation_sweep("lecun", (1, 5, 2), [2, 4], 3, generator=torch.Generator().manual_seed(2),
+                                     progress_bar=False)
+    assert torch.equal(sweep["n_hidden"], torch.tensor([10.0, 20.0], dtype=F64))
+    # B has rank <= N_i + N_o, so at least (N_h - N_i - N_o) / N_h = 2/5 of its eigenvalues vanish
+    assert bool((sweep["zero_fraction"] >= 0.4 - 1e-12).all()), f"zero fractions {sweep['zero_fraction']}"
+    v = torch.tensor([balance_moments("lecun", 2 * s, 10 * s, 4 * s)[2] for s in (1, 2)], dtype=F64)
+    torch.testing.assert_close(sweep["entry_sd_theory"], v.sqrt(), atol=0, rtol=1e-14)
+    assert bool((sweep["spectral"] >= sweep["lam"].abs()).all()), "||B - lam I||_2 >= |lam| when B is singular"
+
+
+def test_monte_carlo_balance_and_sweep_reject_bad_input():
+    with pytest.raises(ValueError, match="^trials: need at least 2 draws"):
+        balanced.monte_carlo_balance("he", [(2, 3, 4)], 1)
+    with pytest.raises(ValueError, match="^widths: the hidden width must be at least 2"):
+        balanced.monte_carlo_balance("he", [(2, 1, 4)], 5)
+    with pytest.raises(ValueError, match="^widths: expected a triple"):
+        balanced.monte_carlo_balance("he", [(2, 3)], 5)
+    with pytest.raises(ValueError, match="^scales: expected a non-empty list"):
+        balanced.deviation_sweep("he", (1, 2, 3), [], 2)
+    with pytest.raises(ValueError, match="^scales: expected a positive integer"):
+        balanced.deviation_sweep("he", (1, 2, 3), [0], 2)

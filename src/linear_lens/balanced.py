@@ -49,6 +49,7 @@ __all__ = [
     "deviation_sweep",
     "algorithm1_accepts",
     "min_balance_residual",
+    "min_balance_residuals",
 ]
 
 SCHEMES = ("lecun", "glorot", "he", "scaled")
@@ -387,8 +388,11 @@ def deviation_sweep(
     - ``entry_sd``: the root mean square of the off-diagonal entries of $E$ (Monte Carlo), and ``entry_sd_theory``
       $= \sqrt{v}$ with $v = N_o\sigma_2^4 + N_i\sigma_1^4$;
     - ``max_entry``: the largest $|E_{jl}|$ (mean over draws);
-    - ``spectral``: $\lVert E Vert_2$ (mean over draws), and ``frobenius_bound`` $= \sqrt{(N_h + 1) v}$, the value
-      around which $\lVert E Vert_F / \sqrt{N_h} \le \lVert E Vert_2$ concentrates;
+    - ``spectral``: $\lVert E 
+Vert_2$ (mean over draws), and ``frobenius_bound`` $= \sqrt{(N_h + 1) v}$, the value
+      around which $\lVert E 
+Vert_F / \sqrt{N_h} \le \lVert E 
+Vert_2$ concentrates;
     - ``zero_fraction``: the fraction of eigenvalues of $B$ that vanish (below $10^{-9}$ times its norm); $B$ has rank
       at most $N_i + N_o$, so at least $N_h - N_i - N_o$ of them do.
 
@@ -456,39 +460,80 @@ def min_balance_residual(
     lr: float = 0.02,
     generator: torch.Generator | None = None,
 ) -> tuple[float, float]:
-    r"""Minimise $\lVert W_2^	op W_2 - W_1 W_1^	op - \lambda I Vert_F$ over all weights by gradient descent.
+    r"""Minimise $\lVert W_2^\top W_2 - W_1 W_1^\top - \lambda I \rVert_F$ over all weights by gradient descent.
 
-    An independent check of which widths admit $\lambda$-balanced weights: runs Adam from ``starts`` random
-    initialisations at once (a batch) for ``steps`` steps and returns ``(best, bound)``, the smallest residual found
-    and the lower bound $|\lambda| \sqrt{d}$ with $d = \max(0, N_h - N_o)$ if $\lambda > 0$, $d = \max(0, N_h - N_i)$
-    if $\lambda < 0$, $d = 0$ if $\lambda = 0$. The bound holds because $W_2^	op W_2$ (resp. $W_1 W_1^	op$) has
-    at least $d$ zero eigenvalues, so $B$ has at least $d$ eigenvalues on the wrong side of zero; it is attained by
-    $W_1 = 0$ and $W_2$ with $N_o$ singular values $\sqrt{\lambda}$.
+    An independent check of which widths admit $\lambda$-balanced weights (Theorem 3.4.1 corrected, errata E09.5).
+    Returns ``(best, bound)``: the smallest residual Adam finds from ``starts`` random initialisations in ``steps``
+    steps, and the proven minimum $|\lambda| \sqrt{d}$ with $d = \max(0, N_h - N_o)$ if $\lambda > 0$,
+    $d = \max(0, N_h - N_i)$ if $\lambda < 0$, $d = 0$ if $\lambda = 0$. The bound holds because
+    $B \preceq W_2^\top W_2$ (resp. $B \succeq -W_1 W_1^\top$) and that matrix has at least $d$ zero eigenvalues,
+    so $B$ has at least $d$ eigenvalues on the wrong side of zero (Weyl); $W_1 = 0$ and $W_2$ with $N_o$ singular
+    values $\sqrt{\lambda}$ attain it. See :func:`min_balance_residuals` for many requests at once.
     """
-    lam = check_real(lam, "lam")
-    in_dim = check_positive_int(in_dim, "in_dim")
-    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
-    out_dim = check_positive_int(out_dim, "out_dim")
+    best, bound = min_balance_residuals([(lam, in_dim, hidden_dim, out_dim)], starts, steps, lr, generator)
+    return float(best[0]), float(bound[0])
+
+
+def min_balance_residuals(
+    requests: list[tuple[float, int, int, int]],
+    starts: int = 8,
+    steps: int = 3000,
+    lr: float = 0.02,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Run :func:`min_balance_residual` for many ``(lam, in_dim, hidden_dim, out_dim)`` requests as one batch.
+
+    Every request is embedded in the largest widths with masks that keep the padding at zero, so all requests and
+    starts share one Adam run (single-threaded: the tensors are tiny). Returns ``(best, bound)``, float64 tensors of
+    shape ``(len(requests),)``.
+    """
+    if not requests:
+        raise ValueError("requests: expected a non-empty list of (lam, in_dim, hidden_dim, out_dim)")
+    checked = []
+    for req in requests:
+        if not isinstance(req, (tuple, list)) or len(req) != 4:
+            raise ValueError(f"requests: each request must be (lam, in_dim, hidden_dim, out_dim), got {req!r}")
+        checked.append((check_real(req[0], "lam"), check_positive_int(req[1], "in_dim"),
+                        check_positive_int(req[2], "hidden_dim"), check_positive_int(req[3], "out_dim")))
     starts = check_positive_int(starts, "starts")
     steps = check_positive_int(steps, "steps")
     lr = _check_positive_real(lr, "lr")
     device = generator.device if generator is not None else None
-    scale = math.sqrt(max(abs(lam), 1.0) / max(hidden_dim, 1))
-    W1 = (scale * torch.randn(starts, hidden_dim, in_dim, generator=generator, dtype=torch.float64, device=device))
-    W2 = (scale * torch.randn(starts, out_dim, hidden_dim, generator=generator, dtype=torch.float64, device=device))
+    f64 = torch.float64
+    n, (mi, mh, mo) = len(checked), (max(r[k] for r in checked) for k in (1, 2, 3))
+    lam = torch.tensor([r[0] for r in checked], dtype=f64, device=device)[:, None, None, None]
+    dims = torch.tensor([r[1:] for r in checked], device=device)
+    i_act = torch.arange(mi, device=device) < dims[:, 0, None]
+    h_act = torch.arange(mh, device=device) < dims[:, 1, None]
+    o_act = torch.arange(mo, device=device) < dims[:, 2, None]
+    mask1 = (h_act[:, :, None] & i_act[:, None, :]).to(f64)[:, None]  # (n, 1, mh, mi)
+    mask2 = (o_act[:, :, None] & h_act[:, None, :]).to(f64)[:, None]  # (n, 1, mo, mh)
+    maskB = (h_act[:, :, None] & h_act[:, None, :]).to(f64)[:, None]  # (n, 1, mh, mh)
+    target = lam * torch.diag_embed(h_act.to(f64))[:, None]
+    scale = (lam.abs().clamp(min=1.0) / dims[:, 1, None, None, None]).sqrt()
+    W1 = (scale * torch.randn(n, starts, mh, mi, generator=generator, dtype=f64, device=device) * mask1)
+    W2 = (scale * torch.randn(n, starts, mo, mh, generator=generator, dtype=f64, device=device) * mask2)
     W1.requires_grad_(True)
     W2.requires_grad_(True)
-    eye = torch.eye(hidden_dim, dtype=torch.float64, device=W1.device)
     opt = torch.optim.Adam([W1, W2], lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = ((W2.mT @ W2 - W1 @ W1.mT - lam * eye) ** 2).sum((-1, -2))
-        loss.sum().backward()
-        opt.step()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: thread synchronisation would cost more than it saves
+    try:
+        for _ in range(steps):
+            opt.zero_grad()
+            A1, A2 = W1 * mask1, W2 * mask2
+            ((A2.mT @ A2 - A1 @ A1.mT - target) * maskB).pow(2).sum().backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
     with torch.no_grad():
-        residual = torch.linalg.matrix_norm(balance(W1, W2) - lam * eye)
-    deficit = max(0, hidden_dim - out_dim) if lam > 0 else max(0, hidden_dim - in_dim) if lam < 0 else 0
-    return float(residual.min()), abs(lam) * math.sqrt(deficit)
+        A1, A2 = W1 * mask1, W2 * mask2
+        residual = torch.linalg.matrix_norm((A2.mT @ A2 - A1 @ A1.mT - target) * maskB)
+    bounds = []
+    for lam_r, i_r, h_r, o_r in checked:
+        deficit = max(0, h_r - o_r) if lam_r > 0 else max(0, h_r - i_r) if lam_r < 0 else 0
+        bounds.append(abs(lam_r) * math.sqrt(deficit))
+    return residual.amin(-1), torch.tensor(bounds, dtype=f64)
 
 
 # ---------------------------------------------------------------------------------------------------------------
