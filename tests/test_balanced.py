@@ -1,6 +1,7 @@
 """Tests of linear_lens.balanced: the balance computation, lambda-balanced initialisations, and random inits."""
 
 import math
+import os
 
 import pytest
 import torch
@@ -469,3 +470,51 @@ def test_monte_carlo_balance_and_sweep_reject_bad_input():
         balanced.deviation_sweep("he", (1, 2, 3), [], 2)
     with pytest.raises(ValueError, match="^scales: expected a positive integer"):
         balanced.deviation_sweep("he", (1, 2, 3), [0], 2)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Device-agnostic: on LINEAR_LENS_TEST_DEVICE (default cpu) results stay on the device and agree with the CPU
+# ----------------------------------------------------------------------------------------------------------------
+
+DEVICE = torch.device(os.environ.get("LINEAR_LENS_TEST_DEVICE", "cpu"))
+needs_device = pytest.mark.skipif(
+    DEVICE.type == "cuda" and not torch.cuda.is_available(), reason="LINEAR_LENS_TEST_DEVICE=cuda but no CUDA device"
+)
+
+
+@needs_device
+def test_balance_and_fitted_lambda_on_device_match_cpu(generator):
+    W1 = torch.randn(5, 4, 3, generator=generator, dtype=F64)
+    W2 = torch.randn(5, 6, 4, generator=generator, dtype=F64)
+    B_dev = balance(W1.to(DEVICE), W2.to(DEVICE))
+    assert B_dev.device.type == DEVICE.type
+    torch.testing.assert_close(B_dev.cpu(), balance(W1, W2), atol=1e-12, rtol=1e-12)
+    lam_dev = fitted_lambda(W1.to(DEVICE), W2.to(DEVICE))
+    torch.testing.assert_close(lam_dev.cpu(), fitted_lambda(W1, W2), atol=1e-12, rtol=1e-12)
+
+
+@needs_device
+@pytest.mark.parametrize("lam, dims", [(1.5, (3, 4, 5)), (-0.5, (5, 4, 3)), (0.0, (3, 6, 4)), (2.0, (4, 2, 6))])
+def test_lambda_balanced_init_on_device(lam, dims):
+    W1, W2 = lambda_balanced_init(lam, *dims, generator=torch.Generator(device=DEVICE).manual_seed(4))
+    assert W1.device.type == DEVICE.type and W2.device.type == DEVICE.type
+    assert _balance_error(W1.cpu(), W2.cpu(), lam) <= 50 * EPS, f"not balanced on {DEVICE} for {lam}, {dims}"
+
+
+@needs_device
+def test_aligned_init_and_random_init_on_device():
+    gen = torch.Generator().manual_seed(6)
+    X, Y = random_regression_task(4, 6, 30, generator=gen)
+    W1, W2 = aligned_lambda_balanced_init(1.0, X.to(DEVICE), Y.to(DEVICE), 5, generator=gen)
+    assert W1.device.type == DEVICE.type and W2.device.type == DEVICE.type
+    assert _balance_error(W1.cpu(), W2.cpu(), 1.0) <= 50 * EPS
+    V1, V2 = random_init("glorot", 3, 4, 5, trials=7, generator=torch.Generator(device=DEVICE).manual_seed(0))
+    assert V1.device.type == DEVICE.type and V1.shape == (7, 4, 3) and V2.shape == (7, 5, 4)
+    stats = balance_statistics(balance(V1, V2))
+    assert math.isfinite(stats.var_diag) and stats.trials == 7
+    sweep = balanced.deviation_sweep("he", (1, 2, 1), [2, 3], 3, generator=torch.Generator(device=DEVICE).manual_seed(0),
+                                     progress_bar=False)
+    assert bool(torch.isfinite(sweep["spectral"]).all())
+    best, bound = balanced.min_balance_residuals([(1.0, 3, 3, 5), (1.0, 3, 4, 3)], starts=2, steps=400,
+                                                 generator=torch.Generator(device=DEVICE).manual_seed(0))
+    assert float(best[0]) < 1e-6 and abs(float(best[1]) - float(bound[1])) < 1e-6 * float(bound[1])
