@@ -536,6 +536,7 @@ def fit_linear(
     Loss: $\frac{1}{P}\sum_p \|\tilde A x_p - T x_p\|^2 + \text{reg\_weight} \cdot \text{layer.regulariser()}$ over
     $P$ = ``samples`` fixed inputs $x_p \sim \mathcal{N}(0, I)$ (drawn with ``generator``).
     ``target`` $= T$: ``(n, n)``. Returns the loss after each of the ``steps`` steps, ``(steps,)``.
+    Runs on one CPU thread (restored afterwards): for layers this small, thread hand-offs cost more than they save.
     """
     target = _square(target, "target")
     steps = check_positive_int(steps, "steps")
@@ -552,13 +553,18 @@ def fit_linear(
     Y = X @ target.mT
     opt = torch.optim.Adam(layer.parameters(), lr=lr)
     history = torch.empty(steps, dtype=torch.float64)
-    for k in progress(range(steps), desc=desc or "training", total=steps):
-        opt.zero_grad()
-        loss = ((layer(X) - Y) ** 2).sum(-1).mean()
-        total = loss + reg_weight * layer.regulariser() if reg_weight else loss
-        total.backward()
-        opt.step()
-        history[k] = loss.detach()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for k in progress(range(steps), desc=desc or "training", total=steps):
+            opt.zero_grad()
+            loss = ((layer(X) - Y) ** 2).sum(-1).mean()
+            total = loss + reg_weight * layer.regulariser() if reg_weight else loss
+            total.backward()
+            opt.step()
+            history[k] = loss.detach()
+    finally:
+        torch.set_num_threads(threads)
     return history
 
 
