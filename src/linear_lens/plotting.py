@@ -1,0 +1,20 @@
+
+
+# --- complex-plane regions (chapter 4, constrained spectra) ---------------------------------------------------
+
+
+def draw_annulus(ax, r_out, r_in=0.0, centre=0.0, **kwargs):
+    r"""Outline the annulus $r_{\text{in}} \le |z - c| \le r_{\text{out}}$ on a complex-plane axis (a circle if ``r_in = 0``).
+
+    ``centre`` $= c$ is a real or complex number; ``kwargs`` go to ``ax.plot`` (the ``label`` to the outer circle only).
+    Returns the list of line artists.
+    """
+    import numpy as _np
+
+    t = _np.linspace(0.0, 2.0 * _np.pi, 721)
+    c = complex(centre)
+    lines = []
+    for r in [r_out] + ([r_in] if r_in > 0 else []):
+        lines += ax.plot(c.real + r * _np.cos(t), c.imag + r * _np.sin(t), **kwargs)
+        kwargs.pop("label", None)
+    return lines
