@@ -85,6 +85,14 @@ def test_closed_form_matches_a_wide_aligned_network(lam, generator):
     torch.testing.assert_close(aligned.singular_value_trajectory(t, lam, s, a0), a_flow, rtol=1e-8, atol=1e-12)
 
 
+@pytest.mark.parametrize("lam,s,a0", [(-3.0, 2.0, 0.05), (0.0, 1.0, 0.01), (10.0, 0.5, 0.2), (1e-12, 3.0, 0.3)])
+def test_closed_form_is_exact_to_roundoff(lam, s, a0):
+    """Against a 30-digit Taylor-series integration (mpmath) the closed form is correct to a few ulps."""
+    t = [0.25, 1.0, 3.0]
+    torch.testing.assert_close(aligned.singular_value_trajectory(t, lam, s, a0), aligned.reference_trajectory(t, lam, s, a0),
+                               rtol=4e-15, atol=0)
+
+
 def test_negative_initial_mode():
     """For lambda != 0 a mode may start negative (c and d of opposite signs) and still reaches s."""
     t = np.linspace(0, 3, 13)
@@ -228,6 +236,12 @@ def test_errors():
         aligned.has_inflection(1.0, -1.0, 0.1)
     with pytest.raises(ValueError, match="^tau: must be positive"):
         aligned.mode_rate(0.1, 1.0, 1.0, tau=-1.0)
+    with pytest.raises(ValueError, match="^digits: expected an integer"):
+        aligned.reference_trajectory([1.0], 1.0, 1.0, 0.1, digits=5)
+    with pytest.raises(ValueError, match="^s: singular values must be positive"):
+        aligned.reference_trajectory([1.0], 1.0, -1.0, 0.1)
+    with pytest.raises(ValueError, match="^t: times must be non-negative"):
+        aligned.reference_trajectory([-1.0], 1.0, 1.0, 0.1)
     with pytest.raises(ValueError, match="^a: expected at least 3 samples"):
         aligned.count_inflections(torch.ones(2, 3))
     with pytest.raises(ValueError, match="^tol: must be positive"):

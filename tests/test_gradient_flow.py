@@ -268,3 +268,15 @@ def test_balance_drift_coefficient_errors(generator):
         gf.balance_drift_coefficient(gd, X, Y)
     with pytest.raises(ValueError, match="^trajectory: expected a Trajectory"):
         gf.balance_drift_coefficient((W1, W2), X, Y)
+
+
+def test_train_follows_the_flow_without_whitening(generator):
+    """Neither train nor integrate assumes whitened inputs: they agree for a raw Gaussian X as well."""
+    X = torch.randn(3, 25, generator=generator, dtype=F64) * torch.tensor([[0.5], [1.0], [2.0]], dtype=F64)
+    Y = torch.randn(2, 25, generator=generator, dtype=F64)
+    W1 = 0.3 * torch.randn(4, 3, generator=generator, dtype=F64)
+    W2 = 0.3 * torch.randn(2, 4, generator=generator, dtype=F64)
+    ref = gf.integrate(W1, W2, X, Y, [1.0]).product[-1]
+    errors = [float((gf.train(W1, W2, X, Y, lr=lr, steps=round(1 / lr)).product[-1] - ref).abs().max())
+              for lr in (0.01, 0.005)]
+    assert errors[1] < 1e-2 and 1.8 < errors[0] / errors[1] < 2.2, f"errors {errors}"

@@ -37,6 +37,7 @@ __all__ = [
     "thesis_singular_value_trajectory",
     "zero_balanced_trajectory",
     "large_lambda_trajectory",
+    "reference_trajectory",
     "mode_rate",
     "has_inflection",
     "count_inflections",
@@ -148,6 +149,34 @@ def large_lambda_trajectory(t, lam, s, a0, tau: float = 1.0) -> torch.Tensor:
         raise ValueError("lam: the large-lambda limit needs lam != 0")
     a = s + (a0 - s) * torch.exp(-lam.abs() * times / tau)
     return a[0] if scalar_t else a
+
+
+def reference_trajectory(t, lam: float, s: float, a0: float, tau: float = 1.0, digits: int = 30) -> torch.Tensor:
+    r"""Solve the mode equation $\tau\dot a = \sqrt{\lambda^2 + 4a^2}\,(s - a)$ numerically in high precision.
+
+    An independent reference for :func:`singular_value_trajectory` that knows nothing of its closed form: Taylor-series
+    integration of eq. (3.9) of Anguita (2024) by ``mpmath.odefun`` with ``digits`` significant digits, rounded to
+    float64. Slow (about a second per trajectory): for checks, not for sweeps.
+
+    ``t``: ``(T,)`` non-negative times; ``lam``, ``s`` $> 0$, ``a0``, ``tau`` $> 0$: numbers (one mode);
+    ``digits``: working precision, 16 to 60. Returns ``(T,)`` float64.
+    """
+    import mpmath
+
+    times = as_float_tensor(t, "t", dtype=torch.float64).reshape(-1)
+    if bool((times < 0).any()):
+        raise ValueError("t: times must be non-negative")
+    lam, s, a0 = check_real(lam, "lam"), check_real(s, "s"), check_real(a0, "a0")
+    if s <= 0:
+        raise ValueError("s: singular values must be positive")
+    tau = _positive(tau, "tau")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 16 <= digits <= 60:
+        raise ValueError(f"digits: expected an integer in [16, 60], got {digits!r}")
+    with mpmath.workdps(digits):
+        L, S, T = mpmath.mpf(lam), mpmath.mpf(s), mpmath.mpf(tau)
+        solution = mpmath.odefun(lambda _, a: mpmath.sqrt(L**2 + 4 * a**2) * (S - a) / T, 0, mpmath.mpf(a0))
+        values = [float(solution(mpmath.mpf(float(x)))) for x in times]
+    return torch.tensor(values, dtype=torch.float64)
 
 
 def mode_rate(a, lam, s, tau: float = 1.0) -> torch.Tensor:
