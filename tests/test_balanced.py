@@ -358,7 +358,8 @@ def test_balance_moments_agree_with_monte_carlo(scheme):
     seed=st.integers(0, 2**31 - 1),
 )
 def test_balance_moments_monte_carlo_property(scheme, dims, seed):
-    W1, W2 = random_init(scheme, *dims, trials=1500, alpha=_alpha(scheme), generator=torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
+    W1, W2 = random_init(scheme, *dims, trials=1500, alpha=_alpha(scheme), generator=gen)
     stats = balance_statistics(balance(W1, W2))
     mean, var_diag, var_off = balance_moments(scheme, *dims, alpha=_alpha(scheme))
     assert _z(stats.mean, stats.mean_se, mean) < 5, f"{scheme} {dims} mean {stats.mean} vs {mean}"
@@ -419,13 +420,14 @@ def test_random_init_functions_reject_bad_arguments(call, match):
 
 def test_gradient_descent_confirms_feasibility_and_bound():
     requests = [(1.0, 3, 3, 5), (-1.0, 3, 3, 5), (1.0, 5, 3, 3), (2.0, 3, 5, 4), (-1.0, 3, 5, 4), (1.0, 4, 2, 6)]
-    best, bound = balanced.min_balance_residuals(requests, starts=4, steps=800, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    best, bound = balanced.min_balance_residuals(requests, starts=4, steps=800, generator=gen)
     for (lam, i, h, o), b, lb in zip(requests, best.tolist(), bound.tolist()):
         if feasible(lam, i, h, o):
             assert lb == 0 and b < 1e-8, f"{(lam, i, h, o)} is feasible but gradient descent stops at {b}"
         else:
             assert lb > 0 and lb * (1 - 1e-9) <= b <= lb * (1 + 1e-6), f"{(lam, i, h, o)}: residual {b}, bound {lb}"
-    single = balanced.min_balance_residual(2.0, 3, 5, 4, starts=2, steps=400, generator=torch.Generator().manual_seed(1))
+    single = balanced.min_balance_residual(2.0, 3, 5, 4, starts=2, steps=400, generator=gen)
     assert math.isclose(single[1], 2.0) and single[0] >= 2.0 * (1 - 1e-9), f"single request {single}"
 
 
@@ -512,8 +514,8 @@ def test_aligned_init_and_random_init_on_device():
     assert V1.device.type == DEVICE.type and V1.shape == (7, 4, 3) and V2.shape == (7, 5, 4)
     stats = balance_statistics(balance(V1, V2))
     assert math.isfinite(stats.var_diag) and stats.trials == 7
-    sweep = balanced.deviation_sweep("he", (1, 2, 1), [2, 3], 3, generator=torch.Generator(device=DEVICE).manual_seed(0),
-                                     progress_bar=False)
+    gen = torch.Generator(device=DEVICE).manual_seed(0)
+    sweep = balanced.deviation_sweep("he", (1, 2, 1), [2, 3], 3, generator=gen, progress_bar=False)
     assert bool(torch.isfinite(sweep["spectral"]).all())
     best, bound = balanced.min_balance_residuals([(1.0, 3, 3, 5), (1.0, 3, 4, 3)], starts=2, steps=400,
                                                  generator=torch.Generator(device=DEVICE).manual_seed(0))

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import torch
 
 from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+from linear_lens.progress import progress
 
 __all__ = [
     "SCHEMES",
@@ -95,7 +96,7 @@ def feasible(lam: float, in_dim: int, hidden_dim: int, out_dim: int) -> bool:
 def balanced_singular_values(
     S: torch.Tensor, lam: float, in_dim: int, hidden_dim: int, out_dim: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return the rectangular diagonal factors $S_2$, $S_1$ of $\lambda$-balanced weights with product singular values $S$.
+    r"""Return the rectangular diagonal factors $S_2$, $S_1$ of $\lambda$-balanced weights whose product has values $S$.
 
     With $k = \min(N_i, N_h, N_o)$ and $a = \sqrt{\lambda^2 + 4 S^2}$, the first $k$ diagonal entries are
 
@@ -119,7 +120,9 @@ def balanced_singular_values(
     S = as_float_tensor(S, "S")
     k = min(in_dim, hidden_dim, out_dim)
     if S.ndim < 1 or S.shape[-1] != k:
-        raise ValueError(f"S: expected shape (..., {k}) with k = min(in_dim, hidden_dim, out_dim), got {tuple(S.shape)}")
+        raise ValueError(
+            f"S: expected shape (..., {k}) with k = min(in_dim, hidden_dim, out_dim), got {tuple(S.shape)}"
+        )
     if bool((S < 0).any()):
         raise ValueError("S: singular values must be non-negative")
     s2_sq, s1_sq = _split_squares(S, lam)
@@ -356,8 +359,6 @@ def monte_carlo_balance(
     Draws ``trials`` weight pairs with :func:`random_init` and summarises them with :func:`balance_statistics`.
     Returns one :class:`BalanceStatistics` per triple, in order.
     """
-    from linear_lens.progress import progress
-
     trials = check_positive_int(trials, "trials")
     if trials < 2:
         raise ValueError(f"trials: need at least 2 draws for a standard error, got {trials}")
@@ -398,8 +399,6 @@ Vert_2$ concentrates;
 
     Returns a dict of 1-D float64 tensors indexed like ``scales`` (plus ``n_in``, ``n_hidden``, ``n_out``, ``lam``).
     """
-    from linear_lens.progress import progress
-
     base = _check_widths(base)
     trials = check_positive_int(trials, "trials")
     if not scales:
