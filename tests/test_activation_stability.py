@@ -346,3 +346,55 @@ def test_activation_objects_and_user_activations():
     assert f.footnotes == () and f.agrees_with_paper is None
     with pytest.raises(ValueError, match="^method:"):
         A.classify(fake, method="analytic")
+
+
+def test_offset_known_answers():
+    assert A.offset("relu") == 0.0 and A.offset("identity") == 0.0
+    assert abs(A.offset("softplus") - math.log(2)) < 1e-12 and abs(A.offset("logsigmoid") - math.log(2)) < 1e-12
+    assert abs(A.offset("softplus", beta=4.0) - math.log(2) / 4) < 1e-12
+    assert A.offset("sigmoid") == 0.5 and A.offset("blu") == math.inf and A.offset("selu") == math.inf
+    assert A.offset("soft_exponential", alpha=-0.5) == math.inf, "not locally bounded"
+
+
+def test_iterate_layer_against_a_loop_and_the_scalar_case(generator):
+    W = torch.randn(3, 3, generator=generator, dtype=torch.float64) / 3
+    b = torch.randn(3, generator=generator, dtype=torch.float64)
+    x0 = torch.randn(4, 3, generator=generator, dtype=torch.float64)
+    traj = A.iterate_layer("tanh", W, b, x0, 3)
+    x = x0.clone()
+    for k in range(3):
+        x = torch.stack([W @ torch.tanh(xi) + b for xi in x])
+        assert torch.allclose(traj[k + 1], x, rtol=0, atol=1e-15), k
+    scalar = A.iterate_layer("selu", torch.tensor([[0.9]], dtype=torch.float64), None, torch.tensor([[2.0], [-3.0]]), 5)[..., 0]
+    assert torch.allclose(scalar, A.iterate("selu", 0.9, torch.tensor([2.0, -3.0]), 5), rtol=0, atol=1e-15)
+
+
+def test_corrected_lemma10_bound(generator):
+    n, w = 6, 0.95
+    Q, _ = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
+    b = torch.randn(n, generator=generator, dtype=torch.float64)
+    x0 = 20 * torch.randn(64, n, generator=generator, dtype=torch.float64)
+    for name in NAMES:
+        M = A.offset(name)
+        if not math.isfinite(M):
+            continue
+        norms = A.iterate_layer(name, w * Q, b, x0, 300).norm(dim=-1)
+        bound = torch.maximum(norms[0], torch.tensor((w * max(M, 0.0) * math.sqrt(n) + float(b.norm())) / (1 - w)))
+        assert (norms <= bound * (1 + 1e-12)).all(), f"{name}: |x_k| {float(norms.max())} above the bound"
+
+
+@pytest.mark.parametrize(
+    "call, prefix",
+    [
+        (lambda: A.iterate_layer("relu", torch.ones(2, 3), None, torch.ones(3), 2), "W:"),
+        (lambda: A.iterate_layer("relu", torch.eye(2), None, torch.ones(3), 2), "W:"),
+        (lambda: A.iterate_layer("relu", torch.eye(2), torch.ones(3), torch.ones(2), 2), "b:"),
+        (lambda: A.iterate_layer("relu", torch.eye(2), None, torch.ones(2), 0), "steps:"),
+        (lambda: A.iterate_layer("relu", torch.eye(2) * float("nan"), None, torch.ones(2), 1), "W:"),
+        (lambda: A.offset("nope"), "activation:"),
+    ],
+)
+def test_value_errors_layer(call, prefix):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value).startswith(prefix), f"message {str(err.value)!r} should start with {prefix!r}"

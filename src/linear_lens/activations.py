@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "Activation", "get", "names", "REGISTRY", "symmetric_derivative",
-    "ActivationStability", "classify", "paper_footnotes", "sweep", "slope", "iterate", "PAPER_FOOTNOTES", "METHODS",
+    "ActivationStability", "classify", "paper_footnotes", "sweep", "slope", "offset", "iterate", "iterate_layer", "PAPER_FOOTNOTES", "METHODS",
 ]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -312,6 +312,51 @@ def slope(activation, z: torch.Tensor) -> torch.Tensor:
     with torch.enable_grad():
         (d,) = torch.autograd.grad(act(z).sum(), z)
     return d
+
+
+def offset(activation, **params: float) -> float:
+    r"""Return $M = \sup_z \big(|\sigma(z)| - |z|\big)$, so that $|\sigma(z)| \le |z| + M$ for every $z$.
+
+    The constant in the proof of the corrected Lemma 10: with it, every trajectory of
+    $x_{k+1} = W\sigma(x_k) + b$, $x \in \mathbb{R}^n$, $\|W\|_2 = w < 1$, satisfies
+    $\|x_k\|_2 \le \max\big(\|x_0\|_2, (w \max(M, 0)\sqrt{n} + \|b\|_2)/(1 - w)\big)$.
+    ``activation`` and ``params`` as in :func:`classify`. Estimated on the float64 grid of :func:`classify`
+    (``inf`` if $\sigma$ is not locally bounded or its gain exceeds 1); an excess that grows more slowly than the
+    grid can see (like $\sqrt{|z|}$) is underestimated. Raises ``ValueError`` as :func:`get` does.
+    """
+    act = get(activation, **params)
+    c = classify(act)
+    if not c.bibo_stable:
+        return _INF
+    z = _grid()
+    excess = np.abs(_eval(act, z)) - np.abs(z)
+    return float(np.nanmax(excess)) if not np.isnan(excess).all() else _INF
+
+
+def iterate_layer(activation, W: torch.Tensor, b: torch.Tensor | None, x0: torch.Tensor, steps: int) -> torch.Tensor:
+    r"""Iterate the layer $x_{k+1} = W\sigma(x_k) + b$ and return $x_0, \dots, x_K$, batched over starting points.
+
+    ``activation``: as in :func:`get`; ``W``: ``(n, n)``; ``b``: ``(n,)`` or ``None``; ``x0``: ``(..., n)``;
+    ``steps``: $K \ge 1$. Returns ``(K + 1, ..., n)`` in float64 on the device of ``x0``.
+    Raises ``ValueError`` for mismatched shapes, non-finite input or a ``steps`` that is not a positive integer.
+    """
+    from linear_lens._checks import as_float_tensor, check_positive_int
+
+    act = get(activation)
+    steps = check_positive_int(steps, "steps")
+    x = as_float_tensor(x0, "x0", dtype=torch.float64)
+    W = as_float_tensor(W, "W", dtype=torch.float64).to(x.device)
+    if W.ndim != 2 or W.shape[0] != W.shape[1] or x.ndim < 1 or x.shape[-1] != W.shape[1]:
+        raise ValueError(f"W: expected a square (n, n) matrix matching x0 (..., n); got W {tuple(W.shape)}, "
+                         f"x0 {tuple(x.shape)}")
+    b = torch.zeros(W.shape[0], dtype=torch.float64, device=x.device) if b is None else \
+        as_float_tensor(b, "b", dtype=torch.float64).to(x.device)
+    if b.shape != (W.shape[0],):
+        raise ValueError(f"b: expected shape ({W.shape[0]},), got {tuple(b.shape)}")
+    out = [x]
+    for _ in range(steps):
+        out.append(act(out[-1]) @ W.mT + b)
+    return torch.stack(out)
 
 
 def iterate(activation, w, x0, steps: int) -> torch.Tensor:
