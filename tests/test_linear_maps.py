@@ -106,6 +106,24 @@ def test_excess_functions_known():
     torch.testing.assert_close(lm.interval_excess(torch.tensor([-1.0, 0.3]), 0.0, 1.0), torch.tensor([1.0, 0.0]))
 
 
+def test_guaranteed_regions_known():
+    assert lm.guaranteed_region("gershgorin_complex", 0.0, 1.0) == lm.Region("annulus", centre=0.5, r_out=0.5)
+    assert lm.guaranteed_region("gershgorin_real", 0.99, 1.1) == lm.Region("segment", lo=0.99, hi=1.1)
+    assert lm.guaranteed_region("spectral_svd", -1.5, -1.1) == lm.Region("annulus", r_in=1.1, r_out=1.5)
+    assert lm.guaranteed_region("spectral_svd", -0.5, 1.0) == lm.Region("annulus", r_in=0.0, r_out=1.0)
+    z = torch.tensor([0.5 + 0.6j, 2.0 + 0j], dtype=torch.complex128)
+    torch.testing.assert_close(lm.Region("segment", lo=0.0, hi=1.0).excess(z), torch.tensor([0.6, 1.0], dtype=F64))
+
+
+def test_sample_and_clouds_shapes(generator):
+    for name in lm.FACTORISATIONS:
+        assert lm.sample(name, 5, 0.0, 1.0, draws=3, generator=generator).shape == (3, 5, 5), name
+    clouds = lm.eigenvalue_clouds(["gershgorin_real", "spectral_svd"], [(0.0, 1.0), (1.1, 1.5)], 4, 6, generator)
+    assert clouds.shape == (2, 2, 6, 4) and clouds.dtype == torch.complex128
+    assert float(clouds[0].imag.abs().max()) < 1e-12, "real Gershgorin clouds are real"
+    assert float(lm.worst_excess("gershgorin_complex", [2, 5], 0.0, 1.0, draws=20, generator=generator).max()) < 1e-12
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Against independent computations
 # --------------------------------------------------------------------------------------------------------------
@@ -402,6 +420,10 @@ def test_non_square_or_mismatched_raises(call, param):
     (lambda: lm.promise_excess("hamiltonian", torch.eye(2), 0, 1), "name"),
     (lambda: lm.worst_excess("unstructured", [2], 0, 1), "name"),
     (lambda: lm.worst_excess("spectral_svd", [2], 0, 1, draws=0), "draws"),
+    (lambda: lm.sample("hamiltonian", 2, 0, 1), "name"),
+    (lambda: lm.sample("spectral_svd", 2, 0, 1, draws=0), "draws"),
+    (lambda: lm.guaranteed_region("skew", 0, 1), "name"),
+    (lambda: lm.guaranteed_region("gershgorin_real", 1, 0), "lam_min"),
     (lambda: lm.annulus_excess(torch.zeros(2), 2.0, 1.0), "r_in"),
     (lambda: lm.interval_excess(torch.zeros(2), 2.0, 1.0), "lo"),
     (lambda: lm.gershgorin_weight(torch.full((2, 2), float("nan")), 0, 1), "M"),

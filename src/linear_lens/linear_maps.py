@@ -27,6 +27,7 @@ chapter 4 of the book; the regions are measured with :func:`annulus_excess` and 
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -54,6 +55,8 @@ __all__ = [
     "HamiltonianLinear",
     "GershgorinLinear",
     "gershgorin_discs",
+    "Region",
+    "guaranteed_region",
     "annulus_excess",
     "interval_excess",
     "promise_excess",
@@ -416,6 +419,48 @@ def gershgorin_discs(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centres, radii
 
 
+@dataclass(frozen=True)
+class Region:
+    r"""A closed region of the complex plane: a real segment or an annulus.
+
+    ``kind="segment"``: the segment $[\text{lo}, \text{hi}]$ of the real axis. ``kind="annulus"``:
+    $r_{\text{in}} \le |z - c| \le r_{\text{out}}$ with $c$ = ``centre`` (a disc when ``r_in = 0``).
+    """
+
+    kind: str
+    lo: float = 0.0
+    hi: float = 0.0
+    centre: float = 0.0
+    r_in: float = 0.0
+    r_out: float = 0.0
+
+    def excess(self, z: torch.Tensor) -> torch.Tensor:
+        """Distance from each point of ``z`` (real or complex, any shape) to the region; zero inside."""
+        if self.kind == "segment":
+            return interval_excess(z, self.lo, self.hi)
+        return annulus_excess(z, self.r_in, self.r_out, self.centre)
+
+
+def guaranteed_region(name: str, lam_min: float, lam_max: float) -> Region:
+    r"""Return the region that factorisation ``name`` guarantees for its eigenvalues (see :func:`promise_excess`).
+
+    ``"gershgorin_real"``: the segment $[\lambda_{\min}, \lambda_{\max}]$; ``"gershgorin_complex"``: the disc of
+    centre $(\lambda_{\min} + \lambda_{\max})/2$ and radius $(\lambda_{\max} - \lambda_{\min})/2$;
+    ``"spectral_svd"``: the annulus $a \le |z| \le b$, $a = \min |t|$, $b = \max |t|$ over
+    $t \in [\lambda_{\min}, \lambda_{\max}]$ (it also holds the singular values);
+    ``"perron_frobenius"``: the segment $[\lambda_{\min}, \lambda_{\max}]$, for a dominant eigenvalue only.
+    """
+    if name not in FACTORISATIONS:
+        raise ValueError(f"name: expected one of {', '.join(FACTORISATIONS)}, got {name!r}")
+    lam_min, lam_max = _check_lams(lam_min, lam_max)
+    if name in ("perron_frobenius", "gershgorin_real"):
+        return Region("segment", lo=lam_min, hi=lam_max)
+    if name == "gershgorin_complex":
+        return Region("annulus", centre=(lam_min + lam_max) / 2, r_out=(lam_max - lam_min) / 2)
+    a = 0.0 if lam_min <= 0 <= lam_max else min(abs(lam_min), abs(lam_max))
+    return Region("annulus", r_in=a, r_out=max(abs(lam_min), abs(lam_max)))
+
+
 def annulus_excess(z: torch.Tensor, r_in: float, r_out: float, centre=0.0) -> torch.Tensor:
     r"""Return how far each point lies outside the annulus $r_{\text{in}} \le |z - c| \le r_{\text{out}}$ (0 inside).
 
@@ -452,23 +497,16 @@ def promise_excess(name: str, W: torch.Tensor, lam_min: float, lam_max: float) -
 
     ``W``: ``(..., n, n)``. Returns ``(...)``, real.
     """
-    if name not in FACTORISATIONS:
-        raise ValueError(f"name: expected one of {', '.join(FACTORISATIONS)}, got {name!r}")
+    region = guaranteed_region(name, lam_min, lam_max)
     W = _square(W, "W")
-    lam_min, lam_max = _check_lams(lam_min, lam_max)
     eig = torch.linalg.eigvals(W)
     if name == "perron_frobenius":
         rho = eig.abs().amax(dim=-1, keepdim=True)
-        return ((rho - eig.abs()) + interval_excess(eig, lam_min, lam_max)).amin(dim=-1)
+        return ((rho - eig.abs()) + region.excess(eig)).amin(dim=-1)
+    worst = region.excess(eig).amax(dim=-1)
     if name == "spectral_svd":
-        a = 0.0 if lam_min <= 0 <= lam_max else min(abs(lam_min), abs(lam_max))
-        b = max(abs(lam_min), abs(lam_max))
-        sv = torch.linalg.svdvals(W)
-        return torch.maximum(annulus_excess(sv, a, b).amax(dim=-1), annulus_excess(eig, a, b).amax(dim=-1))
-    centre, radius = (lam_min + lam_max) / 2, (lam_max - lam_min) / 2
-    if name == "gershgorin_complex":
-        return annulus_excess(eig, 0.0, radius, centre).amax(dim=-1)
-    return interval_excess(eig, lam_min, lam_max).amax(dim=-1)
+        worst = torch.maximum(worst, region.excess(torch.linalg.svdvals(W)).amax(dim=-1))
+    return worst
 
 
 def worst_excess(

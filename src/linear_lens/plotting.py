@@ -18,3 +18,14 @@ def draw_annulus(ax, r_out, r_in=0.0, centre=0.0, **kwargs):
         lines += ax.plot(c.real + r * _np.cos(t), c.imag + r * _np.sin(t), **kwargs)
         kwargs.pop("label", None)
     return lines
+
+
+def draw_region(ax, region, **kwargs):
+    """Draw a :class:`linear_lens.linear_maps.Region` on a complex-plane axis: a thick segment or an annulus outline.
+
+    ``kwargs`` go to ``ax.plot``. Returns the list of line artists.
+    """
+    if region.kind == "segment":
+        style = {"lw": 4, "alpha": 0.6, "zorder": 2, **kwargs}
+        return ax.plot([region.lo, region.hi], [0.0, 0.0], **style)
+    return draw_annulus(ax, region.r_out, region.r_in, region.centre, **kwargs)
