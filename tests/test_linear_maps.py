@@ -15,6 +15,15 @@ RANGES = [(-1.5, -1.1), (0.0, 1.0), (0.99, 1.0), (0.99, 1.01), (0.99, 1.1), (1.0
 TOL = 1e-10
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These matrices are small: one thread avoids hand-off costs on a busy machine (restored after each test)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def gen(seed):
     return torch.Generator().manual_seed(seed)
 
