@@ -444,3 +444,16 @@ def test_non_square_or_mismatched_raises(call, param):
 def test_bad_arguments_raise(call, param):
     with pytest.raises(ValueError, match=rf"^{param}:"):
         call()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu_and_trains():
+    for sampler, args in [(lm.perron_frobenius, (9, 0.0, 1.0)), (lm.spectral_svd, (9, 0.99, 1.1)),
+                          (lm.gershgorin, (9, 0.0, 1.0)), (lm.skew_symmetric, (9, 0.3)), (lm.hamiltonian, (9,))]:
+        W_cpu = sampler(*args, batch=4, generator=gen(5))
+        W_gpu = sampler(*args, batch=4, generator=gen(5), device="cuda")
+        assert W_gpu.device.type == "cuda", sampler.__name__
+        torch.testing.assert_close(W_gpu.cpu(), W_cpu, atol=1e-13, rtol=0, msg=f"{sampler.__name__}: CPU and CUDA differ")
+    layer = lm.SpectralLinear(6, 0.0, 1.0, generator=gen(1), device="cuda")
+    hist = lm.fit_linear(layer, 2 * torch.eye(6, dtype=F64, device="cuda"), steps=30, reg_weight=0.1, generator=gen(2))
+    assert layer.weight.device.type == "cuda" and float(hist[-1]) < float(hist[0]), "training on CUDA"
