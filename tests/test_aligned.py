@@ -123,6 +123,21 @@ def test_gradient_descent_converges_to_the_closed_form(generator):
     assert 1.8 < errors[0] / errors[1] < 2.2 and 1.8 < errors[1] / errors[2] < 2.2, f"not first order: {errors}"
 
 
+@pytest.mark.parametrize("lam", [-3.0, 0.0, 0.5, 10.0])
+def test_gradient_descent_shrinks_each_mode_balance_exactly(lam, generator):
+    """d^2 - c^2 -> (d^2 - c^2)(1 - lr^2 e^2) per step, to roundoff; zero balance stays zero."""
+    X, Y = tasks.regression_task_with_spectrum([3.0, 1.0, 0.5], 3, 3, 20, generator=generator)
+    W1, W2 = balanced.aligned_lambda_balanced_init(lam, X, Y, 3, sigma=0.3, generator=generator)
+    U, s, V = aligned.task_modes(X, Y)
+    torch.testing.assert_close(aligned.mode_balance(W1, W2, U, V), torch.full((3,), lam, dtype=F64), rtol=0, atol=1e-12)
+    traj = gf.train(W1, W2, X, Y, lr=0.02, steps=200)
+    a, _ = aligned.mode_values(traj.W1, traj.W2, U, V)
+    measured = aligned.mode_balance(traj.W1, traj.W2, U, V)
+    torch.testing.assert_close(measured, aligned.descent_mode_balance(lam, a, s, 0.02), rtol=1e-12, atol=1e-12)
+    if lam != 0:
+        assert float((measured[-1] / lam).max()) < 1 - 1e-6, "gradient descent should shrink |lambda|"
+
+
 # --- special cases ------------------------------------------------------------------------------------------------
 
 
@@ -242,6 +257,12 @@ def test_errors():
         aligned.reference_trajectory([1.0], 1.0, -1.0, 0.1)
     with pytest.raises(ValueError, match="^t: times must be non-negative"):
         aligned.reference_trajectory([-1.0], 1.0, 1.0, 0.1)
+    with pytest.raises(ValueError, match="^lr: must be positive"):
+        aligned.descent_mode_balance(1.0, torch.zeros(3, 2), 1.0, 0.0)
+    with pytest.raises(ValueError, match="^a: expected the modes at every step"):
+        aligned.descent_mode_balance(1.0, torch.tensor(0.5), 1.0, 0.1)
+    with pytest.raises(ValueError, match="^W1, W2, U, V: shapes"):
+        aligned.mode_balance(torch.ones(2, 3), torch.ones(2, 2), torch.eye(2), torch.eye(2))
     with pytest.raises(ValueError, match="^a: expected at least 3 samples"):
         aligned.count_inflections(torch.ones(2, 3))
     with pytest.raises(ValueError, match="^tol: must be positive"):

@@ -43,6 +43,8 @@ __all__ = [
     "count_inflections",
     "task_modes",
     "mode_values",
+    "mode_balance",
+    "descent_mode_balance",
 ]
 
 
@@ -268,6 +270,47 @@ def mode_values(W1: torch.Tensor, W2: torch.Tensor, U: torch.Tensor, V: torch.Te
     a = (U.mT @ product @ V).diagonal(dim1=-2, dim2=-1)
     residual = product - U @ torch.diag_embed(a) @ V.mT
     return a, torch.linalg.matrix_norm(residual)
+
+
+def mode_balance(W1: torch.Tensor, W2: torch.Tensor, U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    r"""Return the balance of each mode, $\lambda_\alpha = \lVert W_2^\top \tilde u_\alpha\rVert^2 - \lVert W_1 \tilde v_\alpha\rVert^2$.
+
+    For aligned weights $W_1 = R\,\mathrm{diag}(c)\,\tilde V^\top$, $W_2 = \tilde U\,\mathrm{diag}(d)\,R^\top$ this is
+    $d_\alpha^2 - c_\alpha^2$, which equals $\lambda$ for every mode when the weights are $\lambda$-balanced
+    (Definition 2.2.1 of Anguita, 2024). ``W1``: ``(..., N_h, N_i)``; ``W2``: ``(..., N_o, N_h)``; ``U``, ``V``: the
+    task's singular vectors from :func:`task_modes`. Returns ``(..., k)``.
+    """
+    W1 = as_float_tensor(W1, "W1")
+    W2 = as_float_tensor(W2, "W2").to(W1)
+    U = as_float_tensor(U, "U").to(W1)
+    V = as_float_tensor(V, "V").to(W1)
+    if W2.shape[-1] != W1.shape[-2] or U.shape[0] != W2.shape[-2] or V.shape[0] != W1.shape[-1] or U.shape[1] != V.shape[1]:
+        raise ValueError(f"W1, W2, U, V: shapes {tuple(W1.shape)}, {tuple(W2.shape)}, {tuple(U.shape)}, "
+                         f"{tuple(V.shape)} do not fit (..., N_h, N_i), (..., N_o, N_h), (N_o, k), (N_i, k)")
+    return (W2.mT @ U).pow(2).sum(-2) - (W1 @ V).pow(2).sum(-2)
+
+
+def descent_mode_balance(lam, a: torch.Tensor, s, lr: float) -> torch.Tensor:
+    r"""Return the balance of each mode along gradient descent on aligned weights: $\lambda \prod_{j<k} (1 - \eta^2 e_j^2)$.
+
+    One gradient step on aligned weights maps $c \mapsto c + \eta d e$, $d \mapsto d + \eta c e$ with
+    $e = s - cd$, so $d^2 - c^2 \mapsto (d^2 - c^2)(1 - \eta^2 e^2)$ exactly: gradient descent shrinks every mode's
+    balance towards zero, each by its own factor, and $\lambda$-balanced weights stop being $\lambda$-balanced.
+    (The gradient flow keeps $\lambda$, Theorem 2.2.1 of Anguita, 2024.)
+
+    ``lam`` $=\lambda$ at step 0 (broadcastable to the modes); ``a``: ``(K + 1, ...)`` the modes at steps
+    $0, \dots, K$ (every step); ``s``: the task's singular values; ``lr`` $= \eta > 0$.
+    Returns ``(K + 1, ...)``, the predicted $\lambda_\alpha$ at every step.
+    """
+    a = as_float_tensor(a, "a", dtype=torch.float64)
+    if a.ndim < 1:
+        raise ValueError(f"a: expected the modes at every step along axis 0, got shape {tuple(a.shape)}")
+    lam = as_float_tensor(lam, "lam", dtype=torch.float64).to(a.device)
+    s = as_float_tensor(s, "s", dtype=torch.float64).to(a.device)
+    lr = _positive(lr, "lr")
+    factors = 1 - lr**2 * (s - a[:-1]) ** 2
+    ones = torch.ones_like(a[:1])
+    return lam * torch.cat([ones, torch.cumprod(factors, dim=0)])
 
 
 # ---------------------------------------------------------------------------------------------------------------
