@@ -24,6 +24,7 @@ $n_i = N_i$, $n_{i+1} = N_h$, $n_{i+2} = N_o$, and its $W_i, W_{i+1}$ are our $W
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from typing import NamedTuple
@@ -51,6 +52,7 @@ __all__ = [
     "algorithm1_accepts",
     "min_balance_residual",
     "min_balance_residuals",
+    "fitted_lambda_training",
 ]
 
 SCHEMES = ("lecun", "glorot", "he", "scaled")
@@ -415,8 +417,8 @@ Vert_2$ concentrates;
         E = B - lam * torch.eye(n_hidden, dtype=B.dtype, device=B.device)
         rows_i, cols_i = torch.triu_indices(n_hidden, n_hidden, offset=1, device=B.device)
         upper = E[:, rows_i, cols_i]
-        eig_E = torch.linalg.eigvalsh(E)
         eig_B = torch.linalg.eigvalsh(B)
+        eig_E = eig_B - lam  # E = B - lam I has the same eigenvectors
         tol = 1e-9 * eig_B.abs().amax(-1, keepdim=True)
         values = (n_in, n_hidden, n_out, lam,
                   float((upper**2).mean().sqrt()) if upper.numel() else float("nan"), math.sqrt(v),
@@ -515,16 +517,12 @@ def min_balance_residuals(
     W1.requires_grad_(True)
     W2.requires_grad_(True)
     opt = torch.optim.Adam([W1, W2], lr=lr)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: thread synchronisation would cost more than it saves
-    try:
+    with _single_thread():  # tiny tensors: thread synchronisation would cost more than it saves
         for _ in range(steps):
             opt.zero_grad()
             A1, A2 = W1 * mask1, W2 * mask2
             ((A2.mT @ A2 - A1 @ A1.mT - target) * maskB).pow(2).sum().backward()
             opt.step()
-    finally:
-        torch.set_num_threads(threads)
     with torch.no_grad():
         A1, A2 = W1 * mask1, W2 * mask2
         residual = torch.linalg.matrix_norm((A2.mT @ A2 - A1 @ A1.mT - target) * maskB)
@@ -533,6 +531,89 @@ def min_balance_residuals(
         deficit = max(0, h_r - o_r) if lam_r > 0 else max(0, h_r - i_r) if lam_r < 0 else 0
         bounds.append(abs(lam_r) * math.sqrt(deficit))
     return residual.amin(-1), torch.tensor(bounds, dtype=f64)
+
+
+def fitted_lambda_training(
+    W1: torch.Tensor,
+    W2: torch.Tensor,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    activation: str,
+    lrs: list[float],
+    horizon: float,
+    n_record: int = 20,
+) -> dict[str, torch.Tensor]:
+    r"""Train $Y pprox W_2\,\sigma(W_1 X)$ by gradient descent at several learning rates and track $\lambda^*$.
+
+    Minimises $L = 	frac{1}{2P}\lVert Y - W_2 \sigma(W_1 X)
+Vert_F^2$ from the same $(W_1, W_2)$ with each learning
+    rate $\eta$ in ``lrs`` (one batch) for ``horizon`` $/\eta$ steps, i.e. up to the same time $t = \eta k$ of the
+    gradient flow, and records at ``n_record + 1`` equally spaced times the fitted coefficient
+    $\lambda^* = \operatorname{Tr}(B)/N_h$ (:func:`fitted_lambda`), the distance $\lVert B - \lambda^* I
+Vert_F$,
+    the largest change of a diagonal entry of $B$ since $t = 0$, and the loss. For a positively homogeneous
+    $\sigma$ (ReLU, identity) gradient flow conserves every diagonal entry of $B$ (Du et al., 2018), so under
+    gradient descent their drift is $O(\eta)$; Section 4.5 of Anguita (2024) relies on this for $\lambda^*$.
+
+    ``W1``: ``(N_h, N_i)``; ``W2``: ``(N_o, N_h)``; ``X``: ``(N_i, P)``; ``Y``: ``(N_o, P)``; ``activation``: a
+    name of :func:`linear_lens.activations.get`; ``horizon / lr`` must be a multiple of ``n_record`` for every
+    ``lr``. Returns a dict with ``times`` ``(n_record + 1,)`` and ``lam_star``, ``distance``, ``diag_drift``,
+    ``loss`` of shape ``(len(lrs), n_record + 1)``.
+    """
+    from linear_lens import activations
+
+    W1, W2 = _check_pair(W1, W2)
+    if W1.ndim != 2:
+        raise ValueError(f"W1, W2: expected single matrices, got shapes {tuple(W1.shape)}, {tuple(W2.shape)}")
+    X = as_float_tensor(X, "X", dtype=W1.dtype).to(W1.device)
+    Y = as_float_tensor(Y, "Y", dtype=W1.dtype).to(W1.device)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or X.shape[0] != W1.shape[1] or Y.shape[0] != W2.shape[0]:
+        raise ValueError(f"X, Y: expected shapes ({W1.shape[1]}, P) and ({W2.shape[0]}, P), got "
+                         f"{tuple(X.shape)} and {tuple(Y.shape)}")
+    act = activations.get(activation).fn
+    horizon = _check_positive_real(horizon, "horizon")
+    n_record = check_positive_int(n_record, "n_record")
+    if not lrs:
+        raise ValueError("lrs: expected a non-empty list of positive learning rates")
+    lrs = [_check_positive_real(lr, "lrs") for lr in lrs]
+    steps = [round(horizon / lr) for lr in lrs]
+    for lr, n in zip(lrs, steps):
+        if abs(n * lr - horizon) > 1e-9 * horizon or n % n_record:
+            raise ValueError(f"lrs: horizon / lr must be a multiple of n_record={n_record}; got lr={lr}, {horizon / lr}")
+    n_lr, P = len(lrs), X.shape[1]
+    eta = torch.tensor(lrs, dtype=W1.dtype, device=W1.device)[:, None, None]
+    A1 = W1.detach().expand(n_lr, *W1.shape).clone().requires_grad_(True)
+    A2 = W2.detach().expand(n_lr, *W2.shape).clone().requires_grad_(True)
+    stride = [n // n_record for n in steps]
+    diag0 = balance(W1, W2).diagonal()
+    rec = {k: torch.zeros(n_lr, n_record + 1, dtype=W1.dtype) for k in ("lam_star", "distance", "diag_drift", "loss")}
+
+    def record(b: int, m: int, loss_b: torch.Tensor) -> None:
+        B = balance(A1[b].detach(), A2[b].detach())
+        lam = B.diagonal().mean()
+        rec["lam_star"][b, m] = float(lam)
+        rec["distance"][b, m] = float(torch.linalg.matrix_norm(B - lam * torch.eye(B.shape[0], dtype=B.dtype,
+                                                                                   device=B.device)))
+        rec["diag_drift"][b, m] = float((B.diagonal() - diag0).abs().max())
+        rec["loss"][b, m] = float(loss_b)
+
+    n_steps = torch.tensor(steps, device=W1.device)
+    with _single_thread():  # small tensors, many steps: one thread is fastest
+        for k in progress(range(max(steps) + 1), desc=f"training ({activation})"):
+            residual = Y - A2 @ act(A1 @ X)
+            losses = 0.5 * residual.pow(2).sum((-1, -2)) / P
+            for b in range(n_lr):
+                if k <= steps[b] and k % stride[b] == 0:
+                    record(b, k // stride[b], losses[b].detach())
+            if k == max(steps):
+                break
+            g1, g2 = torch.autograd.grad(losses.sum(), (A1, A2))
+            active = (n_steps > k).to(W1.dtype)[:, None, None]
+            with torch.no_grad():
+                A1 -= eta * active * g1
+                A2 -= eta * active * g2
+    rec["times"] = torch.linspace(0.0, horizon, n_record + 1, dtype=torch.float64)
+    return rec
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -605,6 +686,17 @@ def _split_squares(S: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Ten
     big = (a + abs(lam)) / 2
     small = torch.where(big > 0, S**2 / torch.where(big > 0, big, torch.ones_like(big)), torch.zeros_like(big))
     return (big, small) if lam >= 0 else (small, big)
+
+
+@contextlib.contextmanager
+def _single_thread():
+    """Run the block with one intra-op thread (restored afterwards): faster for many operations on tiny tensors."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _haar_orthogonal(n: int, generator, dtype, device) -> torch.Tensor:
