@@ -5,7 +5,7 @@ import os
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linear_lens import balanced
@@ -567,3 +567,17 @@ def test_fitted_lambda_training_rejects_bad_input():
         balanced.fitted_lambda_training(W1, W2, X, Y, "swish2", [0.1], horizon=1.0, n_record=5)
     with pytest.raises(ValueError, match="^horizon: expected a positive finite number"):
         balanced.fitted_lambda_training(W1, W2, X, Y, "relu", [0.1], horizon=-1.0)
+
+
+@settings(max_examples=6)
+@given(st.lists(st.tuples(st.sampled_from([-1.0, 1.0]), st.integers(1, 5), st.integers(1, 6), st.integers(1, 5)),
+                min_size=6, max_size=6), st.integers(0, 2**31 - 1))
+def test_feasible_agrees_with_gradient_descent(requests, seed):
+    """Brute force over all weights: the residual is ~0 exactly when feasible(), else it reaches the proven bound."""
+    best, bound = balanced.min_balance_residuals(requests, starts=3, steps=800,
+                                                 generator=torch.Generator().manual_seed(seed))
+    for req, b, lb in zip(requests, best.tolist(), bound.tolist()):
+        if feasible(*req):
+            assert b < 1e-6, f"{req} is feasible but gradient descent stops at {b}"
+        else:
+            assert lb > 0 and abs(b - lb) <= 1e-6 * lb, f"{req}: residual {b} vs proven minimum {lb}"
