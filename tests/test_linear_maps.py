@@ -99,6 +99,15 @@ def test_gershgorin_two_by_two_is_deterministic(generator):
         torch.testing.assert_close(W, expected, atol=1e-15, rtol=0, msg=f"real={real}")
 
 
+@pytest.mark.parametrize("real", [True, False])
+def test_gershgorin_two_by_two_has_zero_gradient(real, generator):
+    """A 2-D Gershgorin weight is piecewise constant in M: it cannot be trained."""
+    M = torch.randn(2, 2, generator=generator, dtype=F64, requires_grad=True)
+    W = lm.gershgorin_weight(M, 0.0, 1.0, real=real)
+    (W * torch.randn(2, 2, generator=generator, dtype=F64)).sum().backward()
+    assert float(M.grad.abs().max()) == 0.0, f"gradient {M.grad}"
+
+
 def test_gershgorin_discs_known():
     W = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 0.0], [1.0, 1.0, -1.0]], dtype=F64)
     c, r = lm.gershgorin_discs(W)
