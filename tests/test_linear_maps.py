@@ -133,6 +133,17 @@ def test_guaranteed_regions_known():
     torch.testing.assert_close(lm.Region("segment", lo=0.0, hi=1.0).excess(z), torch.tensor([0.6, 1.0], dtype=F64))
 
 
+def test_stability_verdict_known():
+    t = lambda *v: torch.tensor(v, dtype=F64)  # noqa: E731
+    assert lm.stability_verdict(t(0.2, 0.9)) == "asymptotically stable (ρ < 1)"
+    assert lm.stability_verdict(t(1.0, 1.0 + 1e-15)) == "marginal (ρ = 1)"
+    assert lm.stability_verdict(t(0.5, 1.0)) == "stable (ρ ≤ 1)"
+    assert lm.stability_verdict(t(1.1, 2.0)) == "unstable (ρ > 1)"
+    assert lm.stability_verdict(t(0.5, 1.5)) == "mixed (ρ on both sides of 1)"
+    rho = torch.linalg.eigvals(lm.perron_frobenius(5, 1.0, 1.0, batch=50, generator=gen(0))).abs().amax(-1)
+    assert lm.stability_verdict(rho) == "marginal (ρ = 1)", "row-stochastic weights have rho = 1"
+
+
 def test_sample_and_clouds_shapes(generator):
     for name in lm.FACTORISATIONS:
         assert lm.sample(name, 5, 0.0, 1.0, draws=3, generator=generator).shape == (3, 5, 5), name
@@ -439,6 +450,8 @@ def test_non_square_or_mismatched_raises(call, param):
     (lambda: lm.worst_excess("unstructured", [2], 0, 1), "name"),
     (lambda: lm.worst_excess("spectral_svd", [2], 0, 1, draws=0), "draws"),
     (lambda: lm.sample("hamiltonian", 2, 0, 1), "name"),
+    (lambda: lm.stability_verdict(torch.zeros(0)), "rho"),
+    (lambda: lm.stability_verdict(torch.ones(2), tol=-1.0), "tol"),
     (lambda: lm.sample("spectral_svd", 2, 0, 1, draws=0), "draws"),
     (lambda: lm.guaranteed_region("skew", 0, 1), "name"),
     (lambda: lm.guaranteed_region("gershgorin_real", 1, 0), "lam_min"),

@@ -61,6 +61,7 @@ __all__ = [
     "interval_excess",
     "promise_excess",
     "worst_excess",
+    "stability_verdict",
     "sample",
     "eigenvalue_clouds",
     "fit_linear",
@@ -525,6 +526,32 @@ def worst_excess(
         W = sample(name, n, lam_min, lam_max, draws, generator)
         out.append(promise_excess(name, W, lam_min, lam_max).amax())
     return torch.stack(out)
+
+
+def stability_verdict(rho: torch.Tensor, tol: float = 1e-12) -> str:
+    r"""Classify a family of linear layers by their spectral radii $\rho$ (one per draw), against Theorem 6's $\rho \le 1$.
+
+    Returns ``"asymptotically stable (ρ < 1)"`` if every $\rho < 1 - \text{tol}$; ``"marginal (ρ = 1)"`` if every
+    $|\rho - 1| \le \text{tol}$; ``"stable (ρ ≤ 1)"`` if every $\rho \le 1 + \text{tol}$ otherwise;
+    ``"unstable (ρ > 1)"`` if every $\rho > 1 + \text{tol}$; else ``"mixed (ρ on both sides of 1)"``.
+    ``rho``: any shape, at least one entry.
+    """
+    rho = as_float_tensor(rho, "rho")
+    tol = check_real(tol, "tol")
+    if rho.numel() == 0:
+        raise ValueError("rho: need at least one spectral radius")
+    if tol < 0:
+        raise ValueError(f"tol: must be nonnegative, got {tol}")
+    lo, hi = float(rho.min()), float(rho.max())
+    if hi < 1 - tol:
+        return "asymptotically stable (ρ < 1)"
+    if lo >= 1 - tol and hi <= 1 + tol:
+        return "marginal (ρ = 1)"
+    if hi <= 1 + tol:
+        return "stable (ρ ≤ 1)"
+    if lo > 1 + tol:
+        return "unstable (ρ > 1)"
+    return "mixed (ρ on both sides of 1)"
 
 
 def sample(name: str, n: int, lam_min: float, lam_max: float, draws: int = 1, generator=None) -> torch.Tensor:
