@@ -179,6 +179,19 @@ def test_large_lambda_deviation_decays_like_inverse_square():
     assert abs(slope + 2) < 0.05, f"deviation should scale like lambda^-2, fitted slope {slope:.3f}"
 
 
+@pytest.mark.parametrize("s,a0", [(1.0, 0.1), (2.0, 3.0), (0.5, -0.2)])
+def test_large_lambda_correction_is_the_next_order(s, a0):
+    """lambda^2 (a(u/|lambda|) - b(u)) -> c(u), with an error that falls like lambda^-2."""
+    u = np.linspace(0, 8, 801)
+    misfit = []
+    for lam in (100.0, 1000.0):
+        gap = aligned.singular_value_trajectory(u / lam, -lam, s, a0) - aligned.large_lambda_trajectory(u / lam, lam, s, a0)
+        misfit.append(float((lam**2 * gap - aligned.large_lambda_correction(u, s, a0)).abs().max()))
+    assert misfit[1] < 1e-4 * max(1.0, s**3), f"misfit {misfit}"
+    assert 50 < misfit[0] / misfit[1] < 200, f"the misfit should fall like lambda^-2: {misfit}"
+    assert float(aligned.large_lambda_correction(0.0, s, a0)) == 0.0
+
+
 def test_thesis_formula_as_printed_fails_and_corrected_holds():
     t = np.linspace(0, 2, 9)
     for lam in (-3.0, -0.5, 0.5, 3.0):

@@ -37,6 +37,7 @@ __all__ = [
     "thesis_singular_value_trajectory",
     "zero_balanced_trajectory",
     "large_lambda_trajectory",
+    "large_lambda_correction",
     "reference_trajectory",
     "mode_rate",
     "has_inflection",
@@ -73,7 +74,7 @@ def singular_value_trajectory(t, lam, s, a0, tau: float = 1.0) -> torch.Tensor:
         raise ValueError("a0: must be positive where lam = 0 (a0 <= 0 sits on the saddle of the zero-balanced flow)")
     L = lam.abs()
     K = torch.hypot(lam, 2 * s)
-    d_plus = 2 * s + K - L
+    d_plus = 2 * s + 4 * s**2 / (K + L)          # 2s + K - |lam| without cancellation
     d_minus = -(lam**2) / (2 * s + K) - L
     r0 = torch.hypot(lam, 2 * a0)
     d0 = 2 * a0 * (r0 + L + 2 * a0) / (r0 + L + (r0 + L == 0).to(a0))
@@ -151,6 +152,26 @@ def large_lambda_trajectory(t, lam, s, a0, tau: float = 1.0) -> torch.Tensor:
         raise ValueError("lam: the large-lambda limit needs lam != 0")
     a = s + (a0 - s) * torch.exp(-lam.abs() * times / tau)
     return a[0] if scalar_t else a
+
+
+def large_lambda_correction(u, s, a0) -> torch.Tensor:
+    r"""Return the first correction $c(u)$ to the large-$|\lambda|$ limit: $a(u\tau/|\lambda|) = b(u) + c(u)/\lambda^2 + O(\lambda^{-4})$.
+
+    In the rescaled time $u = |\lambda| t/\tau$ the mode equation reads $a' = \sqrt{1 + 4a^2/\lambda^2}\,(s - a)
+    = (1 + 2a^2/\lambda^2)(s - a) + O(\lambda^{-4})$, whose limit is the shallow mode $b(u) = s - D e^{-u}$,
+    $D = s - a_0$ (Theorem 3.2.2 of Anguita, 2024). Linearising about $b$,
+
+    $$c(u) = 2 D e^{-u} \int_0^u b(v)^2\,dv = 2 D e^{-u}\Big(s^2 u - 2 s D (1 - e^{-u}) + \tfrac{D^2}{2}(1 - e^{-2u})\Big).$$
+
+    It quantifies how far the deep network is from "a shallow network compressed in time by $|\lambda|$".
+    ``u``: ``(T,)`` rescaled times $\ge 0$; ``s`` $> 0$, ``a0``: broadcastable. Returns ``(T, ...)``.
+    """
+    times, _, s, a0, _, scalar_t = _prepare(u, 1.0, s, a0, 1.0)
+    D = s - a0
+    decay = torch.exp(-times)
+    integral = s**2 * times - 2 * s * D * (-torch.expm1(-times)) + D**2 / 2 * (-torch.expm1(-2 * times))
+    c = 2 * D * decay * integral
+    return c[0] if scalar_t else c
 
 
 def reference_trajectory(t, lam: float, s: float, a0: float, tau: float = 1.0, digits: int = 30) -> torch.Tensor:
