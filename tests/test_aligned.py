@@ -93,6 +93,14 @@ def test_closed_form_is_exact_to_roundoff(lam, s, a0):
                                rtol=4e-15, atol=0)
 
 
+@pytest.mark.parametrize("lam,a0", [(1000.0, 0.3), (-1000.0, -0.2), (300.0, 2.0)])
+def test_closed_form_keeps_full_precision_at_large_lambda(lam, a0):
+    """At |lambda| >> s the rate K - |lambda| is tiny; the closed form must not lose it to cancellation."""
+    t = np.array([0.5, 1.0, 3.0]) / abs(lam)
+    torch.testing.assert_close(aligned.singular_value_trajectory(t, lam, 0.5, a0),
+                               aligned.reference_trajectory(t, lam, 0.5, a0), rtol=4e-15, atol=0)
+
+
 def test_negative_initial_mode():
     """For lambda != 0 a mode may start negative (c and d of opposite signs) and still reaches s."""
     t = np.linspace(0, 3, 13)
