@@ -168,6 +168,12 @@ def test_orthogonality_penalty_matches_numpy_norms(generator):
         assert got == pytest.approx(ref, rel=1e-12), f"{norm}: {got} vs numpy {ref}"
 
 
+def test_penalty_gradient_is_finite_at_orthogonal_matrices():
+    Q = lm._random_orthogonal(5, (), gen(2), F64, None).requires_grad_(True)
+    lm.orthogonality_penalty(Q, Q).backward()
+    assert bool(torch.isfinite(Q.grad).all()), "the spectral-norm penalty must have a finite gradient at its minimum"
+
+
 @pytest.mark.parametrize("which", ["pf", "spectral", "penalty", "skew", "hamiltonian", "gershgorin"])
 def test_gradients_match_finite_differences(which, generator):
     def r(*shape):
