@@ -280,13 +280,7 @@ def mode_values(W1: torch.Tensor, W2: torch.Tensor, U: torch.Tensor, V: torch.Te
     $\lVert W_2 W_1 - \tilde U \mathrm{diag}(a) \tilde V^\top \rVert_F$ of shape ``(...)``, zero exactly when the
     product is aligned with the task (Definition 2.2.2). Both are invariant to the sign ambiguity of the SVD.
     """
-    W1 = as_float_tensor(W1, "W1")
-    W2 = as_float_tensor(W2, "W2").to(W1)
-    U = as_float_tensor(U, "U").to(W1)
-    V = as_float_tensor(V, "V").to(W1)
-    if W2.shape[-1] != W1.shape[-2] or U.shape[0] != W2.shape[-2] or V.shape[0] != W1.shape[-1] or U.shape[1] != V.shape[1]:
-        raise ValueError(f"W1, W2, U, V: shapes {tuple(W1.shape)}, {tuple(W2.shape)}, {tuple(U.shape)}, "
-                         f"{tuple(V.shape)} do not fit (..., N_h, N_i), (..., N_o, N_h), (N_o, k), (N_i, k)")
+    W1, W2, U, V = _check_modes(W1, W2, U, V)
     product = W2 @ W1
     a = (U.mT @ product @ V).diagonal(dim1=-2, dim2=-1)
     residual = product - U @ torch.diag_embed(a) @ V.mT
@@ -301,13 +295,7 @@ def mode_balance(W1: torch.Tensor, W2: torch.Tensor, U: torch.Tensor, V: torch.T
     (Definition 2.2.1 of Anguita, 2024). ``W1``: ``(..., N_h, N_i)``; ``W2``: ``(..., N_o, N_h)``; ``U``, ``V``: the
     task's singular vectors from :func:`task_modes`. Returns ``(..., k)``.
     """
-    W1 = as_float_tensor(W1, "W1")
-    W2 = as_float_tensor(W2, "W2").to(W1)
-    U = as_float_tensor(U, "U").to(W1)
-    V = as_float_tensor(V, "V").to(W1)
-    if W2.shape[-1] != W1.shape[-2] or U.shape[0] != W2.shape[-2] or V.shape[0] != W1.shape[-1] or U.shape[1] != V.shape[1]:
-        raise ValueError(f"W1, W2, U, V: shapes {tuple(W1.shape)}, {tuple(W2.shape)}, {tuple(U.shape)}, "
-                         f"{tuple(V.shape)} do not fit (..., N_h, N_i), (..., N_o, N_h), (N_o, k), (N_i, k)")
+    W1, W2, U, V = _check_modes(W1, W2, U, V)
     return (W2.mT @ U).pow(2).sum(-2) - (W1 @ V).pow(2).sum(-2)
 
 
@@ -377,3 +365,15 @@ def _inflection(lam, s, a0):
     peak = torch.maximum(a0, s / 4)
     q = 4 * peak * s - 8 * peak**2 - lam**2
     return (a0 < s) & (q > 0)
+
+
+def _check_modes(W1, W2, U, V):
+    """Validate weights and task singular vectors for :func:`mode_values` / :func:`mode_balance`; common dtype."""
+    W1 = as_float_tensor(W1, "W1")
+    W2 = as_float_tensor(W2, "W2").to(W1)
+    U = as_float_tensor(U, "U").to(W1)
+    V = as_float_tensor(V, "V").to(W1)
+    if W2.shape[-1] != W1.shape[-2] or U.shape[0] != W2.shape[-2] or V.shape[0] != W1.shape[-1] or U.shape[1] != V.shape[1]:
+        raise ValueError(f"W1, W2, U, V: shapes {tuple(W1.shape)}, {tuple(W2.shape)}, {tuple(U.shape)}, "
+                         f"{tuple(V.shape)} do not fit (..., N_h, N_i), (..., N_o, N_h), (N_o, k), (N_i, k)")
+    return W1, W2, U, V
