@@ -188,7 +188,8 @@ def test_gradients_match_finite_differences(which, generator):
         "gershgorin": (lambda m: lm.gershgorin_weight(m, -0.5, 1.0, real=False), (r(4, 4),)),
     }
     fn, args = fns[which]
-    assert torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-7), f"{which}: autograd disagrees with finite differences"
+    ok = torch.autograd.gradcheck(fn, args, eps=1e-6, atol=1e-7)
+    assert ok, f"{which}: autograd disagrees with finite differences"
 
 
 def test_perron_frobenius_theorem_by_brute_force(generator):
@@ -392,6 +393,24 @@ def test_trained_spectral_layer_obeys_the_factor_bound():
     assert float(sv.max()) > 1.0, f"the soft constraint lets the largest singular value exceed lam_max: {sv.max()}"
 
 
+def test_fit_linear_restores_the_thread_count():
+    before = torch.get_num_threads()  # 1 under the module fixture; set 2 to see it restored
+    torch.set_num_threads(2)
+    lm.fit_linear(lm.GershgorinLinear(3, 0.0, 1.0, generator=gen(0)), torch.eye(3, dtype=F64), steps=2)
+    assert torch.get_num_threads() == 2, "fit_linear must restore the caller's thread count"
+    torch.set_num_threads(before)
+
+
+@given(n=st.integers(2, 64), lams=lam_pair(-2.0, 0.0), seed=st.integers(0, 2**31 - 1))
+def test_perron_frobenius_property_nonpositive_ranges(n, lams, seed):
+    lo, hi = lams[0] - 1.5, lams[1] - 1.5  # a range inside [-3.5, 0]
+    hi = min(hi, 0.0)
+    lo = min(lo, hi)
+    W = lm.perron_frobenius(n, lo, hi, batch=8, generator=gen(seed))
+    ex = float(lm.promise_excess("perron_frobenius", W, lo, hi).max())
+    assert ex < 1e-9, f"n={n}, ({lo}, {hi}): the dominant eigenvalue of -W's mirror left the interval by {ex}"
+
+
 def test_regulariser_is_zero_for_hard_constraints():
     assert float(lm.GershgorinLinear(3, 0.0, 1.0, generator=gen(0)).regulariser()) == 0.0
 
@@ -481,7 +500,8 @@ def test_cuda_matches_cpu_and_trains():
         W_cpu = sampler(*args, batch=4, generator=gen(5))
         W_gpu = sampler(*args, batch=4, generator=gen(5), device="cuda")
         assert W_gpu.device.type == "cuda", sampler.__name__
-        torch.testing.assert_close(W_gpu.cpu(), W_cpu, atol=1e-13, rtol=0, msg=f"{sampler.__name__}: CPU and CUDA differ")
+        torch.testing.assert_close(W_gpu.cpu(), W_cpu, atol=1e-13, rtol=0,
+                                   msg=f"{sampler.__name__}: CPU and CUDA differ")
     layer = lm.SpectralLinear(6, 0.0, 1.0, generator=gen(1), device="cuda")
     hist = lm.fit_linear(layer, 2 * torch.eye(6, dtype=F64, device="cuda"), steps=30, reg_weight=0.1, generator=gen(2))
     assert layer.weight.device.type == "cuda" and float(hist[-1]) < float(hist[0]), "training on CUDA"

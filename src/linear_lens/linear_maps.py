@@ -11,8 +11,9 @@ to lie in a region fixed by $(\lambda_{\min}, \lambda_{\max})$ (or by a damping 
   near-orthogonal by the penalty of eq. (22);
 - skew-symmetric (eq. 24, Haber and Ruthotto, 2017): $\tilde A = L - L^\top - \gamma I$, $L$ lower triangular;
 - Hamiltonian (eq. 25, Haber and Ruthotto, 2017): $\tilde A = \begin{bmatrix} 0 & A \\ -A^\top & 0 \end{bmatrix}$;
-- Gershgorin discs (eq. 26, Lechner et al., 2020): $\tilde A = \lambda I + r\,\operatorname{diag}(1/s_i)\,M$, off-diagonal
-  $M$, with centre $\lambda = (\lambda_{\min} + \lambda_{\max})/2$ and radius $r = (\lambda_{\max} - \lambda_{\min})/2$.
+- Gershgorin discs (eq. 26, Lechner et al., 2020): $\tilde A = \lambda I + r\,\operatorname{diag}(1/s_i)\,M$,
+  off-diagonal $M$, with centre $\lambda = (\lambda_{\min} + \lambda_{\max})/2$ and radius
+  $r = (\lambda_{\max} - \lambda_{\min})/2$.
 
 For each there is a pure function from parameters to weight (``*_weight``), a sampler returning random weights
 (``perron_frobenius``, ``spectral_svd``, ``skew_symmetric``, ``hamiltonian``, ``gershgorin``; batched over
@@ -101,7 +102,9 @@ def perron_frobenius_weight(A_raw: torch.Tensor, M_raw: torch.Tensor, lam_min: f
 
 
 def spectral_weight(U: torch.Tensor, s: torch.Tensor, V: torch.Tensor, lam_min: float, lam_max: float) -> torch.Tensor:
-    r"""Return the spectral weight $\tilde A = U \tilde\Sigma V$, $\tilde\Sigma = \operatorname{diag}(\lambda_{\max} - (\lambda_{\max} - \lambda_{\min})\sigma(s))$.
+    r"""Return the spectral weight $\tilde A = U \tilde\Sigma V$ with singular values squashed into the range.
+
+    $\tilde\Sigma = \operatorname{diag}(\lambda_{\max} - (\lambda_{\max} - \lambda_{\min})\sigma(s))$.
 
     Implements eq. (23) of Drgona et al. (2020), after Zhang et al. (2018). If $U$ and $V$ are orthogonal, the
     singular values of $\tilde A$ are $|\tilde\Sigma_{ii}|$, in $(\lambda_{\min}, \lambda_{\max})$ when
@@ -110,7 +113,8 @@ def spectral_weight(U: torch.Tensor, s: torch.Tensor, V: torch.Tensor, lam_min: 
     (corrected: see errata E04.2). Otherwise singular values are off by at most the factors
     $\sigma_{\min/\max}(U)\,\sigma_{\min/\max}(V)$ (errata E04.3).
 
-    ``U`` $= U$: ``(..., n, n)``; ``s`` $= \Sigma$ (the raw singular values): ``(..., n)``; ``V`` $= V$: ``(..., n, n)``.
+    ``U`` $= U$: ``(..., n, n)``; ``s`` $= \Sigma$ (the raw singular values): ``(..., n)``;
+    ``V`` $= V$: ``(..., n, n)``.
     Returns ``(..., n, n)``.
     """
     U = _square(U, "U")
@@ -127,7 +131,9 @@ def spectral_weight(U: torch.Tensor, s: torch.Tensor, V: torch.Tensor, lam_min: 
 
 
 def orthogonality_penalty(U: torch.Tensor, V: torch.Tensor, norm: str = "spectral") -> torch.Tensor:
-    r"""Return $\mathcal{L}_{\text{reg}} = \mathcal{L}_U + \mathcal{L}_V$, $\mathcal{L}_U = \|I - UU^\top\| + \|I - U^\top U\|$.
+    r"""Return the orthogonality penalty $\mathcal{L}_{\text{reg}} = \mathcal{L}_U + \mathcal{L}_V$ of spectral weights.
+
+    $\mathcal{L}_U = \|I - UU^\top\| + \|I - U^\top U\|$, and likewise $\mathcal{L}_V$.
 
     Implements eq. (22) of Drgona et al. (2020). The seed writes $\|\cdot\|_2$, which for a matrix is the spectral
     norm (``norm="spectral"``, the largest $|$eigenvalue$|$ of the symmetric argument); ``norm="frobenius"`` gives
@@ -268,7 +274,9 @@ def skew_symmetric(
     return skew_symmetric_weight(L, gamma)
 
 
-def hamiltonian(n: int, *, scale: float = 1.0, batch=(), generator=None, dtype=torch.float64, device=None) -> torch.Tensor:
+def hamiltonian(
+    n: int, *, scale: float = 1.0, batch=(), generator=None, dtype=torch.float64, device=None
+) -> torch.Tensor:
     r"""Draw Hamiltonian weights (eq. 25) of size ``n`` (``n >= 2``): ``(*batch, n, n)``.
 
     $A \in \mathbb{R}^{p \times q}$ with $p = \lfloor n/2 \rfloor$, $q = n - p$ and entries
@@ -285,7 +293,9 @@ def gershgorin(
     n: int, lam_min: float, lam_max: float, *, real: bool = True, batch=(), generator=None, dtype=torch.float64,
     device=None,
 ) -> torch.Tensor:
-    r"""Draw Gershgorin weights (eq. 26) of size ``n``: ``(*batch, n, n)``, eigenvalues in the disc of $[\lambda_{\min}, \lambda_{\max}]$.
+    r"""Draw Gershgorin weights (eq. 26) of size ``n``: ``(*batch, n, n)``.
+
+    Every eigenvalue lies in the disc over $[\lambda_{\min}, \lambda_{\max}]$ (real ones in the segment if ``real``).
 
     ``real=True``: $m_{ij} \sim \mathcal{U}(0, 1)$ as in the seed, symmetrised, so the eigenvalues are real.
     ``real=False``: $m_{ij} \sim \mathcal{U}(-1, 1)$, not symmetrised. The seed does not say how its "complex"
@@ -374,7 +384,10 @@ class SkewSymmetricLinear(_ConstrainedLinear):
 
 
 class HamiltonianLinear(_ConstrainedLinear):
-    r"""Layer with the Hamiltonian weight $[[0, A], [-A^\top, 0]]$ of eq. (25); parameter ``A`` of shape ``(n//2, n - n//2)``."""
+    r"""Layer with the Hamiltonian weight $[[0, A], [-A^\top, 0]]$ of eq. (25).
+
+    Parameter ``A`` of shape ``(n // 2, n - n // 2)``.
+    """
 
     def __init__(self, n, *, scale=1.0, generator=None, dtype=torch.float64, device=None):
         super().__init__()
@@ -529,7 +542,9 @@ def worst_excess(
 
 
 def stability_verdict(rho: torch.Tensor, tol: float = 1e-12) -> str:
-    r"""Classify a family of linear layers by their spectral radii $\rho$ (one per draw), against Theorem 6's $\rho \le 1$.
+    r"""Classify a family of linear layers by their spectral radii $\rho$ against Theorem 6's $\rho \le 1$.
+
+    ``rho`` holds one spectral radius per draw.
 
     Returns ``"asymptotically stable (ρ < 1)"`` if every $\rho < 1 - \text{tol}$; ``"marginal (ρ = 1)"`` if every
     $|\rho - 1| \le \text{tol}$; ``"stable (ρ ≤ 1)"`` if every $\rho \le 1 + \text{tol}$ otherwise;
