@@ -22,7 +22,9 @@ module built with an equally seeded generator give the same weight.
 
 $\sigma$ is the logistic sigmoid throughout. ``lam_min``, ``lam_max`` are $\lambda_{\min} \le \lambda_{\max}$.
 What each promise really guarantees (and where the seed overstates it) is in :func:`promise_excess` and in
-chapter 4 of the book; the regions are measured with :func:`annulus_excess` and :func:`interval_excess`.
+chapter 4 of the book: :func:`guaranteed_region` returns the region as a :class:`Region`, measured with
+:func:`annulus_excess` and :func:`interval_excess`; :func:`worst_excess` sweeps sizes and draws;
+:func:`stability_verdict` classifies spectral radii against Theorem 6; :func:`fit_linear` trains a layer.
 """
 
 from __future__ import annotations
