@@ -24,7 +24,6 @@ $n_i = N_i$, $n_{i+1} = N_h$, $n_{i+2} = N_o$, and its $W_i, W_{i+1}$ are our $W
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 from typing import NamedTuple
@@ -32,6 +31,7 @@ from typing import NamedTuple
 import torch
 
 from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+from linear_lens._threads import single_thread
 from linear_lens.progress import progress
 
 __all__ = [
@@ -517,7 +517,7 @@ def min_balance_residuals(
     W1.requires_grad_(True)
     W2.requires_grad_(True)
     opt = torch.optim.Adam([W1, W2], lr=lr)
-    with _single_thread():  # tiny tensors: thread synchronisation would cost more than it saves
+    with single_thread():  # tiny tensors: thread synchronisation would cost more than it saves
         for _ in range(steps):
             opt.zero_grad()
             A1, A2 = W1 * mask1, W2 * mask2
@@ -598,7 +598,7 @@ Vert_F$,
         rec["loss"][b, m] = float(loss_b)
 
     n_steps = torch.tensor(steps, device=W1.device)
-    with _single_thread():  # small tensors, many steps: one thread is fastest
+    with single_thread():  # small tensors, many steps: one thread is fastest
         for k in progress(range(max(steps) + 1), desc=f"training ({activation})"):
             residual = Y - A2 @ act(A1 @ X)
             losses = 0.5 * residual.pow(2).sum((-1, -2)) / P
@@ -686,17 +686,6 @@ def _split_squares(S: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Ten
     big = (a + abs(lam)) / 2
     small = torch.where(big > 0, S**2 / torch.where(big > 0, big, torch.ones_like(big)), torch.zeros_like(big))
     return (big, small) if lam >= 0 else (small, big)
-
-
-@contextlib.contextmanager
-def _single_thread():
-    """Run the block with one intra-op thread (restored afterwards): faster for many operations on tiny tensors."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _haar_orthogonal(n: int, generator, dtype, device) -> torch.Tensor:

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+from linear_lens._threads import single_thread
 from linear_lens.progress import progress
 
 __all__ = [
@@ -635,9 +636,7 @@ def fit_linear(
     Y = X @ target.mT
     opt = torch.optim.Adam(layer.parameters(), lr=lr)
     history = torch.empty(steps, dtype=torch.float64)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         for k in progress(range(steps), desc=desc or "training", total=steps):
             opt.zero_grad()
             loss = ((layer(X) - Y) ** 2).sum(-1).mean()
@@ -645,8 +644,6 @@ def fit_linear(
             total.backward()
             opt.step()
             history[k] = loss.detach()
-    finally:
-        torch.set_num_threads(threads)
     return history
 
 

@@ -1,5 +1,7 @@
+"""Plot helpers shared by chapters: regions of the complex plane, and other reusable figure parts.
 
-
+Each chapter keeps its own figure code short by calling these; nothing here computes results.
+"""
 # --- complex-plane regions (chapter 4, constrained spectra) ---------------------------------------------------
 
 
