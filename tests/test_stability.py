@@ -269,6 +269,23 @@ def test_iterate_rejects():
         stability.iterate([torch.eye(2)], None, "bogus", torch.zeros(2), 1)
 
 
+def test_orbit_period_known_orbits():
+    rot = t([[0.0, -1.0], [1.0, 0.0]])  # rotation by 90 degrees: period 4
+    traj = stability.iterate([rot], None, "relu", t([[1.0, 0.0], [0.0, 0.0]]), 12)
+    assert stability.orbit_period(traj).tolist() == [4, 1], "rotation: period 4; origin: fixed point"
+    flip = stability.iterate([-torch.eye(2, dtype=F64)], None, "relu", t([1.0, 2.0]), 9)
+    assert int(stability.orbit_period(flip)) == 2
+    slow = stability.iterate([0.5 * torch.eye(2, dtype=F64)], None, "relu", t([1.0, 2.0]), 9)
+    assert int(stability.orbit_period(slow)) == 0, "still converging after 9 steps: no period"
+
+
+def test_orbit_period_rejects():
+    with pytest.raises(ValueError, match="^trajectory:"):
+        stability.orbit_period(torch.zeros(3, 2, dtype=F64), max_period=4)
+    with pytest.raises(ValueError, match="^max_period:"):
+        stability.orbit_period(torch.zeros(3, 2, dtype=F64), max_period=0)
+
+
 # --- fixed_point ----------------------------------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "eq10_counterexamples",
     "weights_with_spectrum",
     "iterate",
+    "orbit_period",
     "FixedPoint",
     "fixed_point",
     "SearchResult",
@@ -245,6 +246,30 @@ def iterate(
     return torch.stack([t.expand(shape) for t in out])
 
 
+def orbit_period(trajectory: torch.Tensor, max_period: int = 8, tol: float = 1e-9) -> torch.Tensor:
+    r"""Return the smallest $p \le$ ``max_period`` with $x_K = x_{K-p}$ at the end of each trajectory, or 0 if none.
+
+    ``trajectory``: ``(K + 1, ..., n)`` as returned by :func:`iterate`, with $K \ge$ ``max_period``. Equality is
+    $\lVert x_K - x_{K-p}\rVert_\infty \le \text{tol}\,(1 + \lVert x_K\rVert_\infty)$. Period 1 is a fixed point
+    (the origin included), $p > 1$ a periodic orbit of $f$; 0 means the trajectory has not (yet) settled on an orbit
+    of period up to ``max_period`` (it may still converge slowly, diverge, or be aperiodic). Returns ``(...)``, long.
+    """
+    traj = as_float_tensor(trajectory, "trajectory") if not isinstance(trajectory, torch.Tensor) else trajectory
+    max_period = check_positive_int(max_period, "max_period")
+    tol = check_real(tol, "tol")
+    if traj.ndim < 2 or traj.shape[0] <= max_period:
+        raise ValueError(
+            f"trajectory: expected (K + 1, ..., n) with K >= max_period = {max_period}, got shape {tuple(traj.shape)}"
+        )
+    last = traj[-1]
+    scale = 1 + last.abs().amax(-1)
+    period = torch.zeros(last.shape[:-1], dtype=torch.long, device=last.device)
+    for p in range(max_period, 0, -1):
+        close = (last - traj[-1 - p]).abs().amax(-1) <= tol * scale
+        period = torch.where(close & torch.isfinite(scale), torch.full_like(period, p), period)
+    return period
+
+
 @dataclass(frozen=True)
 class FixedPoint:
     r"""Result of :func:`fixed_point`: the last iterate and an honest account of how good it is.
@@ -369,7 +394,8 @@ def search_stable_pieces_unstable_map(
     margin: float = 1e-3,
     generator: torch.Generator | None = None,
 ) -> SearchResult:
-    r"""Random search for a network $f(x) = B\,\sigma(x)$ with $ho(A^*(x)) < 1$ at every sampled $x$ that is not stable.
+    r"""Random search for a network $f(x) = B\,\sigma(x)$ with $
+ho(A^*(x)) < 1$ at every sampled $x$ that is not stable.
 
     Candidates $B$ have i.i.d. $\mathcal{N}(0, \text{scale}^2)$ entries; the network has weights $A_0 = I$,
     $A_1 = B$ and no bias, so $A^*(x) = B\,\Lambda_x$ (eq. 5). A candidate *passes* when
