@@ -92,6 +92,24 @@ def test_eq10_counterexamples_are_violations_brute_force():
     assert bool((gap > 1e-9).all()), "every returned pair must violate eq. (10)"
 
 
+@given(st.integers(0, 10_000))
+def test_eq10_holds_for_commuting_matrices(seed):
+    g = torch.Generator().manual_seed(seed)
+    V = torch.randn(3, 3, generator=g, dtype=F64) + 3 * torch.eye(3, dtype=F64)
+    d1, d2 = torch.randn(2, 3, generator=g, dtype=F64)
+    A, B = V @ torch.diag(d1) @ torch.linalg.inv(V), V @ torch.diag(d2) @ torch.linalg.inv(V)
+    rho = stability.spectral_radius
+    assert float(rho(A @ B)) <= float(rho(A) * rho(B)) * (1 + 1e-8) + 1e-12, "commuting: eq. (10) holds"
+
+
+@given(st.integers(0, 10_000), st.integers(2, 6))
+def test_product_bounded_by_norms(seed, n):
+    g = torch.Generator().manual_seed(seed)
+    A, B = torch.randn(2, n, n, generator=g, dtype=F64)
+    lhs = float(stability.spectral_radius(A @ B))
+    assert lhs <= float(torch.linalg.matrix_norm(A, 2) * torch.linalg.matrix_norm(B, 2)) * (1 + 1e-12)
+
+
 def test_eq10_rejects():
     with pytest.raises(ValueError, match="^n, entries:"):
         stability.eq10_counterexamples(n=3)
@@ -323,6 +341,18 @@ def test_fixed_point_agrees_with_iteration_for_contraction(generator):
     traj = stability.iterate(weights, biases, "tanh", torch.zeros(2, dtype=F64), 300)
     assert bool(res.converged.all())
     torch.testing.assert_close(res.x, traj[-1].expand(5, 2), atol=1e-10, rtol=0, msg="Banach iteration")
+
+
+@given(st.integers(0, 10_000), st.sampled_from(["tanh", "relu", "elu"]))
+def test_fixed_point_of_contraction_is_iteration_limit(seed, act):
+    g = torch.Generator().manual_seed(seed)
+    weights, biases = networks.random_network([2, 3, 2], bias=True, generator=g)
+    gamma = float(torch.linalg.matrix_norm(weights[0], 2) * torch.linalg.matrix_norm(weights[1], 2))
+    weights = [w * (0.7 / gamma) ** 0.5 for w in weights]  # Lipschitz constant of each activation <= 1
+    res = stability.fixed_point(weights, biases, act, torch.randn(3, 2, generator=g, dtype=F64) * 3)
+    limit = stability.iterate(weights, biases, act, torch.zeros(2, dtype=F64), 120)[-1]  # 0.7^120 ~ 1e-19
+    assert bool(res.converged.all()), f"Newton should converge on a contraction: {res.residual}"
+    torch.testing.assert_close(res.x, limit.expand(3, 2), atol=1e-9, rtol=0, msg="unique fixed point (Banach)")
 
 
 def test_fixed_point_reports_failure():

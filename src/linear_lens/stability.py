@@ -8,7 +8,7 @@ A network $f: \mathbb{R}^n \to \mathbb{R}^n$ (weights $A_0, \dots, A_L$, optiona
   matrix $\Lambda_z$ of eq. (4) can have, so $\rho(\Lambda_z) = \|\Lambda_z\|_2 \le K_\sigma$;
 - the *contraction bound* $\gamma = K_\sigma^L \prod_{l=0}^{L} \|A_l\|_2$, which bounds $\|A^*(x)\|_2$ for every $x$;
 - Theorem 6's sufficient condition as the seed states it (:func:`seed_sufficient_condition`, which does not imply
-  stability: errata E02.2-E02.3) and the operator-norm condition that does (:func:`sufficient_condition`);
+  stability: errata E02.2) and the operator-norm condition that does (:func:`sufficient_condition`);
 - the joint spectral radius $\hat\rho(\mathcal{M}) = \lim_{k\to\infty} \max_{M_i \in \mathcal{M}}
   \|M_{i_k} \cdots M_{i_1}\|^{1/k}$ of a finite set of matrices (Rota and Strang, 1960), bracketed by
   :func:`jsr_bounds`;
@@ -103,7 +103,7 @@ def contraction_bound(weights: Sequence[torch.Tensor], activation) -> torch.Tens
 def sufficient_condition(weights: Sequence[torch.Tensor], activation, *, margin: float = 1e-9):
     r"""Return whether $\gamma = K_\sigma^L \prod_l \|A_l\|_2 < 1$: a sufficient condition for global stability.
 
-    Corrected replacement of Theorem 6's sufficient condition (see errata E02.2-E02.3 and chapter 2): if
+    Corrected replacement of Theorem 6's sufficient condition (corrected: see errata E02.2 and chapter 2): if
     $\sigma(0) = 0$ and $\gamma < 1$, the network without bias satisfies $\|f(x)\|_2 \le \gamma \|x\|_2$ for all
     $x$, so $x_{k+1} = f(x_k)$ converges to $\bar x = 0$ from every $x_0$, with $\|x_k\| \le \gamma^k \|x_0\|$.
     ($\gamma$ is :func:`contraction_bound`; $\sigma(0) \ne 0$ gives $\gamma = \infty$, i.e. ``False``.)
@@ -126,7 +126,7 @@ def seed_sufficient_condition(weights: Sequence[torch.Tensor], activation, *, to
     The seed's condition: $\rho(A_i) \le 1$ for every weight and $\rho(\Lambda_{z_j}) \le 1$ for every activation
     scaling matrix at every $x$; the latter holds exactly when $K_\sigma \le 1$ (:func:`activation_gain`), since
     $\rho(\Lambda_z) = \max_i |\sigma(z_i)/z_i|$. Theorem 6 of Drgona et al. (2020); its proof rests on eq. (10),
-    which is false (errata E02.2). ``tol`` is added to both bounds. ``weights`` as in :func:`sufficient_condition`.
+    which is false (errata E02.1), and the condition does not imply stability (errata E02.2). ``tol`` is added to both bounds. ``weights`` as in :func:`sufficient_condition`.
     Returns a ``bool`` for one network, a boolean tensor for a batch.
     """
     weights = _check_square_weights(weights)
