@@ -287,6 +287,19 @@ def test_iterate_rejects():
         stability.iterate([torch.eye(2)], None, "bogus", torch.zeros(2), 1)
 
 
+def test_growth_rate_linear_map_gelfand(generator):
+    A = torch.randn(3, 3, generator=generator, dtype=F64)
+    A = A / stability.spectral_radius(A) * 0.8
+    traj = stability.iterate([A], None, "relu", torch.randn(5, 3, generator=generator, dtype=F64), 400)
+    rate = stability.growth_rate(traj)
+    torch.testing.assert_close(rate, torch.full((5,), 0.8, dtype=F64), atol=0.02, rtol=0, msg="rate -> rho(A)")
+    scaled = stability.iterate([2.0 * torch.eye(2, dtype=F64)], None, "relu", t([[1.0, 1.0], [0.0, 0.0]]), 3)
+    r = stability.growth_rate(scaled)
+    assert float(r[0]) == pytest.approx(2.0, abs=1e-12) and bool(torch.isnan(r[1])), "2I: rate 2; origin: nan"
+    with pytest.raises(ValueError, match="^trajectory:"):
+        stability.growth_rate(torch.zeros(1, 2, dtype=F64))
+
+
 def test_orbit_period_known_orbits():
     rot = t([[0.0, -1.0], [1.0, 0.0]])  # rotation by 90 degrees: period 4
     traj = stability.iterate([rot], None, "relu", t([[1.0, 0.0], [0.0, 0.0]]), 12)

@@ -39,6 +39,7 @@ __all__ = [
     "weights_with_spectrum",
     "iterate",
     "orbit_period",
+    "growth_rate",
     "FixedPoint",
     "fixed_point",
     "SearchResult",
@@ -244,6 +245,21 @@ def iterate(
             out.append(_forward_batched(weights, biases, act, out[-1]))
     shape = torch.broadcast_shapes(*[t.shape for t in out])
     return torch.stack([t.expand(shape) for t in out])
+
+
+def growth_rate(trajectory: torch.Tensor) -> torch.Tensor:
+    r"""Return the mean growth factor per step $(\lVert x_K\rVert_2 / \lVert x_0\rVert_2)^{1/K}$ of each trajectory.
+
+    ``trajectory``: ``(K + 1, ..., n)`` as returned by :func:`iterate`, $K \ge 1$. Returns ``(...)``; $0$ where the
+    trajectory reaches the origin, ``nan`` where it starts there, ``inf`` where it overflowed. For a linear map
+    $x \mapsto Ax$ and large $K$ this tends to $\rho(A)$ from almost every start (Gelfand's formula).
+    """
+    traj = as_float_tensor(trajectory, "trajectory") if not isinstance(trajectory, torch.Tensor) else trajectory
+    if traj.ndim < 2 or traj.shape[0] < 2:
+        raise ValueError(f"trajectory: expected (K + 1, ..., n) with K >= 1, got shape {tuple(traj.shape)}")
+    start, end = traj[0].norm(dim=-1), traj[-1].norm(dim=-1)
+    rate = (end / start) ** (1 / (traj.shape[0] - 1))
+    return torch.where(start > 0, rate, torch.full_like(rate, float("nan")))
 
 
 def orbit_period(trajectory: torch.Tensor, max_period: int = 8, tol: float = 1e-9) -> torch.Tensor:
