@@ -31,6 +31,8 @@ def test_book_builds_with_warnings_as_errors(tmp_path):
         assert "<img" in text, f"{chapter.stem}: no figure in the rendered page"
         assert (html / "_sources" / "notebooks" / f"{chapter.stem}.ipynb").exists(), f"{chapter.stem}: no .ipynb download"
         assert f"_sources/notebooks/{chapter.stem}.ipynb" in text, f"{chapter.stem}: the download menu lacks the .ipynb"
-    # mathjax is served from the book itself (sphinx-mathjax-offline), so maths renders without a network
-    index = (html / "index.html").read_text()
-    assert "mathjax" in index.lower() and "cdn.jsdelivr" not in index, "maths would need a network to render"
+    # MathJax is served from the book itself (sphinx-mathjax-offline), so maths renders without a network
+    page = (html / "notebooks" / "01_pointwise_affine.html").read_text()
+    assert 'src="../_static/mathjax/tex-chtml.js' in page, "MathJax is not bundled with the book"
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists(), "MathJax is not bundled with the book"
+    assert "cdn.jsdelivr" not in page, "maths would need a network to render"
