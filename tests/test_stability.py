@@ -408,3 +408,30 @@ def test_search_rejects():
         stability.search_stable_pieces_unstable_map("relu", torch.zeros(4, 2), torch.zeros(3, 3))
     with pytest.raises(ValueError, match="^candidates:"):
         stability.search_stable_pieces_unstable_map("relu", torch.zeros(4, 2), torch.zeros(3, 2), candidates=0)
+
+
+@given(
+    entries=st.lists(st.floats(-10, 10, allow_nan=False, allow_infinity=False), min_size=4, max_size=4),
+    scale=st.sampled_from([1e-6, 1.0, 1e6]),
+)
+def test_spectral_radius_2x2_closed_form_matches_lapack(entries, scale):
+    """The 2x2 closed form (trace/determinant) against LAPACK's eigenvalues, real and complex pairs alike."""
+    A = scale * torch.tensor(entries, dtype=torch.float64).reshape(2, 2)
+    expected = torch.linalg.eigvals(A).abs().max()
+    got = stability.spectral_radius(A)
+    assert torch.allclose(got, expected, rtol=1e-7, atol=1e-12 * scale), f"{A}: closed form {got}, LAPACK {expected}"
+
+
+def test_spectral_radius_2x2_special_cases():
+    cases = {
+        "identity": (torch.eye(2), 1.0),
+        "rotation by 90 degrees times 0.5": (0.5 * torch.tensor([[0.0, -1.0], [1.0, 0.0]]), 0.5),
+        "nilpotent": (torch.tensor([[0.0, 1.0], [0.0, 0.0]]), 0.0),
+        "diagonal": (torch.diag(torch.tensor([-3.0, 2.0])), 3.0),
+        "2.5 times identity": (2.5 * torch.eye(2), 2.5),
+    }
+    for name, (A, rho) in cases.items():
+        got = float(stability.spectral_radius(A.double()))
+        assert got == pytest.approx(rho, abs=1e-15), f"{name}: {got} != {rho}"
+    batch = torch.randn(4, 5, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert torch.allclose(stability.spectral_radius(batch), torch.linalg.eigvals(batch).abs().amax(-1), rtol=1e-10)
