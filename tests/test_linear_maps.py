@@ -8,6 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from linear_lens.sampling import haar_orthogonal
 from linear_lens import linear_maps as lm
 
 F64 = torch.float64
@@ -65,7 +66,7 @@ def test_spectral_identity_factors_give_diagonal():
 
 def test_orthogonality_penalty_known_values():
     n = 4
-    Q = lm._random_orthogonal(n, (), gen(1), F64, None)
+    Q = haar_orthogonal(n, generator=gen(1))
     assert float(lm.orthogonality_penalty(Q, Q)) == pytest.approx(0.0, abs=1e-14), "orthogonal U, V: zero penalty"
     two = 2 * torch.eye(n, dtype=F64)
     # ||I - 4I||_2 = 3, four terms
@@ -169,7 +170,7 @@ def test_orthogonality_penalty_matches_numpy_norms(generator):
 
 
 def test_penalty_gradient_is_finite_at_orthogonal_matrices():
-    Q = lm._random_orthogonal(5, (), gen(2), F64, None).requires_grad_(True)
+    Q = haar_orthogonal(5, generator=gen(2)).requires_grad_(True)
     lm.orthogonality_penalty(Q, Q).backward()
     assert bool(torch.isfinite(Q.grad).all()), "the spectral-norm penalty must have a finite gradient at its minimum"
 

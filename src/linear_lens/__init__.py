@@ -3,8 +3,8 @@
 The package holds every computation of the book; the chapters in ``notebooks/`` only call it.
 Modules are named after the mathematics they implement:
 
-- :mod:`linear_lens.activations`: the activation registry, $\\sigma(0)$, $\\sigma'(0)$, and the stability
-  classification of Lemmas 8 and 10 (``classify``).
+- :mod:`linear_lens.activations`: the activation registry, $\\sigma(0)$, $\\sigma'(0)$, secant and tangent slopes.
+- :mod:`linear_lens.activation_stability`: the stability classification of activations (Lemmas 8 and 10, ``classify``).
 - :mod:`linear_lens.affine`: networks as pointwise affine maps $f(x) = A^*(x)x + b^*(x)$ (Drgona et al., Lemma 3).
 - :mod:`linear_lens.networks`: random feedforward networks (weights, biases) and their evaluation, eq. (3)/(6).
 - :mod:`linear_lens.stability`: spectral radii, Theorem 6 and its corrected sufficient condition, fixed points.
@@ -13,7 +13,7 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.balanced`: the $\\lambda$-balanced property and its initialisations (Anguita, Sections 3.1, 3.4).
 - :mod:`linear_lens.gradient_flow`: gradient descent and exactly integrated gradient flow of two-layer linear networks.
 - :mod:`linear_lens.aligned`: closed-form dynamics of aligned $\\lambda$-balanced networks (Anguita, Theorem 3.2.1).
-- :mod:`linear_lens.sampling`: grids over the domains of the phase portraits.
+- :mod:`linear_lens.sampling`: Haar-random orthogonal matrices, seeded Gaussian draws, grids over the phase portraits' domains.
 - :mod:`linear_lens.plotting`: plot helpers shared by chapters (regions of the complex plane).
 - :mod:`linear_lens.progress`: text progress bars for anything that takes more than a few seconds.
 - :mod:`linear_lens.runner`: re-execute a chapter with your own parameters (``python -m linear_lens run 01``).

@@ -1,33 +1,101 @@
-"""Input validation shared by the package: clear ``ValueError``s that name the parameter and what is allowed."""
+"""Input validation shared by the package: clear ``ValueError``s that name the parameter and what is allowed.
+
+The dtype policy, one for the whole package:
+
+- real floating tensors keep their dtype (float32 or float64); tensors of several float dtypes are promoted to the
+  widest (:func:`common_dtype`);
+- integer tensors, Python numbers and array-likes become float64 (never the float32 default of torch);
+- complex and boolean input, ``None`` and strings are refused with a ``ValueError`` naming the parameter
+  (a function that supports complex numbers says so and passes ``allow_complex=True``);
+- NaN and infinite entries are refused.
+
+Seeds: every ``generator`` argument accepts ``None`` (torch's global generator), a ``torch.Generator`` or an
+``int`` seed (:func:`as_generator`).
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 import torch
 
-__all__ = ["as_float_tensor", "check_finite", "check_positive_int", "check_real"]
+__all__ = [
+    "as_float_tensor",
+    "as_generator",
+    "check_finite",
+    "check_nonnegative_int",
+    "check_positive_int",
+    "check_positive_real",
+    "check_real",
+    "common_dtype",
+]
 
 
-def as_float_tensor(x, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Return ``x`` as a floating-point tensor (float64 for non-tensors), refusing non-finite entries.
+def as_float_tensor(
+    x, name: str, dtype: torch.dtype | None = None, *, allow_complex: bool = False
+) -> torch.Tensor:
+    """Return ``x`` as a real floating-point tensor, refusing what the package cannot compute with.
 
-    ``name`` is the parameter name used in error messages.
+    ``name`` is the parameter name used in error messages; ``dtype`` converts the result (``None``: keep a float
+    tensor's dtype, float64 for everything else). Raises ``ValueError`` for ``None``, strings, complex or boolean
+    input (complex is kept when ``allow_complex``), and non-finite entries.
     """
+    if x is None:
+        raise ValueError(f"{name}: expected an array of real numbers, got None")
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"{name}: expected an array of real numbers, got a string {x!r}")
     if isinstance(x, torch.Tensor):
         t = x
-        if not (t.is_floating_point() or t.is_complex()):
-            t = t.to(torch.get_default_dtype() if dtype is None else dtype)
     else:
         try:
-            t = torch.as_tensor(np.asarray(x, dtype=np.float64))
+            arr = np.asarray(x)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{name}: expected an array of real numbers, got {type(x).__name__}") from err
+        if arr.dtype == object or arr.dtype.kind in "USV":
+            raise ValueError(f"{name}: expected an array of real numbers, got {type(x).__name__} of {arr.dtype}")
+        t = torch.as_tensor(arr)
+    if t.dtype == torch.bool:
+        raise ValueError(f"{name}: expected real numbers, got a boolean tensor")
+    if t.is_complex():
+        if not allow_complex:
+            raise ValueError(f"{name}: expected real numbers, got complex dtype {t.dtype}; complex input is not supported")
+    elif not t.is_floating_point():
+        t = t.to(torch.float64)
+    elif t.dtype in (torch.float16, torch.bfloat16):
+        raise ValueError(f"{name}: dtype {t.dtype} is not supported; use float32 or float64")
     if dtype is not None:
         t = t.to(dtype)
     check_finite(t, name)
     return t
+
+
+def common_dtype(*tensors: torch.Tensor) -> torch.dtype:
+    """The dtype to compute in for several tensors: the widest floating dtype among them (float64 if none is float)."""
+    floats = [t.dtype for t in tensors if t.is_floating_point() or t.is_complex()]
+    if not floats:
+        return torch.float64
+    out = floats[0]
+    for d in floats[1:]:
+        out = torch.promote_types(out, d)
+    return out
+
+
+def as_generator(generator, name: str = "generator", device=None) -> torch.Generator | None:
+    """Return a ``torch.Generator`` for ``generator``: ``None`` (global RNG), a generator, or an ``int`` seed.
+
+    An ``int`` seeds a new CPU generator (``device`` names the generator's device if given).
+    Raises ``ValueError`` for anything else.
+    """
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
+        if generator < 0:
+            raise ValueError(f"{name}: an integer seed must be nonnegative, got {generator}")
+        g = torch.Generator(device=device) if device is not None else torch.Generator()
+        return g.manual_seed(int(generator))
+    raise ValueError(f"{name}: expected None, a torch.Generator or an integer seed, got {type(generator).__name__}")
 
 
 def check_finite(t: torch.Tensor, name: str) -> None:
@@ -43,8 +111,28 @@ def check_positive_int(n, name: str) -> int:
     return int(n)
 
 
+def check_nonnegative_int(n, name: str) -> int:
+    """Return ``n`` as an ``int`` if it is an integer ``>= 0``, else raise ``ValueError``."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"{name}: expected a nonnegative integer, got {n!r}")
+    return int(n)
+
+
 def check_real(x, name: str) -> float:
-    """Return ``x`` as a finite ``float``, else raise ``ValueError``."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not np.isfinite(float(x)):
+    """Return ``x`` as a finite ``float``, else raise ``ValueError``.
+
+    Accepts Python and NumPy real numbers and 0-d real tensors; refuses booleans, complex numbers, NaN and infinity.
+    """
+    if isinstance(x, torch.Tensor) and x.ndim == 0 and not (x.is_complex() or x.dtype == torch.bool):
+        x = x.item()
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(float(x)):
         raise ValueError(f"{name}: expected a finite real number, got {x!r}")
     return float(x)
+
+
+def check_positive_real(x, name: str) -> float:
+    """Return ``x`` as a finite ``float > 0``, else raise ``ValueError``."""
+    v = check_real(x, name)
+    if not v > 0:
+        raise ValueError(f"{name}: expected a finite positive number, got {x!r}")
+    return v

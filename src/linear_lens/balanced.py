@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import torch
 
+from linear_lens.sampling import haar_orthogonal
 from linear_lens._checks import as_float_tensor, check_positive_int, check_real
 from linear_lens._threads import single_thread
 from linear_lens.progress import progress
@@ -178,7 +179,7 @@ def lambda_balanced_init(
     W2 = sigma * torch.randn(out_dim, hidden_dim, generator=generator, dtype=dtype, device=device)
     U, S, Vh = torch.linalg.svd(W2 @ W1, full_matrices=True)
     k = min(in_dim, hidden_dim, out_dim)
-    R = _haar_orthogonal(hidden_dim, generator, dtype, device)
+    R = haar_orthogonal(hidden_dim, generator=generator, dtype=dtype, device=device)
     S2, S1 = balanced_singular_values(S[:k], lam, in_dim, hidden_dim, out_dim)
     return R @ S1 @ Vh, U @ S2 @ R.T
 
@@ -686,11 +687,3 @@ def _split_squares(S: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Ten
     big = (a + abs(lam)) / 2
     small = torch.where(big > 0, S**2 / torch.where(big > 0, big, torch.ones_like(big)), torch.zeros_like(big))
     return (big, small) if lam >= 0 else (small, big)
-
-
-def _haar_orthogonal(n: int, generator, dtype, device) -> torch.Tensor:
-    """A Haar-distributed orthogonal n x n matrix (QR of a Gaussian matrix with the signs of R's diagonal fixed)."""
-    Q, Rm = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=dtype, device=device))
-    signs = torch.sign(Rm.diagonal())
-    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
-    return Q * signs

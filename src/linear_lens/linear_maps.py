@@ -36,6 +36,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from linear_lens.sampling import haar_orthogonal
 from linear_lens._checks import as_float_tensor, check_positive_int, check_real
 from linear_lens._threads import single_thread
 from linear_lens.progress import progress
@@ -703,8 +704,8 @@ def _draw_spectral(n, lam_min, lam_max, batch, generator, dtype, device):
     n = check_positive_int(n, "n")
     _check_lams(lam_min, lam_max)
     b = _batch(batch)
-    U = _random_orthogonal(n, b, generator, dtype, device)
-    V = _random_orthogonal(n, b, generator, dtype, device)
+    U = haar_orthogonal(n, b, generator, dtype, device)
+    V = haar_orthogonal(n, b, generator, dtype, device)
     return U, _logit_uniform((*b, n), generator, dtype, device), V
 
 
@@ -723,12 +724,3 @@ def _draw_gershgorin(n, real, batch, generator, dtype, device):
         raise ValueError(f"real: expected True or False, got {real!r}")
     u = _rand((*_batch(batch), n, n), generator, dtype, device)
     return u if real else 2 * u - 1
-
-
-def _random_orthogonal(n, batch, generator, dtype, device) -> torch.Tensor:
-    """Haar-distributed orthogonal matrices: QR of a Gaussian matrix with the signs of diag(R) moved into Q."""
-    G = _randn((*batch, n, n), generator, dtype, device)
-    Q, R = torch.linalg.qr(G)
-    signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
-    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
-    return Q * signs.unsqueeze(-2)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
+import contextlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,12 +149,16 @@ def run_chapter(
     output_dir: Path | None = None,
     notebooks_dir: Path | None = None,
     progress: bool = True,
+    env: dict[str, str] | None = None,
 ) -> tuple[Path, list[Path]]:
     """Execute a chapter with papermill and return ``(executed_notebook, figure_paths)``.
 
     ``parameters``: values by name (already typed); ``raw_parameters``: ``(name, string)`` pairs from the command
-    line, converted with :func:`coerce`. Unknown names raise :class:`ParameterError` listing the chapter's
-    parameters. A cell that fails raises :class:`ChapterError` with the error's type and message.
+    line, converted with :func:`coerce`; ``env``: environment variables for the chapter's kernel (for example
+    ``{"MKL_ENABLE_INSTRUCTIONS": "AVX2"}``, or ``{"LINEAR_LENS_CLAIMS": "survey"}``). Unknown names raise
+    :class:`ParameterError` listing the chapter's parameters. A cell that fails raises :class:`ChapterError` with the
+    error's type and message. The chapter's claims (:mod:`linear_lens.claims`) are written next to the executed
+    notebook, as ``NN_slug.claims.json``.
     """
     import jupytext
     import papermill
@@ -173,18 +179,20 @@ def run_chapter(
     target = out_dir / f"{chapter.stem}.ipynb"
     jupytext.write(jupytext.read(chapter.path), source, fmt="ipynb")
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(target),
-            parameters=values,
-            kernel_name="python3",
-            cwd=str(chapter.path.parent),
-            progress_bar=progress,
-        )
+        with _environment(env or {}):
+            papermill.execute_notebook(
+                str(source),
+                str(target),
+                parameters=values,
+                kernel_name="python3",
+                cwd=str(chapter.path.parent),
+                progress_bar=progress,
+            )
     except papermill.PapermillExecutionError as err:
         raise ChapterError(chapter, err.ename, err.evalue, err.exec_count) from None
     finally:
         source.unlink(missing_ok=True)
+    _write_claims(target)
     return target, _save_figures(target, out_dir / chapter.stem)
 
 
@@ -255,6 +263,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]):
+    """Set environment variables for the kernel papermill starts (it inherits ours), restoring them afterwards."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _write_claims(notebook: Path) -> Path | None:
+    """Write the claims a chapter reported (:func:`linear_lens.claims.report`) to ``NN_slug.claims.json`` beside it."""
+    import json
+
+    from linear_lens import claims
+
+    data = claims.extract(notebook)
+    if data is None:
+        return None
+    path = notebook.with_suffix(".claims.json")
+    path.write_text(json.dumps(data, indent=1))
+    return path
 
 
 def _notebooks_dir() -> Path:

@@ -1,12 +1,46 @@
-"""Points at which to look at a map: regular grids over boxes, the domain of the phase portraits of Drgona et al."""
+"""Random and regular samples used across the book: Haar-random orthogonal matrices and grids over boxes.
+
+Random draws are made on the CPU with the given generator and then moved to the requested device, so a seed gives
+the same numbers on every device.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from linear_lens._checks import check_positive_int, check_real
+from linear_lens._checks import as_generator, check_nonnegative_int, check_positive_int, check_real
 
-__all__ = ["grid_2d"]
+__all__ = ["grid_2d", "haar_orthogonal", "randn"]
+
+
+def randn(shape, generator=None, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+    """Standard normal entries of the given shape, drawn on the CPU with ``generator`` and moved to ``device``."""
+    return torch.randn(tuple(shape), generator=as_generator(generator), dtype=dtype).to(device)
+
+
+def haar_orthogonal(
+    n: int, batch=(), generator=None, dtype: torch.dtype = torch.float64, device=None, columns: int | None = None
+) -> torch.Tensor:
+    r"""Haar-distributed orthogonal matrices: the QR factor of a Gaussian matrix with the signs of $\operatorname{diag}(R)$
+    moved into $Q$ (Mezzadri, 2007).
+
+    ``n``: the size; ``batch``: leading batch shape (a tuple, or ``()``); ``generator``: ``None``, a
+    ``torch.Generator`` or an ``int`` seed; ``columns``: keep the first ``columns`` columns only (orthonormal
+    columns of a Haar matrix). Returns ``(*batch, n, n)`` (or ``(*batch, n, columns)``).
+    """
+    n = check_positive_int(n, "n")
+    batch = tuple(check_nonnegative_int(b, "batch") for b in ((batch,) if isinstance(batch, int) else batch))
+    G = randn((*batch, n, n), generator, dtype, device)
+    Q, R = torch.linalg.qr(G)
+    signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
+    signs = torch.where(signs == 0, torch.ones_like(signs), signs)  # exact zero: a measure-zero event, keep Q's sign
+    Q = Q * signs.unsqueeze(-2)
+    if columns is not None:
+        columns = check_nonnegative_int(columns, "columns")
+        if columns > n:
+            raise ValueError(f"columns: at most n = {n}, got {columns}")
+        Q = Q[..., :columns]
+    return Q
 
 
 def grid_2d(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from linear_lens.sampling import haar_orthogonal
 from linear_lens._checks import as_float_tensor, check_positive_int
 
 __all__ = [
@@ -104,8 +105,8 @@ def regression_task_with_spectrum(
     if bool((s <= 0).any()):
         raise ValueError("singular_values: must be positive")
     X = whiten(torch.randn(n_in, n_samples, generator=generator, dtype=dtype))
-    U = _orthonormal_columns(n_out, k, generator, dtype)
-    V = _orthonormal_columns(n_in, k, generator, dtype)
+    U = haar_orthogonal(n_out, generator=generator, dtype=dtype, columns=k)
+    V = haar_orthogonal(n_in, generator=generator, dtype=dtype, columns=k)
     return X, U @ torch.diag(s) @ V.T @ X
 
 
@@ -126,15 +127,3 @@ def input_correlation(X: torch.Tensor) -> torch.Tensor:
     if X.ndim != 2:
         raise ValueError(f"X: expected a 2-D tensor of shape (N_i, P), got shape {tuple(X.shape)}")
     return X @ X.T / X.shape[1]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Private helpers
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _orthonormal_columns(n: int, k: int, generator, dtype) -> torch.Tensor:
-    """The first k columns of a Haar-random n x n orthogonal matrix (QR with the signs of R's diagonal fixed)."""
-    Q, R = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=dtype))
-    signs = torch.sign(R.diagonal())
-    return (Q * torch.where(signs == 0, torch.ones_like(signs), signs))[:, :k]

@@ -1,0 +1,71 @@
+"""Claims as data: raising and recording, validation, and ids unique across the book."""
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from linear_lens import claims
+from linear_lens.claims import claim
+
+ROOT = Path(__file__).resolve().parents[1]
+META = {"source": "Drgona et al., eq. (10)", "says": "rho(AB) <= rho(A) rho(B)", "verdict": "refuted"}
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch):
+    monkeypatch.delenv(claims.ENV_MODE, raising=False)
+    claims.begin("02", parameters={"seed": 0}, seed=0)
+
+
+def test_a_failed_claim_raises_like_assert():
+    with pytest.raises(AssertionError, match="eq. 10 should fail"):
+        claim("ch02.x", False, "eq. 10 should fail", **META)
+    assert claims.records()[0]["holds"] is False
+
+
+def test_survey_mode_records_and_goes_on(monkeypatch):
+    monkeypatch.setenv(claims.ENV_MODE, "survey")
+    assert claim("ch02.x", torch.tensor(False), "fails", **META) is False
+    assert claim("ch02.y", np.bool_(True), "holds", values={"v": torch.tensor([1.0, float("inf")])}, **META)
+    data = claims.report(display=False)
+    assert data["survey"] and [c["holds"] for c in data["claims"]] == [False, True]
+    assert data["claims"][1]["values"] == {"v": [1.0, "inf"]}
+    assert data["parameters"] == {"seed": 0} and data["chapter"] == "02"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"id": "02.x"}, "id: expected 'chNN.slug'"),
+        ({"id": "ch03.x"}, "does not belong to chapter 02"),
+        ({"verdict": "true"}, "verdict: expected one of"),
+        ({"source": ""}, "source: claim"),
+        ({"says": None}, "says: claim"),
+        ({"holds": torch.tensor([True, False])}, "holds: .* 2 elements"),
+        ({"holds": "yes please", "message": ""}, "message: expected"),
+    ],
+)
+def test_bad_claims_are_refused(kwargs, match):
+    args = {"id": "ch02.x", "holds": True, "message": "m", **META, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        claim(args.pop("id"), args.pop("holds"), args.pop("message"), **args)
+
+
+def test_begin_validates_the_chapter():
+    with pytest.raises(ValueError, match="chapter: expected two digits"):
+        claims.begin("2")
+
+
+def test_literal_claim_ids_are_unique_across_the_book():
+    pattern = re.compile(r"""claim\(\s*["'](ch\d\d\.[^"']+)["']""")
+    ids = [m for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md")) for m in pattern.findall(path.read_text())]
+    dupes = [i for i, n in Counter(ids).items() if n > 1]
+    assert not dupes, f"claim ids used more than once: {dupes}"
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md")):
+        prefix = f"ch{path.name[:2]}."
+        wrong = [i for i in pattern.findall(path.read_text()) if not i.startswith(prefix)]
+        assert not wrong, f"{path.name}: claim ids of another chapter: {wrong}"
