@@ -34,6 +34,8 @@ __all__ = [
     "run_chapter",
     "check_choice",
     "check_range",
+    "read_checks",
+    "describe_check",
     "main",
     "ParameterError",
 ]
@@ -108,6 +110,41 @@ def read_parameters(chapter: Chapter | Path) -> dict[str, Any]:
     return values
 
 
+def read_checks(chapter: Chapter | Path) -> dict[str, dict[str, Any]]:
+    """Return the value checks a chapter makes on its parameters, read from its source without running it.
+
+    Finds the calls ``check_range("name", name, low, high, integer=...)`` and ``check_choice("name", name, choices)``
+    whose arguments are literals (or, for choices, a call such as ``activations.names()`` of the package), and
+    returns ``{name: {"kind": "range", "low", "high", "integer"}}`` or ``{name: {"kind": "choice", "choices"}}``.
+    The runner checks values against them before it starts a kernel; the chapter checks them again when it runs.
+    """
+    import jupytext
+
+    path = chapter.path if isinstance(chapter, Chapter) else Path(chapter)
+    found: dict[str, dict[str, Any]] = {}
+    for cell in jupytext.read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            check = _static_check(node)
+            if check is not None:
+                found.setdefault(check.pop("name"), check)
+    return found
+
+
+def describe_check(check: dict[str, Any]) -> str:
+    """One phrase saying what a check of :func:`read_checks` allows: ``an integer in [1, 32]``, ``one of a, b``."""
+    if check["kind"] == "choice":
+        return "one of " + ", ".join(map(str, check["choices"]))
+    low = "-inf" if check["low"] is None else check["low"]
+    high = "inf" if check["high"] is None else check["high"]
+    return f"{'an integer' if check['integer'] else 'a number'} in [{low}, {high}]"
+
+
 def coerce(name: str, raw: str, default: Any) -> Any:
     """Convert the command-line string ``raw`` for parameter ``name`` to the type of its ``default``.
 
@@ -173,7 +210,17 @@ def run_chapter(
     if unknown:
         allowed = ", ".join(f"{n} (default {defaults[n]!r})" for n in defaults)
         raise ParameterError(f"parameter {unknown[0]}: not a parameter of chapter {chapter.number}; allowed: {allowed}")
+    checks = read_checks(chapter)
+    for name, value in values.items():  # refuse what the chapter would refuse, before a kernel starts
+        if name in checks:
+            check = checks[name]
+            if check["kind"] == "choice":
+                values[name] = check_choice(name, value, check["choices"])
+            else:
+                check_range(name, value, check["low"], check["high"], integer=check["integer"])
     out_dir = Path(output_dir) if output_dir is not None else DEFAULT_OUTPUT
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f"output: {out_dir} is a file; give a folder (it is created if missing)")
     out_dir.mkdir(parents=True, exist_ok=True)
     source = out_dir / f"{chapter.stem}.source.ipynb"
     target = out_dir / f"{chapter.stem}.ipynb"
@@ -189,7 +236,8 @@ def run_chapter(
                 progress_bar=progress,
             )
     except papermill.PapermillExecutionError as err:
-        raise ChapterError(chapter, err.ename, err.evalue, err.exec_count) from None
+        _write_claims(target)
+        raise ChapterError(chapter, err.ename, err.evalue, err.exec_count, target) from None
     finally:
         source.unlink(missing_ok=True)
     _write_claims(target)
@@ -199,24 +247,36 @@ def run_chapter(
 class ChapterError(RuntimeError):
     """A chapter cell raised: carries the chapter, the exception's type and message, and the cell number."""
 
-    def __init__(self, chapter: Chapter, ename: str, evalue: str, cell: int | None):
-        self.chapter, self.ename, self.evalue, self.cell = chapter, ename, evalue, cell
-        super().__init__(f"chapter {chapter.number} failed in cell {cell}: {ename}: {evalue}")
+    def __init__(self, chapter: Chapter, ename: str, evalue: str, cell: int | None, notebook: Path | None = None):
+        self.chapter, self.ename, self.evalue, self.cell, self.notebook = chapter, ename, evalue, cell, notebook
+        where = f" (the partly executed notebook is {notebook})" if notebook is not None else ""
+        super().__init__(f"chapter {chapter.number} failed in cell {cell}: {ename}: {evalue}{where}")
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
-    """Return ``value`` if it is one of ``choices``, else raise :class:`ParameterError` listing them."""
-    if value not in choices:
-        raise ParameterError(f"parameter {name}: expected one of {', '.join(map(str, choices))}; got {value!r}")
-    return value
+    """Return the choice ``value`` names, else raise :class:`ParameterError` listing ``choices``.
+
+    Strings match ignoring case, ``-`` and ``_`` (``"GELU"``, ``"leaky-relu"``), as the package's own lookups do;
+    the canonical spelling from ``choices`` is returned.
+    """
+    for choice in choices:
+        if value == choice or (isinstance(value, str) and isinstance(choice, str) and _fold(value) == _fold(choice)):
+            return choice
+    raise ParameterError(f"parameter {name}: expected one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 def check_range(name: str, value: Any, low: float | None = None, high: float | None = None, integer: bool = False):
-    """Return ``value`` if it is a number (an integer if ``integer``) in ``[low, high]``, else raise."""
+    """Return ``value`` if it is a finite number (an integer if ``integer``) in ``[low, high]``, else raise.
+
+    NaN and infinities are refused whatever the bounds.
+    """
+    import math
     import numbers
 
-    kind = "an integer" if integer else "a number"
+    kind = "an integer" if integer else "a finite number"
     ok = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+    if ok and not math.isfinite(value):
+        ok = False
     if ok and low is not None and value < low:
         ok = False
     if ok and high is not None and value > high:
@@ -233,7 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute a chapter with your own parameters")
     run.add_argument("chapter", help="chapter number or slug, e.g. 01 or pointwise_affine")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="set a parameter (repeatable); booleans take true/false, yes/no, on/off or 1/0, lists "
+                          "'1,2,3' or '[1, 2, 3]'; 'python -m linear_lens list NN' shows what each allows")
     run.add_argument("-o", "--output", type=Path, default=None, help=f"output folder (default {DEFAULT_OUTPUT})")
     run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
     listing = sub.add_parser("list", help="list the chapters and their parameters")
@@ -243,8 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             selected = [find_chapter(args.chapter)] if args.chapter else chapters()
             for ch in selected:
-                params = ", ".join(f"{k}={v!r}" for k, v in read_parameters(ch).items())
-                print(f"{ch.number}  {ch.slug:<28} {params}")
+                checks = read_checks(ch)
+                print(f"{ch.number}  {ch.slug}")
+                for k, v in read_parameters(ch).items():
+                    allowed = describe_check(checks[k]) if k in checks else (
+                        "True or False (also yes/no, on/off, 1/0)" if isinstance(v, bool) else _describe_type(v))
+                    print(f"    {k} = {v!r}: {allowed}")
             return 0
         notebook, figures = run_chapter(
             args.chapter, raw_parameters=args.parameter, output_dir=args.output, progress=not args.no_progress
@@ -292,6 +358,48 @@ def _write_claims(notebook: Path) -> Path | None:
     path = notebook.with_suffix(".claims.json")
     path.write_text(json.dumps(data, indent=1))
     return path
+
+
+def _fold(text: str) -> str:
+    return text.lower().replace("-", "").replace("_", "")
+
+
+def _static_check(node: ast.AST) -> dict[str, Any] | None:
+    """The check a ``check_range``/``check_choice`` call makes, if its arguments can be read without running."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return None
+    if node.func.id not in ("check_range", "check_choice") or len(node.args) < 2:
+        return None
+    first, second = node.args[0], node.args[1]
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        return None
+    if not (isinstance(second, ast.Name) and second.id == first.value):  # checks a derived value, e.g. len(lams)
+        return None
+    try:
+        if node.func.id == "check_choice":
+            return {"name": first.value, "kind": "choice", "choices": list(_static_value(node.args[2]))}
+        args = [_static_value(a) for a in node.args[2:4]]
+        kw = {k.arg: _static_value(k.value) for k in node.keywords}
+        low = args[0] if len(args) > 0 else kw.get("low")
+        high = args[1] if len(args) > 1 else kw.get("high")
+        return {"name": first.value, "kind": "range", "low": low, "high": high, "integer": bool(kw.get("integer", False))}
+    except (ValueError, IndexError, ImportError, AttributeError, TypeError):
+        return None
+
+
+def _static_value(node: ast.AST) -> Any:
+    """A literal, or the result of a call ``module.function()`` of :mod:`linear_lens` without arguments."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        pass
+    if (isinstance(node, ast.Call) and not node.args and not node.keywords and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)):
+        import importlib
+
+        module = importlib.import_module(f"linear_lens.{node.func.value.id}")
+        return getattr(module, node.func.attr)()
+    raise ValueError("not a static value")
 
 
 def _notebooks_dir() -> Path:
