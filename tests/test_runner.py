@@ -131,8 +131,7 @@ def test_a_failed_run_says_where_the_partly_executed_notebook_is(tmp_path):
     book = tmp_path / "notebooks"
     book.mkdir()
     (book / "99_fails.md").write_text(
-        "---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n  name: python3\n"
-        "  display_name: Python 3\n  language: python\n---\n\n"
+        FIRST.path.read_text().split("\n---\n", 1)[0] + "\n---\n\n"
         "```{code-cell} ipython3\n:tags: [parameters]\nquick = False\n```\n\n"
         "```{code-cell} ipython3\nraise ValueError('x: broken on purpose')\n```\n"
     )
