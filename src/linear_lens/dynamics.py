@@ -718,8 +718,9 @@ class Attractor:
 
     ``kind``: one of :data:`KINDS`. ``fates``: how many starts ended in each fate (``"fixed point"``,
     ``"periodic"``, ``"quasi-periodic"``, ``"chaotic"``, ``"diverging"``, ``"undetermined"``).
-    ``limits`` ``(j, n)``: the distinct fixed points the orbits converged to (deduplicated); ``limit_eigenvalue_gap``:
-    the largest over those limits of $\min_i |\lambda_i(f'(\bar x)) - 1|$ (about $0$ on a line of fixed points).
+    ``limits`` ``(j, n)``: the distinct fixed points the orbits converged to (deduplicated); ``line_points``: how
+    many of them have an eigenvalue of $f'(\bar x)$ within ``line_tol`` of 1 (points of a continuum of fixed points);
+    ``limit_eigenvalue_gap``: the largest $\min_i |\lambda_i(f'(\bar x)) - 1|$ over those (``nan`` if none).
     ``fixed_points``, ``fixed_point_verdicts``, ``rho_jacobian``, ``rho_astar``: every fixed point Newton's method found
     from the starts and the limits, with its verdict, $\rho(f'(\bar x))$ and $\rho(A^*(\bar x))$.
     ``period``: the smallest period $\ge 2$ of a periodic orbit ($0$ if none); ``rotation``: the median rotation
@@ -731,6 +732,7 @@ class Attractor:
     kind: str
     fates: dict
     limits: torch.Tensor
+    line_points: int
     limit_eigenvalue_gap: float
     fixed_points: torch.Tensor
     fixed_point_verdicts: list
@@ -753,6 +755,7 @@ class Attractor:
             "kind": self.kind,
             **{f"starts_{k.replace(' ', '_').replace('-', '_')}": v for k, v in self.fates.items()},
             "attracting_points": int(self.limits.shape[0]),
+            "line_points": self.line_points,
             "fixed_points": int(self.fixed_points.shape[0]),
             "stable_fixed_points": sum(v == "stable" for v in self.fixed_point_verdicts),
             "fixed_point_list": pts,
@@ -789,8 +792,9 @@ def classify_attractor(
     1. *diverging*: it left the ball of radius ``escape``, or its norm grew by half over the second half of the run
        and ended above twice the largest start norm plus one;
     2. *fixed point*: $\lVert f(x) - x\rVert_\infty \le$ ``tol_fixed`` $(1 + \lVert x\rVert_\infty)$ at the end; or,
-       for slow convergence, Newton's method from the end state finds $\bar x$ and the distance to it shrank by 10%
-       over the second half;
+       for slow convergence, Newton's method from the end state finds a $\bar x$ that does not repel
+       ($\rho(f'(\bar x)) \le 1$), the distance to it shrank by 10% over the second half, and the orbit's Lyapunov
+       exponent (below) is not positive;
     3. *periodic*: a period $2 \le p \le$ ``max_period`` over the last ``tail`` states (:func:`orbit_period`);
     4. otherwise, by the largest Lyapunov exponent $\hat\lambda_1 \pm s$ over ``lyapunov_steps`` more steps
        (:func:`lyapunov_exponent`): *chaotic* if $\hat\lambda_1 - 3s >$ ``lyapunov_tol``, *quasi-periodic* if
@@ -798,10 +802,10 @@ def classify_attractor(
 
     The network's kind, in this order: ``"unstable"`` if a start diverges; ``"chaotic"`` if one is chaotic;
     ``"limit cycle"`` if one is periodic or quasi-periodic (a cycle of $p$ points, or an invariant closed curve);
-    else, from the distinct limits of the converging starts: ``"line attractor"`` if there are at least
-    ``line_points`` of them and at each $f'(\bar x)$ has an eigenvalue within ``line_tol`` of 1 (a continuum of
-    fixed points), ``"multiple points"`` if more than one, ``"single point"`` if one; ``"undetermined"`` if no start
-    could be classified. ``starts``: ``(S, n)``. ``generator``: for the tangent vectors of the Lyapunov exponents.
+    else, from the distinct limits of the converging starts: ``"line attractor"`` if at least ``line_points`` of
+    them are fixed points where $f'(\bar x)$ has an eigenvalue within ``line_tol`` of 1 (a continuum of fixed
+    points, along which $f' $ leaves the tangent direction unchanged), ``"multiple points"`` if more than one limit,
+    ``"single point"`` if one; ``"undetermined"`` if no start could be classified. ``starts``: ``(S, n)``. ``generator``: for the tangent vectors of the Lyapunov exponents.
     Returns one :class:`Attractor` per network.
 
     The spectral radius of $A^*$ is not an input: what decides is the behaviour of orbits and the true Jacobian.
@@ -823,17 +827,7 @@ def classify_attractor(
     period = orbit_period(orb.tail, max_period, tol_period)
     periodic = ~diverging & ~settled & (period >= 2)
     rest = ~diverging & ~settled & ~periodic
-    # slow convergence to a fixed point: Newton from the end state, distance shrinking over the second half
-    slow = torch.zeros_like(rest)
-    newton_limit = x_end.clone()
-    if bool(rest.any()):
-        fp = fixed_points(net, torch.where(rest.unsqueeze(-1), x_end, torch.zeros_like(x_end)), tol=1e-11)
-        d_end = (x_end - fp.x).norm(dim=-1)
-        d_half = (x_half - fp.x).norm(dim=-1)
-        slow = rest & fp.converged & (d_end <= 0.9 * d_half)
-        newton_limit = torch.where(slow.unsqueeze(-1), fp.x, x_end)
-    rest = rest & ~slow
-    # Lyapunov exponents of the orbits still undecided (only the networks that have some, batched)
+    # the largest Lyapunov exponent of the orbits still undecided (only the networks that have some, batched)
     lam = torch.full((M, S), float("nan"), dtype=x_end.dtype, device=x_end.device)
     se = torch.full_like(lam, float("nan"))
     todo = torch.nonzero(rest.any(dim=-1).cpu()).flatten().tolist()
@@ -842,7 +836,21 @@ def classify_attractor(
         lyap = lyapunov_exponent(net.select(todo), torch.where(rest[ix].unsqueeze(-1), x_end[ix], 0 * x_end[ix]),
                                  lyapunov_steps, blocks=blocks, generator=generator)
         lam[ix], se[ix] = lyap.exponent, lyap.stderr
-    chaotic = rest & (lam - 3 * se > lyapunov_tol)
+    positive = lam - 3 * se > lyapunov_tol
+    # slow convergence to a fixed point: Newton from the end state finds a point that is not repelling
+    # (rho(f') <= 1), the distance to it shrank by 10% over the second half, and the orbit is not chaotic
+    slow = torch.zeros_like(rest)
+    newton_limit = x_end.clone()
+    if bool(rest.any()):
+        fp = fixed_points(net, torch.where(rest.unsqueeze(-1), x_end, torch.zeros_like(x_end)), tol=1e-11)
+        _, Jn = jacobian(net, fp.x)
+        attracting = eigenvalues(Jn).abs().amax(-1) <= 1 + 1e-9
+        d_end = (x_end - fp.x).norm(dim=-1)
+        d_half = (x_half - fp.x).norm(dim=-1)
+        slow = rest & fp.converged & attracting & (d_end <= 0.9 * d_half) & ~positive
+        newton_limit = torch.where(slow.unsqueeze(-1), fp.x, x_end)
+    rest = rest & ~slow
+    chaotic = rest & positive
     quasi = rest & ~chaotic & (lam.abs() <= torch.clamp(3 * se, min=lyapunov_tol))
     undetermined = rest & ~chaotic & ~quasi
     converged = settled | slow
@@ -853,19 +861,18 @@ def classify_attractor(
     # the Jacobian at the limits, for the line-attractor test
     limit_sets = [_unique_points(limits_all[m][converged[m]], 1e-6) for m in range(M)]
     counts = [p.shape[0] for p in limit_sets]
-    gaps = [float("nan")] * M
+    gaps = [torch.zeros(0)] * M
     if sum(counts):
         idx = torch.repeat_interleave(torch.arange(M), torch.tensor(counts))
         _, J = jacobian(_subset(net, idx), torch.cat(limit_sets).unsqueeze(1))
         dist = (eigenvalues(J[:, 0]) - 1).abs().amin(-1).cpu()
-        start = 0
-        for m, k in enumerate(counts):
-            if k:
-                gaps[m] = float(dist[start:start + k].amax())
-            start += k
+        gaps = list(torch.split(dist, counts))
     out = []
     for m in range(M):
-        limits, gap = limit_sets[m], gaps[m]
+        limits = limit_sets[m]
+        on_line = gaps[m] <= line_tol
+        n_line = int(on_line.sum())
+        gap = float(gaps[m][on_line].amax()) if n_line else float("nan")
         fates = {
             "fixed point": int(converged[m].sum()),
             "periodic": int(periodic[m].sum()),
@@ -900,10 +907,10 @@ def classify_attractor(
                   f"orbits of {S}")
             if rotation == rotation:
                 ev += f", rotation number {rotation:.4g}"
-        elif limits.shape[0] >= line_points and gap <= line_tol:
+        elif n_line >= line_points:
             kind = "line attractor"
-            ev = (f"{limits.shape[0]} distinct limits, each a fixed point with an eigenvalue of f' within "
-                  f"{gap:.1e} of 1")
+            ev = (f"{n_line} of {limits.shape[0]} distinct limits are fixed points where f' has an eigenvalue "
+                  f"within {gap:.1e} of 1 (a continuum of fixed points)")
         elif limits.shape[0] > 1:
             kind = "multiple points"
             ev = f"{limits.shape[0]} distinct attracting fixed points"
@@ -915,7 +922,7 @@ def classify_attractor(
             ev = f"{fates['undetermined']}/{S} orbits not classified"
         if kind != "undetermined" and fates["undetermined"]:
             ev += f"; {fates['undetermined']} orbits undetermined"
-        out.append(Attractor(kind, fates, limits, gap, fp_all.points[m], fp_all.verdicts[m], fp_all.rho_jacobian[m],
+        out.append(Attractor(kind, fates, limits, n_line, gap, fp_all.points[m], fp_all.verdicts[m], fp_all.rho_jacobian[m],
                              fp_all.rho_astar[m], per, rotation, lyap_max, lyap_se, growth, ev))
     return out
 
@@ -959,7 +966,7 @@ def _affine(net: NetworkBatch, l: int, h: torch.Tensor, bias: bool = True) -> to
     With the coordinate first, each term is a ``(n, M, 1) * (M, P)`` product: much faster than $M$ tiny matmuls.
     """
     cols, b = net.cols[l]
-    if len(cols) <= 4:
+    if cols:
         z = cols[0] * h[..., 0:1, :, :]
         for j in range(1, len(cols)):
             z = z + cols[j] * h[..., j:j + 1, :, :]

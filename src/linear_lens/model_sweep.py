@@ -60,6 +60,7 @@ __all__ = [
     "SweepResult",
     "sweep",
     "crosstab",
+    "per_point_reference",
 ]
 
 #: The eigenvalue ranges $(\lambda_{\min}, \lambda_{\max})$ of Appendix D.
@@ -210,7 +211,9 @@ def draw_weights(
     - Gershgorin (``GershgorinLinear``): centre $c = (\lambda_{\min} + \lambda_{\max})/2$, signed "radius"
       $r = (\lambda_{\min} - \lambda_{\max})/2 \le 0$; diagonal $c + r(\operatorname{sigmoid}(d_i) - \frac12)$,
       $d_i \sim \mathcal N(0, 1)$; off-diagonal entries $\frac r2 \operatorname{softmax}(w)_{ij}$, one softmax over
-      all $n(n-1)$ off-diagonal entries of $w \sim \mathcal U(0, 1)$, symmetrised first ($w + w^\top$) when real;
+      all $n(n-1)$ off-diagonal entries of $w \sim \mathcal U(0, 1)$, symmetrised first ($w + w^\top$) when real.
+      The diagonal is within $|r|/2$ of $c$ and the off-diagonal entries sum to $|r|/2$ in modulus, so every
+      eigenvalue lies within $|r|$ of $c$: in the disc over $(\lambda_{\min}, \lambda_{\max})$;
     - spectral (``SVDLinear``): $U \tilde\Sigma V$ with Haar $U$, $V$ and $\tilde\Sigma = \lambda_{\max} -
       (\lambda_{\max} - \lambda_{\min})\operatorname{sigmoid}(s)$, $s \sim \mathcal U(0, 1)$;
     - Perron-Frobenius (``PerronFrobeniusLinear``): row softmax of $w \sim \mathcal U(-1/\sqrt n, 1/\sqrt n)$ times
@@ -418,6 +421,31 @@ def crosstab(rows: Sequence[dict], by: str, column: str = "kind", values: Sequen
         if r[column] in d:
             d[r[column]] += 1
         d["total"] += 1
+    return out
+
+
+def per_point_reference(weights, biases, activation, grid: torch.Tensor, *, convention: str = "authors",
+                        form: str = "paper") -> torch.Tensor:
+    r"""Return $\rho(A^*(x))$ at each grid point the way the authors' scripts compute it: one point at a time.
+
+    For each point, one call of :func:`linear_lens.affine.pointwise_affine` (an independent implementation of
+    Lemma 3) and one ``torch.linalg.eigvals``. ``weights``: $[A_0, \dots, A_L]$; ``biases``: list or ``None``;
+    ``convention``: as in :func:`sweep` (``"authors"`` appends the identity layer). Slow by design: it is the
+    reference against which the batched engine is tested and timed. Returns ``(P,)``.
+    """
+    from linear_lens.affine import pointwise_affine
+
+    if convention not in dynamics.CONVENTIONS:
+        raise ValueError(f"convention: expected one of {', '.join(dynamics.CONVENTIONS)}, got {convention!r}")
+    weights = list(weights)
+    n = weights[0].shape[-1]
+    if convention == "authors":
+        weights = weights + [torch.eye(n, dtype=weights[0].dtype)]
+        biases = None if biases is None else list(biases) + [torch.zeros(n, dtype=weights[0].dtype)]
+    out = torch.empty(grid.shape[0], dtype=torch.float64)
+    for i, x in enumerate(grid):
+        A, _ = pointwise_affine(weights, biases, activation, x, form=form)
+        out[i] = torch.linalg.eigvals(A).abs().max()
     return out
 
 
