@@ -177,6 +177,11 @@ def test_activation_pattern_and_region_count():
     assert dy.count_regions(codes) == 4
     stripes = torch.tensor([[0, 1, 0, 1]] * 3)
     assert dy.count_regions(stripes) == 4  # equal labels in separate stripes count separately
+    diagonal = torch.eye(4, dtype=torch.int64)
+    assert dy.count_regions(diagonal, connectivity=4) == 4 + 2  # the diagonal cells and the two triangles
+    assert dy.count_regions(diagonal) == 2  # with corners, the diagonal and the triangles are each connected
+    assert dy.count_regions(diagonal, min_cells=5) == 1
+    assert dy.count_sectors(torch.tensor([0, 0, 1, 1, 2, 0])) == 2 + 0 + 1 and dy.count_sectors(torch.ones(5)) == 1
     with pytest.raises(ValueError, match="codes"):
         dy.count_regions(torch.zeros(3, 3))
 

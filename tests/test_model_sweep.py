@@ -46,12 +46,18 @@ def test_configurations_refuse_bad_input():
 @pytest.mark.parametrize("construction", ms.CONSTRUCTIONS)
 def test_draws_are_reproducible_and_shaped(construction):
     for wc in ms.weight_configs():
-        a = ms.draw_weights(wc, 2, 5, torch.Generator().manual_seed(3), construction=construction)
-        b = ms.draw_weights(wc, 2, 5, torch.Generator().manual_seed(3), construction=construction)
-        assert a.shape == (5, 2, 2) and a.dtype == F64 and torch.equal(a, b), wc.label
-        assert bool(torch.isfinite(a).all())
+        W, B = ms.draw_network(wc, 4, 2, torch.Generator().manual_seed(3), construction=construction)
+        W2, B2 = ms.draw_network(wc, 4, 2, torch.Generator().manual_seed(3), construction=construction)
+        assert W.shape == (5, 2, 2) and B.shape == (5, 2) and W.dtype == F64, wc.label
+        assert torch.equal(W, W2) and torch.equal(B, B2)
+        assert bool(torch.isfinite(W).all()) and float(B.abs().max()) <= 1 / math.sqrt(2)
     with pytest.raises(ValueError, match="construction"):
-        ms.draw_weights(ms.weight_configs()[0], 2, 1, torch.Generator(), construction="other")
+        ms.draw_network(ms.weight_configs()[0], 1, 2, torch.Generator(), construction="other")
+
+
+def _weights(wc, count, g, n=2):
+    """``count`` authors' weights of one configuration (the layers of one deep network)."""
+    return ms.draw_network(wc, count - 1, n, g)[0]
 
 
 def test_authors_gershgorin_weights_follow_slim():
@@ -59,7 +65,7 @@ def test_authors_gershgorin_weights_follow_slim():
     for real in (True, False):
         for lo, hi in ms.RANGES:
             wc = ms.WeightConfig("gershgorin_real" if real else "gershgorin_complex", lo, hi)
-            W = ms.draw_weights(wc, 3, 200, g, construction="authors")
+            W = _weights(wc, 200, g, n=3)
             centre, r = (lo + hi) / 2, abs(hi - lo) / 2
             diag = torch.diagonal(W, dim1=-2, dim2=-1)
             off = W - torch.diag_embed(diag)
@@ -76,19 +82,17 @@ def test_authors_gershgorin_weights_follow_slim():
 def test_authors_spectral_and_perron_frobenius_weights():
     g = torch.Generator().manual_seed(1)
     for lo, hi in ms.RANGES:
-        W = ms.draw_weights(ms.WeightConfig("spectral", lo, hi), 2, 300, g, construction="authors")
+        W = _weights(ms.WeightConfig("spectral", lo, hi), 300, g)
         sv = torch.linalg.svdvals(W)
         a, b = sorted((abs(hi - (hi - lo) / (1 + math.exp(-1.0))), abs(hi - (hi - lo) / 2)))
         assert bool(((sv >= a - 1e-12) & (sv <= b + 1e-12)).all()), (lo, hi)
-    P = ms.draw_weights(ms.WeightConfig("perron_frobenius", 1.0, 1.0), 2, 300, g, construction="authors")
+    P = _weights(ms.WeightConfig("perron_frobenius", 1.0, 1.0), 300, g)
     assert bool((P > 0).all())
     assert torch.allclose(P.sum(-2), torch.ones(300, 2, dtype=F64))  # column-stochastic (slim's x W, transposed)
     assert torch.allclose(torch.linalg.eigvals(P).abs().amax(-1), torch.ones(300, dtype=F64))
 
 
-def test_biases_and_grids():
-    b = ms.draw_biases(2, 1000, torch.Generator().manual_seed(0))
-    assert b.shape == (1000, 2) and float(b.abs().max()) <= 1 / math.sqrt(2)
+def test_grids():
     grid = ms.authors_grid()
     assert grid.shape == (576, 2) and float(grid.min()) == -6.0 and float(grid.max()) == 5.5
     assert torch.allclose(ms.authors_starts().norm(dim=-1), torch.full((8,), 4.0, dtype=F64))
@@ -106,9 +110,7 @@ def test_sweep_spectra_match_the_per_point_reference():
     grid = ms.authors_grid()
     for c, row in zip(configs, res.rows):
         assert (row["factorisation"], row["range"], row["depth"], row["activation"], row["bias"]) == c.key
-        g = torch.Generator().manual_seed(c.seed)
-        W = ms.draw_weights(c.weights, 2, c.depth + 1, g)
-        B = ms.draw_biases(2, c.depth + 1, g)
+        W, B = ms.draw_network(c.weights, c.depth, 2, torch.Generator().manual_seed(c.seed))
         rho = ms.per_point_reference(list(W), list(B) if c.bias else None, c.activation, grid)
         assert math.isclose(row["rho_max"], float(rho.max()), rel_tol=1e-10), c
         assert math.isclose(row["rho_mean"], float(rho.mean()), rel_tol=1e-10), c

@@ -8,7 +8,7 @@ each with its own activation, so that a sweep over hundreds of models is a handf
 - **Fields over a grid** (one pass): $A^*(x)$ and $b^*(x)$ of Lemma 3 (:func:`affine_field`), their eigenvalues in
   closed form for $2 \times 2$ matrices (:func:`eigenvalues`), spectral radius and spectral norm
   (:func:`spectral_field`); for piecewise-linear activations the activation pattern that labels linear regions
-  (:func:`activation_pattern`, :func:`count_regions`, :func:`region_bound`).
+  (:func:`activation_pattern`, :func:`count_regions`, :func:`count_sectors`, :func:`region_bound`).
 - **The true Jacobian** $f'(x)$ (:func:`jacobian`, forward-mode derivatives of $\sigma$). Unlike $A^*(x)$ it decides
   whether a fixed point attracts: $x_{k+1} - \bar x \approx f'(\bar x)(x_k - \bar x)$.
 - **Orbits** from many starts (:func:`iterate`), **fixed points** by Newton's method, deduplicated, each with the
@@ -55,6 +55,7 @@ __all__ = [
     "spectral_field",
     "activation_pattern",
     "count_regions",
+    "count_sectors",
     "region_bound",
     "max_jump",
     "Orbits",
@@ -345,23 +346,47 @@ def activation_pattern(net: NetworkBatch, x: torch.Tensor) -> torch.Tensor:
     return code
 
 
-def count_regions(codes: torch.Tensor) -> int:
-    r"""Count the connected regions of equal value in a 2-D grid of labels (4-neighbour connectivity).
+def count_regions(codes: torch.Tensor, *, connectivity: int = 8, min_cells: int = 1) -> int:
+    r"""Count the connected regions of equal label in a 2-D grid of labels.
 
-    ``codes``: ``(rows, cols)`` integer labels, e.g. :func:`activation_pattern` on a regular grid reshaped. A region
-    thinner than the grid spacing can be missed or split: compare two resolutions. Returns an ``int``.
+    ``codes``: ``(rows, cols)`` integer labels, e.g. :func:`activation_pattern` on a regular grid reshaped;
+    ``connectivity``: 4 (edge neighbours) or 8 (edges and corners: a thin diagonal wedge stays one region);
+    ``min_cells``: components with fewer cells are not counted (stray cells where many regions meet, such as the
+    apex of the cones of a network without bias). A region thinner than the spacing can still be missed: compare
+    resolutions. Returns an ``int``.
     """
     from scipy import ndimage
 
     codes = torch.as_tensor(codes)
     if codes.ndim != 2 or codes.dtype.is_floating_point:
         raise ValueError(f"codes: expected a 2-D integer grid of labels, got {codes.dtype} {tuple(codes.shape)}")
+    if connectivity not in (4, 8):
+        raise ValueError(f"connectivity: expected 4 or 8, got {connectivity!r}")
+    min_cells = check_positive_int(min_cells, "min_cells")
+    structure = np.ones((3, 3)) if connectivity == 8 else None
     arr = codes.cpu().numpy()
     total = 0
     for value in np.unique(arr):
-        _, k = ndimage.label(arr == value)
-        total += int(k)
+        labels, k = ndimage.label(arr == value, structure=structure)
+        if k:
+            sizes = np.bincount(labels.ravel())[1:]
+            total += int((sizes >= min_cells).sum())
     return total
+
+
+def count_sectors(codes: torch.Tensor) -> int:
+    r"""Count the maximal runs of equal labels along a closed loop (the last label is next to the first).
+
+    For a network without bias and a positively homogeneous activation (ReLU), $f(tx) = tf(x)$ for $t > 0$ and the
+    linear regions are cones from the origin: labelling a fine circle around it with :func:`activation_pattern`
+    counts them exactly, up to sectors narrower than the angular spacing. ``codes``: ``(K,)``. A loop with a
+    single label counts 1.
+    """
+    codes = torch.as_tensor(codes).flatten()
+    if codes.numel() == 0:
+        raise ValueError("codes: need at least one label")
+    changes = int((codes != codes.roll(1)).sum())
+    return max(changes, 1)
 
 
 def region_bound(widths: Sequence[int], n_in: int) -> int:

@@ -16,7 +16,8 @@ and ``slim.linear``; read for facts, not copied):
 - the network: ``blocks.MLP(2, 2, hsizes=[2] * nlayers, bias=True)`` with every nonlinearity, the output's identity
   included, replaced by the activation; so "N. Layers" $= L$ hidden layers, $L + 1$ weights, and $L + 1$
   activations (``convention="authors"`` of :mod:`linear_lens.dynamics`), against eq. (3)'s $L$ activations;
-- the weights (``construction="authors"``): slim's initialisations (:func:`draw_weights`);
+- the weights (``construction="authors"``): slim's initialisations, drawn layer by layer after the layer's bias
+  (:func:`draw_network`);
 - the grid ``arange(-6, 6, 0.5)`` squared (:func:`authors_grid`), one $A^*$ and one eigenvalue problem per point;
 - phase portraits from 8 starts on the circle of radius 4, 20 steps (:func:`authors_starts`).
 
@@ -53,8 +54,7 @@ __all__ = [
     "weight_configs",
     "configurations",
     "TABLE1",
-    "draw_weights",
-    "draw_biases",
+    "draw_network",
     "authors_grid",
     "authors_starts",
     "SweepResult",
@@ -199,14 +199,16 @@ TABLE1 = _table1()
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def draw_weights(
-    config: WeightConfig, n: int, count: int, generator: torch.Generator, *, construction: str = "authors",
+def draw_network(
+    config: WeightConfig, depth: int, n: int, generator: torch.Generator, *, construction: str = "authors",
     dtype: torch.dtype = torch.float64,
-) -> torch.Tensor:
-    r"""Draw ``count`` weights $A \in \mathbb{R}^{n\times n}$ (column convention, $z = Ah$) for a weight configuration.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Draw the $L + 1$ weights and biases of a network with ``depth`` $= L$ hidden layers of width ``n``.
 
-    ``construction="authors"``: the initialisations of PNNL's ``slim.linear`` (the code behind the paper's
-    experiments; its layers compute $x W$, so $A = W^\top$):
+    ``construction="authors"``: the network of the authors' scripts, ``blocks.MLP(n, n, hsizes=[n] * L,
+    bias=True)`` with slim's maps (:func:`linear_lens.linear_maps.slim_mlp` where it exists): layer by layer, a
+    bias $\mathcal U(-1/\sqrt n, 1/\sqrt n)$, then the weight as slim initialises it (PNNL's ``slim.linear``; its
+    layers compute $xW$, so $A = W^\top$):
 
     - Gershgorin (``GershgorinLinear``): centre $c = (\lambda_{\min} + \lambda_{\max})/2$, signed "radius"
       $r = (\lambda_{\min} - \lambda_{\max})/2 \le 0$; diagonal $c + r(\operatorname{sigmoid}(d_i) - \frac12)$,
@@ -214,7 +216,7 @@ def draw_weights(
       all $n(n-1)$ off-diagonal entries of $w \sim \mathcal U(0, 1)$, symmetrised first ($w + w^\top$) when real.
       The diagonal is within $|r|/2$ of $c$ and the off-diagonal entries sum to $|r|/2$ in modulus, so every
       eigenvalue lies within $|r|$ of $c$: in the disc over $(\lambda_{\min}, \lambda_{\max})$;
-    - spectral (``SVDLinear``): $U \tilde\Sigma V$ with Haar $U$, $V$ and $\tilde\Sigma = \lambda_{\max} -
+    - spectral (``SVDLinear``, "softSVD"): $U \tilde\Sigma V$ with Haar $U$, $V$ and $\tilde\Sigma = \lambda_{\max} -
       (\lambda_{\max} - \lambda_{\min})\operatorname{sigmoid}(s)$, $s \sim \mathcal U(0, 1)$;
     - Perron-Frobenius (``PerronFrobeniusLinear``): row softmax of $w \sim \mathcal U(-1/\sqrt n, 1/\sqrt n)$ times
       $\lambda_{\max} - (\lambda_{\max} - \lambda_{\min})\operatorname{sigmoid}(m)$, $m \sim \mathcal U(0, 1)$;
@@ -222,9 +224,11 @@ def draw_weights(
 
     ``construction="printed"``: eq. (26) and the samplers of :mod:`linear_lens.linear_maps`
     (:func:`~linear_lens.linear_maps.gershgorin` with ``real``, :func:`~linear_lens.linear_maps.spectral_svd`,
-    :func:`~linear_lens.linear_maps.perron_frobenius`); unstructured: $\mathcal N(0, 1/n)$ entries.
+    :func:`~linear_lens.linear_maps.perron_frobenius`), unstructured $\mathcal N(0, 1/n)$; then the biases as above.
 
-    Returns ``(count, n, n)``.
+    The biases are drawn whether or not a model uses them ("bias off" is the same network with zero biases).
+    Returns ``(W, B)``: ``(L + 1, n, n)`` and ``(L + 1, n)``, float64 by default, in the convention of eq. (3)
+    (the authors' activation after the output is added by :func:`linear_lens.dynamics.network_batch`).
     """
     from linear_lens import linear_maps as lm
 
@@ -232,32 +236,29 @@ def draw_weights(
         raise ValueError(f"construction: expected one of {', '.join(CONSTRUCTIONS)}, got {construction!r}")
     if config.factorisation not in FACTORISATIONS:
         raise ValueError(f"config: unknown factorisation {config.factorisation!r}; allowed: {', '.join(FACTORISATIONS)}")
-    n, count = check_positive_int(n, "n"), check_positive_int(count, "count")
-    lo, hi = config.lam_min, config.lam_max
-    f = config.factorisation
-    g = generator
-    if construction == "printed":
-        if f.startswith("gershgorin"):
-            return lm.gershgorin(n, lo, hi, real=f == "gershgorin_real", batch=(count,), generator=g, dtype=dtype)
-        if f == "spectral":
-            return lm.spectral_svd(n, lo, hi, batch=(count,), generator=g, dtype=dtype)
-        if f == "perron_frobenius":
-            return lm.perron_frobenius(n, lo, hi, batch=(count,), generator=g, dtype=dtype)
-        return torch.randn(count, n, n, generator=g, dtype=dtype) / math.sqrt(n)
-    authors = getattr(lm, "authors_weights", None)  # the linear_maps version, once it exists
-    if authors is not None:
-        return authors(f, n, lo, hi, batch=(count,), generator=g, dtype=dtype)
-    return _slim_weights(f, n, lo, hi, count, g, dtype)
-
-
-def draw_biases(n: int, count: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    r"""Draw ``count`` bias vectors with entries $\mathcal U(-1/\sqrt n, 1/\sqrt n)$, slim's and PyTorch's default.
-
-    Returns ``(count, n)``.
-    """
-    n, count = check_positive_int(n, "n"), check_positive_int(count, "count")
-    bound = 1 / math.sqrt(n)
-    return (2 * torch.rand(count, n, generator=generator, dtype=dtype) - 1) * bound
+    n, depth = check_positive_int(n, "n"), check_positive_int(depth, "depth")
+    f, g = config.factorisation, generator
+    lo, hi = (1.0, 1.0) if config.lam_min is None else (config.lam_min, config.lam_max)
+    if construction == "authors":
+        key = {"gershgorin_real": "gershgorin", "gershgorin_complex": "gershgorin", "spectral": "softSVD",
+               "perron_frobenius": "pf", "unstructured": "linear"}[f]
+        slim_mlp = getattr(lm, "slim_mlp", None)
+        if slim_mlp is not None:
+            Ws, Bs = slim_mlp(n, depth, key, lo, hi, real=f != "gershgorin_complex", bias=True, generator=g,
+                              dtype=dtype)
+            return torch.stack(Ws[:-1]), torch.stack(Bs[:-1])  # drop the identity layer: see network_batch
+        return _slim_network(key, f != "gershgorin_complex", n, depth, lo, hi, g, dtype)
+    count = depth + 1
+    if f.startswith("gershgorin"):
+        W = lm.gershgorin(n, lo, hi, real=f == "gershgorin_real", batch=(count,), generator=g, dtype=dtype)
+    elif f == "spectral":
+        W = lm.spectral_svd(n, lo, hi, batch=(count,), generator=g, dtype=dtype)
+    elif f == "perron_frobenius":
+        W = lm.perron_frobenius(n, lo, hi, batch=(count,), generator=g, dtype=dtype)
+    else:
+        W = torch.randn(count, n, n, generator=g, dtype=dtype) / math.sqrt(n)
+    B = (2 * torch.rand(count, n, generator=g, dtype=dtype) - 1) / math.sqrt(n)
+    return W, B
 
 
 def authors_grid(dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -327,7 +328,7 @@ def sweep(
     device=None,
     show_progress: bool = True,
     classify_options: dict | None = None,
-    weights_fn: Callable | None = None,
+    network_fn: Callable | None = None,
 ) -> SweepResult:
     r"""Run the sweep: spectra of $A^*$ over ``grid`` and the attractor of every model, batched by depth.
 
@@ -336,8 +337,8 @@ def sweep(
     (:mod:`linear_lens.dynamics`); ``grid``: ``(P, n)`` points (default :func:`authors_grid`); ``starts``: ``(S, n)``
     initial states for the attractors (default: an $8 \times 8$ grid over $[-6, 6]^2$ and the authors' 8 starts);
     ``classify``: skip the attractors when false (the spectral part alone); ``classify_options``: keyword arguments
-    for :func:`linear_lens.dynamics.classify_attractor`; ``weights_fn``: replaces :func:`draw_weights`, with the same
-    signature (another construction of the weights). Weights and biases are drawn once per (weight configuration,
+    for :func:`linear_lens.dynamics.classify_attractor`; ``network_fn``: replaces :func:`draw_network`, called as
+    ``network_fn(weight_config, depth, n, generator)`` (another construction of the weights). Weights and biases are drawn once per (weight configuration,
     depth, seed) and shared by every activation and both bias settings. Float64; ``device`` for the tensors.
     Returns a :class:`SweepResult` whose rows follow the order of ``configs``.
     """
@@ -354,7 +355,7 @@ def sweep(
     if starts is None:
         starts = torch.cat([grid_2d(-6.0, 6.0, 8)[2].reshape(-1, 2), authors_starts()])
     starts = starts.to(torch.float64)
-    draw = weights_fn or (lambda wc, n_, count, g: draw_weights(wc, n_, count, g, construction=construction))
+    draw = network_fn or (lambda wc, depth, n_, g: draw_network(wc, depth, n_, g, construction=construction))
     options = dict(classify_options or {})
     options.setdefault("generator", 0)
     rows: list[dict | None] = [None] * len(configs)
@@ -365,10 +366,7 @@ def sweep(
     for c in configs:
         k = (c.weights, c.depth, c.seed)
         if k not in drawn:
-            g = torch.Generator().manual_seed(c.seed)
-            W = draw(c.weights, n, c.depth + 1, g)
-            B = draw_biases(n, c.depth + 1, g)
-            drawn[k] = (W, B)
+            drawn[k] = draw(c.weights, c.depth, n, torch.Generator().manual_seed(c.seed))
     timings["weights"] = time.perf_counter() - t0
     by_depth: dict[int, list[int]] = {}
     for i, c in enumerate(configs):
@@ -482,32 +480,34 @@ def _spectra(net: dynamics.NetworkBatch, grid: torch.Tensor, W: torch.Tensor) ->
     return out
 
 
-def _slim_weights(f: str, n: int, lo, hi, count: int, g: torch.Generator, dtype) -> torch.Tensor:
-    """The initialisations of slim's linear maps, as column-convention matrices (see :func:`draw_weights`)."""
-    if f.startswith("gershgorin"):
-        centre, radius = (lo + hi) / 2, (lo - hi) / 2
-        w = torch.rand(count, n, n, generator=g, dtype=dtype)
-        d = torch.randn(count, n, generator=g, dtype=dtype)
-        eye = torch.eye(n, dtype=dtype)
-        w = w * (1 - eye)
-        if f == "gershgorin_real":
-            w = w + w.mT
-        off = (1 - eye).bool()
-        soft = torch.softmax(w[:, off], dim=-1) * (radius / 2)
-        W = torch.diag_embed(radius * (torch.sigmoid(d) - 0.5) + centre)
-        W[:, off] = soft
-        return W.mT
-    if f == "spectral":
-        from linear_lens.sampling import haar_orthogonal
+def _slim_network(key: str, real: bool, n: int, depth: int, lo: float, hi: float, g, dtype):
+    """The authors' network as :func:`draw_network` describes it, drawn in slim's order (bias, then weight)."""
+    from linear_lens.sampling import haar_orthogonal
 
-        U = haar_orthogonal(n, (count,), g, dtype)
-        V = haar_orthogonal(n, (count,), g, dtype)
-        s = torch.rand(count, n, generator=g, dtype=dtype)
-        sigma = hi - (hi - lo) * torch.sigmoid(s)
-        return ((U * sigma.unsqueeze(-2)) @ V).mT
     bound = 1 / math.sqrt(n)
-    w = (2 * torch.rand(count, n, n, generator=g, dtype=dtype) - 1) * bound
-    if f == "unstructured":
-        return w.mT
-    m = torch.rand(count, n, n, generator=g, dtype=dtype)
-    return (torch.softmax(w, dim=-1) * (hi - (hi - lo) * torch.sigmoid(m))).mT
+    eye = torch.eye(n, dtype=dtype)
+    off = ~eye.bool()
+    Ws, Bs = [], []
+    for _ in range(depth + 1):
+        Bs.append((2 * torch.rand(n, generator=g, dtype=dtype) - 1) * bound)
+        if key == "gershgorin":
+            w = torch.rand(n, n, generator=g, dtype=dtype)
+            d = torch.randn(n, generator=g, dtype=dtype)
+            if real:
+                w = w + w.mT
+            centre, radius = (lo + hi) / 2, (lo - hi) / 2
+            W = torch.diag(centre + radius * (torch.sigmoid(d) - 0.5))
+            W[off] = torch.softmax(w[off], dim=-1) * (radius / 2)
+            Ws.append(W.mT)
+        elif key == "softSVD":
+            U = haar_orthogonal(n, (), g, dtype)
+            V = haar_orthogonal(n, (), g, dtype)
+            s = torch.rand(n, generator=g, dtype=dtype)
+            Ws.append((U * (hi - (hi - lo) * torch.sigmoid(s)).unsqueeze(-2)) @ V)
+        elif key == "pf":
+            w = (2 * torch.rand(n, n, generator=g, dtype=dtype) - 1) * bound
+            m = torch.rand(n, n, generator=g, dtype=dtype)
+            Ws.append((torch.softmax(w, dim=-1) * (hi - (hi - lo) * torch.sigmoid(m))).mT)
+        else:
+            Ws.append((2 * torch.rand(n, n, generator=g, dtype=dtype) - 1) * bound)
+    return torch.stack(Ws), torch.stack(Bs)
