@@ -55,6 +55,7 @@ __all__ = [
     "configurations",
     "TABLE1",
     "draw_network",
+    "network_draws",
     "authors_grid",
     "authors_starts",
     "SweepResult",
@@ -259,6 +260,26 @@ def draw_network(
         W = torch.randn(count, n, n, generator=g, dtype=dtype) / math.sqrt(n)
     B = (2 * torch.rand(count, n, generator=g, dtype=dtype) - 1) / math.sqrt(n)
     return W, B
+
+
+def network_draws(
+    config: ModelConfig, seeds: Sequence[int] | None = None, *, construction: str = "authors",
+    convention: str = "authors", n: int = 2, bias: bool | None = None,
+) -> dynamics.NetworkBatch:
+    r"""One network of configuration ``config`` per seed, as a :class:`~linear_lens.dynamics.NetworkBatch`.
+
+    ``seeds``: default ``[config.seed]``; each seeds its own generator for :func:`draw_network`. ``bias``: override
+    ``config.bias``. ``construction``, ``convention``: as in :func:`sweep`.
+    """
+    seeds = [config.seed] if seeds is None else list(seeds)
+    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds: expected nonnegative integers, got {seeds!r}")
+    use_bias = config.bias if bias is None else bool(bias)
+    drawn = [draw_network(config.weights, config.depth, n, torch.Generator().manual_seed(s),
+                          construction=construction) for s in seeds]
+    W = torch.stack([d[0] for d in drawn])
+    B = torch.stack([d[1] for d in drawn]) if use_bias else None
+    return dynamics.network_batch(W, B, config.activation, convention=convention)
 
 
 def authors_grid(dtype: torch.dtype = torch.float64) -> torch.Tensor:
