@@ -61,6 +61,8 @@ __all__ = [
     "SweepResult",
     "sweep",
     "crosstab",
+    "html_table",
+    "csv_download",
     "per_point_reference",
 ]
 
@@ -304,11 +306,12 @@ def authors_starts(dtype: torch.dtype = torch.float64) -> torch.Tensor:
 class SweepResult:
     r"""The sweep's table: one dict per model (:attr:`rows`), and what produced it.
 
-    Columns: ``factorisation``, ``range``, ``depth``, ``activation``, ``bias``, ``seed``; ``rho_weights_max``
-    ($\max_l \rho(A_l)$), ``norm_weights_prod`` ($\prod_l \lVert A_l\rVert_2$); over the grid, for the paper's
-    $A^*$: ``rho_max``, ``rho_mean``, ``frac_rho_gt1`` (share of points with $\rho > 1$), ``norm_max``; the same
-    for the shifted form (``*_shifted``; equal when $\sigma(0) = 0$, ``forms_differ`` says whether they can
-    differ); ``jac_rho_max``, ``jac_norm_max``, ``jac_norm_min`` (the true Jacobian); and the attractor
+    Columns: ``factorisation``, ``range``, ``depth``, ``activation``, ``bias``, ``seed``; ``rho_weights_max``,
+    ``rho_weights_min`` ($\max_l$, $\min_l$ of $\rho(A_l)$ over the drawn weights), ``norm_weights_prod`` ($\prod_l \lVert A_l\rVert_2$); over the grid, for the paper's
+    $A^*$: ``rho_max``, ``rho_mean``, ``rho_median``, ``frac_rho_gt1`` (share of points with $\rho > 1$),
+    ``norm_max``; the same for the shifted form (``*_shifted``; equal when $\sigma(0) = 0$, ``forms_differ`` says
+    whether they can differ); ``jac_rho_max``, ``jac_norm_max``, ``jac_norm_min``, ``jac_norm_median`` (the true
+    Jacobian $f'(x)$ over the grid); and the attractor
     (``kind`` and the columns of :meth:`linear_lens.dynamics.Attractor.row`). ``timings``: seconds per stage.
     """
 
@@ -443,6 +446,37 @@ def crosstab(rows: Sequence[dict], by: str, column: str = "kind", values: Sequen
     return out
 
 
+def html_table(rows: Sequence[dict], columns: Sequence[str] | None = None, *, digits: int = 4) -> str:
+    r"""Render rows (dicts) as a plain HTML table: ``columns`` in order (default: the first row's keys).
+
+    Floats are shown with ``digits`` significant digits; text is escaped. For the chapters' summary tables.
+    """
+    import html
+
+    if not rows:
+        raise ValueError("rows: need at least one row")
+    columns = list(rows[0]) if columns is None else list(columns)
+
+    def cell(v):
+        if isinstance(v, float):
+            return f"{v:.{digits}g}"
+        return html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c, ''))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"<table class='sweep-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def csv_download(text: str, filename: str, label: str) -> str:
+    r"""An HTML link that downloads ``text`` as the file ``filename`` (a ``data:`` URI: no server, works offline)."""
+    import base64
+    import html
+
+    data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return (f"<a download='{html.escape(filename)}' href='data:text/csv;base64,{data}'>"
+            f"{html.escape(label)}</a>")
+
+
 def per_point_reference(weights, biases, activation, grid: torch.Tensor, *, convention: str = "authors",
                         form: str = "paper") -> torch.Tensor:
     r"""Return $\rho(A^*(x))$ at each grid point the way the authors' scripts compute it: one point at a time.
@@ -487,6 +521,7 @@ def _spectra(net: dynamics.NetworkBatch, grid: torch.Tensor, W: torch.Tensor) ->
         sf = dynamics.spectral_field(A)
         out["rho_max" + suffix] = sf.rho.amax(-1)
         out["rho_mean" + suffix] = sf.rho.mean(-1)
+        out["rho_median" + suffix] = sf.rho.median(-1).values
         out["frac_rho_gt1" + suffix] = (sf.rho > 1).to(A.dtype).mean(-1)
         out["norm_max" + suffix] = sf.norm.amax(-1)
     _, J = dynamics.jacobian(net, grid)
@@ -494,7 +529,9 @@ def _spectra(net: dynamics.NetworkBatch, grid: torch.Tensor, W: torch.Tensor) ->
     out["jac_rho_max"] = sj.rho.amax(-1)
     out["jac_norm_max"] = sj.norm.amax(-1)
     out["jac_norm_min"] = sj.norm.amin(-1)
+    out["jac_norm_median"] = sj.norm.median(-1).values
     out["rho_weights_max"] = dynamics.spectral_field(W).rho.amax(-1)
+    out["rho_weights_min"] = dynamics.spectral_field(W).rho.amin(-1)
     out["norm_weights_prod"] = dynamics.spectral_field(W).norm.prod(-1)
     out = {k: v.cpu() for k, v in out.items()}
     out["forms_differ"] = [get(a).sigma0 != 0 for a in net.activations]
