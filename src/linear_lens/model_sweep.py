@@ -61,6 +61,7 @@ __all__ = [
     "SweepResult",
     "sweep",
     "crosstab",
+    "summary",
     "html_table",
     "csv_download",
     "per_point_reference",
@@ -443,6 +444,23 @@ def crosstab(rows: Sequence[dict], by: str, column: str = "kind", values: Sequen
         if r[column] in d:
             d[r[column]] += 1
         d["total"] += 1
+    return out
+
+
+def summary(rows: Sequence[dict], by: str, kinds: Sequence[str] | None = None) -> list[dict]:
+    r"""One summary row per value of ``by``: the number of models, of each attractor kind, and of $\max\rho > 1$.
+
+    ``kinds``: the kinds to count (default :data:`linear_lens.dynamics.KINDS`). Columns: ``by``, ``models``, one per
+    kind, ``rho > 1`` (the paper's $A^*$) and ``rho > 1 (shifted)``.
+    """
+    kinds = list(dynamics.KINDS if kinds is None else kinds)
+    tab = crosstab(rows, by, "kind", kinds)
+    out = []
+    for value, counts in tab.items():
+        group = [r for r in rows if r[by] == value]
+        out.append({by: value, "models": counts["total"], **{k: counts[k] for k in kinds},
+                    "rho > 1": sum(r["rho_max"] > 1 for r in group),
+                    "rho > 1 (shifted)": sum(r["rho_max_shifted"] > 1 for r in group)})
     return out
 
 
