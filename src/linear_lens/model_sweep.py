@@ -210,7 +210,7 @@ def draw_network(
     r"""Draw the $L + 1$ weights and biases of a network with ``depth`` $= L$ hidden layers of width ``n``.
 
     ``construction="authors"``: the network of the authors' scripts, ``blocks.MLP(n, n, hsizes=[n] * L,
-    bias=True)`` with slim's maps (:func:`linear_lens.linear_maps.slim_mlp` where it exists): layer by layer, a
+    bias=True)`` with slim's maps (:func:`linear_lens.linear_maps.slim_mlp`): layer by layer, a
     bias $\mathcal U(-1/\sqrt n, 1/\sqrt n)$, then the weight as slim initialises it (PNNL's ``slim.linear``; its
     layers compute $xW$, so $A = W^\top$):
 
@@ -227,7 +227,7 @@ def draw_network(
     - unstructured (``torch.nn.Linear``): entries $\mathcal U(-1/\sqrt n, 1/\sqrt n)$.
 
     ``construction="printed"``: eq. (26) and the samplers of :mod:`linear_lens.linear_maps`
-    (:func:`~linear_lens.linear_maps.gershgorin` with ``real``, :func:`~linear_lens.linear_maps.spectral_svd`,
+    (:func:`~linear_lens.linear_maps.gershgorin` with ``real`` and ``construction="printed"``, :func:`~linear_lens.linear_maps.spectral_svd`,
     :func:`~linear_lens.linear_maps.perron_frobenius`), unstructured $\mathcal N(0, 1/n)$; then the biases as above.
 
     The biases are drawn whether or not a model uses them ("bias off" is the same network with zero biases).
@@ -246,17 +246,15 @@ def draw_network(
     if construction == "authors":
         key = {"gershgorin_real": "gershgorin", "gershgorin_complex": "gershgorin", "spectral": "softSVD",
                "perron_frobenius": "pf", "unstructured": "linear"}[f]
-        slim_mlp = getattr(lm, "slim_mlp", None)
-        if slim_mlp is not None:
-            Ws, Bs = slim_mlp(n, depth, key, lo, hi, real=f != "gershgorin_complex", bias=True, generator=g,
-                              dtype=dtype)
-            return torch.stack(Ws[:-1]), torch.stack(Bs[:-1])  # drop the identity layer: see network_batch
-        return _slim_network(key, f != "gershgorin_complex", n, depth, lo, hi, g, dtype)
+        Ws, Bs = lm.slim_mlp(n, depth, key, lo, hi, real=f != "gershgorin_complex", bias=True, generator=g,
+                             dtype=dtype)
+        return torch.stack(Ws[:-1]), torch.stack(Bs[:-1])  # drop the identity layer: see network_batch
     count = depth + 1
     if f.startswith("gershgorin"):
-        W = lm.gershgorin(n, lo, hi, real=f == "gershgorin_real", batch=(count,), generator=g, dtype=dtype)
+        W = lm.gershgorin(n, lo, hi, real=f == "gershgorin_real", construction="printed", batch=(count,),
+                          generator=g, dtype=dtype)
     elif f == "spectral":
-        W = lm.spectral_svd(n, lo, hi, batch=(count,), generator=g, dtype=dtype)
+        W = lm.spectral_svd(n, lo, hi, construction="printed", batch=(count,), generator=g, dtype=dtype)
     elif f == "perron_frobenius":
         W = lm.perron_frobenius(n, lo, hi, batch=(count,), generator=g, dtype=dtype)
     else:
@@ -554,36 +552,3 @@ def _spectra(net: dynamics.NetworkBatch, grid: torch.Tensor, W: torch.Tensor) ->
     out = {k: v.cpu() for k, v in out.items()}
     out["forms_differ"] = [get(a).sigma0 != 0 for a in net.activations]
     return out
-
-
-def _slim_network(key: str, real: bool, n: int, depth: int, lo: float, hi: float, g, dtype):
-    """The authors' network as :func:`draw_network` describes it, drawn in slim's order (bias, then weight)."""
-    from linear_lens.sampling import haar_orthogonal
-
-    bound = 1 / math.sqrt(n)
-    eye = torch.eye(n, dtype=dtype)
-    off = ~eye.bool()
-    Ws, Bs = [], []
-    for _ in range(depth + 1):
-        Bs.append((2 * torch.rand(n, generator=g, dtype=dtype) - 1) * bound)
-        if key == "gershgorin":
-            w = torch.rand(n, n, generator=g, dtype=dtype)
-            d = torch.randn(n, generator=g, dtype=dtype)
-            if real:
-                w = w + w.mT
-            centre, radius = (lo + hi) / 2, (lo - hi) / 2
-            W = torch.diag(centre + radius * (torch.sigmoid(d) - 0.5))
-            W[off] = torch.softmax(w[off], dim=-1) * (radius / 2)
-            Ws.append(W.mT)
-        elif key == "softSVD":
-            U = haar_orthogonal(n, (), g, dtype)
-            V = haar_orthogonal(n, (), g, dtype)
-            s = torch.rand(n, generator=g, dtype=dtype)
-            Ws.append((U * (hi - (hi - lo) * torch.sigmoid(s)).unsqueeze(-2)) @ V)
-        elif key == "pf":
-            w = (2 * torch.rand(n, n, generator=g, dtype=dtype) - 1) * bound
-            m = torch.rand(n, n, generator=g, dtype=dtype)
-            Ws.append((torch.softmax(w, dim=-1) * (hi - (hi - lo) * torch.sigmoid(m))).mT)
-        else:
-            Ws.append((2 * torch.rand(n, n, generator=g, dtype=dtype) - 1) * bound)
-    return torch.stack(Ws), torch.stack(Bs)
