@@ -226,7 +226,7 @@ def affine_field(net: NetworkBatch, x: torch.Tensor, *, form: str = "paper") -> 
 
 
 def jacobian(net: NetworkBatch, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return $f(x)$ and the true Jacobian $f'(x) = A_L D_L A_{L-1} \cdots D_1 A_0$, $D_l = \operatorname{diag}\sigma'(z_l)$.
+    r"""Return $f(x)$ and the true Jacobian $f'(x) = A_L D_L \cdots D_1 A_0$, $D_l = \operatorname{diag}\sigma'(z_l)$.
 
     $\sigma'$ in closed form for the activations of the paper's sweep, by autograd for the others (at a kink,
     PyTorch's one-sided choice, e.g. $\mathrm{ReLU}'(0) = 0$). This is the linearisation that decides the stability
@@ -531,7 +531,7 @@ def orbit_period(tail: torch.Tensor, max_period: int, tol: float = 1e-9) -> torc
 
 
 def rotation_number(tail: torch.Tensor, centre: torch.Tensor | None = None) -> torch.Tensor:
-    r"""Return the mean turn per step, in turns, of 2-D orbits about ``centre``: $\omega = \frac{1}{2\pi T}\sum_t \Delta\theta_t$.
+    r"""Return the mean turn per step of 2-D orbits about ``centre``, $\omega = \sum_t \Delta\theta_t/(2\pi T)$.
 
     $\Delta\theta_t \in (-\pi, \pi]$ is the angle from $x_{t-1} - c$ to $x_t - c$. For an orbit on a closed
     invariant curve around $c$, $\omega$ is the curve's rotation number (rational for a periodic orbit, irrational
@@ -829,9 +829,9 @@ def classify_attractor(
     ``"limit cycle"`` if one is periodic or quasi-periodic (a cycle of $p$ points, or an invariant closed curve);
     else, from the distinct limits of the converging starts: ``"line attractor"`` if at least ``line_points`` of
     them are fixed points where $f'(\bar x)$ has an eigenvalue within ``line_tol`` of 1 (a continuum of fixed
-    points, along which $f' $ leaves the tangent direction unchanged), ``"multiple points"`` if more than one limit,
-    ``"single point"`` if one; ``"undetermined"`` if no start could be classified. ``starts``: ``(S, n)``. ``generator``: for the tangent vectors of the Lyapunov exponents.
-    Returns one :class:`Attractor` per network.
+    points, along which $f'$ leaves the tangent direction unchanged), ``"multiple points"`` if more than one limit,
+    ``"single point"`` if one; ``"undetermined"`` if no start could be classified. ``starts``: ``(S, n)``;
+    ``generator``: for the tangent vectors of the Lyapunov exponents. Returns one :class:`Attractor` per network.
 
     The spectral radius of $A^*$ is not an input: what decides is the behaviour of orbits and the true Jacobian.
     """
@@ -947,8 +947,8 @@ def classify_attractor(
             ev = f"{fates['undetermined']}/{S} orbits not classified"
         if kind != "undetermined" and fates["undetermined"]:
             ev += f"; {fates['undetermined']} orbits undetermined"
-        out.append(Attractor(kind, fates, limits, n_line, gap, fp_all.points[m], fp_all.verdicts[m], fp_all.rho_jacobian[m],
-                             fp_all.rho_astar[m], per, rotation, lyap_max, lyap_se, growth, ev))
+        out.append(Attractor(kind, fates, limits, n_line, gap, fp_all.points[m], fp_all.verdicts[m],
+                             fp_all.rho_jacobian[m], fp_all.rho_astar[m], per, rotation, lyap_max, lyap_se, growth, ev))
     return out
 
 

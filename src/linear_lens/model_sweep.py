@@ -227,8 +227,9 @@ def draw_network(
     - unstructured (``torch.nn.Linear``): entries $\mathcal U(-1/\sqrt n, 1/\sqrt n)$.
 
     ``construction="printed"``: eq. (26) and the samplers of :mod:`linear_lens.linear_maps`
-    (:func:`~linear_lens.linear_maps.gershgorin` with ``real`` and ``construction="printed"``, :func:`~linear_lens.linear_maps.spectral_svd`,
-    :func:`~linear_lens.linear_maps.perron_frobenius`), unstructured $\mathcal N(0, 1/n)$; then the biases as above.
+    (:func:`~linear_lens.linear_maps.gershgorin` with ``real`` and ``construction="printed"``,
+    :func:`~linear_lens.linear_maps.spectral_svd`, :func:`~linear_lens.linear_maps.perron_frobenius`), unstructured
+    $\mathcal N(0, 1/n)$; then the biases as above.
 
     The biases are drawn whether or not a model uses them ("bias off" is the same network with zero biases).
     Returns ``(W, B)``: ``(L + 1, n, n)`` and ``(L + 1, n)``, float64 by default, in the convention of eq. (3)
@@ -239,7 +240,8 @@ def draw_network(
     if construction not in CONSTRUCTIONS:
         raise ValueError(f"construction: expected one of {', '.join(CONSTRUCTIONS)}, got {construction!r}")
     if config.factorisation not in FACTORISATIONS:
-        raise ValueError(f"config: unknown factorisation {config.factorisation!r}; allowed: {', '.join(FACTORISATIONS)}")
+        raise ValueError(f"config: unknown factorisation {config.factorisation!r}; "
+                         f"allowed: {', '.join(FACTORISATIONS)}")
     n, depth = check_positive_int(n, "n"), check_positive_int(depth, "depth")
     f, g = config.factorisation, generator
     lo, hi = (1.0, 1.0) if config.lam_min is None else (config.lam_min, config.lam_max)
@@ -284,7 +286,10 @@ def network_draws(
 
 
 def authors_grid(dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    r"""The grid of the authors' scripts: ``arange(-6, 6, 0.5)`` in each coordinate, $24^2 = 576$ points ``(576, 2)``."""
+    r"""The grid of the authors' scripts: ``arange(-6, 6, 0.5)`` in each coordinate, $24^2 = 576$ points, ``(576, 2)``.
+
+    (The authors' ``meshgrid`` is in ``"ij"`` order, this one in ``"xy"``; the set of points is the same.)
+    """
     axis = torch.arange(-6.0, 6.0, 0.5, dtype=dtype)
     x1, x2 = torch.meshgrid(axis, axis, indexing="xy")
     return torch.stack([x1.flatten(), x2.flatten()], dim=-1)
@@ -306,11 +311,12 @@ class SweepResult:
     r"""The sweep's table: one dict per model (:attr:`rows`), and what produced it.
 
     Columns: ``factorisation``, ``range``, ``depth``, ``activation``, ``bias``, ``seed``; ``rho_weights_max``,
-    ``rho_weights_min`` ($\max_l$, $\min_l$ of $\rho(A_l)$ over the drawn weights), ``norm_weights_prod`` ($\prod_l \lVert A_l\rVert_2$); over the grid, for the paper's
-    $A^*$: ``rho_max``, ``rho_mean``, ``rho_median``, ``frac_rho_gt1`` (share of points with $\rho > 1$),
-    ``norm_max``; the same for the shifted form (``*_shifted``; equal when $\sigma(0) = 0$, ``forms_differ`` says
-    whether they can differ); ``jac_rho_max``, ``jac_norm_max``, ``jac_norm_min``, ``jac_norm_median`` (the true
-    Jacobian $f'(x)$ over the grid); and the attractor
+    ``rho_weights_min`` ($\max_l$, $\min_l$ of $\rho(A_l)$ over the drawn weights), ``norm_weights_prod``
+    ($\prod_l \lVert A_l\rVert_2$); over the grid, for the paper's $A^*$: ``rho_max``, ``rho_mean``,
+    ``rho_median``, ``frac_rho_gt1`` (share of points with $\rho > 1$), ``norm_max``; the same for the shifted form
+    (``*_shifted``; equal when $\sigma(0) = 0$, ``forms_differ`` says whether they can differ); ``jac_rho_max``,
+    ``jac_norm_max``, ``jac_norm_min``, ``jac_norm_median`` (the true Jacobian $f'(x)$ over the grid); and the
+    attractor
     (``kind`` and the columns of :meth:`linear_lens.dynamics.Attractor.row`). ``timings``: seconds per stage.
     """
 
@@ -361,8 +367,9 @@ def sweep(
     initial states for the attractors (default: an $8 \times 8$ grid over $[-6, 6]^2$ and the authors' 8 starts);
     ``classify``: skip the attractors when false (the spectral part alone); ``classify_options``: keyword arguments
     for :func:`linear_lens.dynamics.classify_attractor`; ``network_fn``: replaces :func:`draw_network`, called as
-    ``network_fn(weight_config, depth, n, generator)`` (another construction of the weights). Weights and biases are drawn once per (weight configuration,
-    depth, seed) and shared by every activation and both bias settings. Float64; ``device`` for the tensors.
+    ``network_fn(weight_config, depth, n, generator)`` (another construction of the weights). Weights and biases
+    are drawn once per (weight configuration, depth, seed) and shared by every activation and both bias settings.
+    Float64; ``device`` for the tensors.
     Returns a :class:`SweepResult` whose rows follow the order of ``configs``.
     """
     from linear_lens.sampling import grid_2d
