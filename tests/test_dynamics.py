@@ -352,3 +352,52 @@ def test_classify_is_batched_consistently(generator):
     together = dy.classify_attractor(net, _starts(), steps=300, generator=0)
     alone = [dy.classify_attractor(net.select([m]), _starts(), steps=300, generator=0)[0] for m in range(net.size)]
     assert [a.kind for a in together] == [a.kind for a in alone]
+
+
+# --- dtypes and bad input -----------------------------------------------------------------------------------------
+
+
+def test_float32_batches_compute_in_float32(generator):
+    W, B, net64 = _random_batch(generator, SWEEP_ACTS, depth=3, convention="authors")
+    net32 = dy.network_batch(W.float(), B.float(), SWEEP_ACTS, convention="authors")
+    x = 3 * torch.randn(50, 2, generator=generator, dtype=F64)
+    f32, f64 = dy.forward(net32, x.float()), dy.forward(net64, x)
+    assert f32.dtype == torch.float32 and torch.allclose(f32.double(), f64, rtol=1e-5, atol=1e-5)
+    A32, _ = dy.affine_field(net32, x.float())
+    A64, _ = dy.affine_field(net64, x)
+    assert A32.dtype == torch.float32 and torch.allclose(A32.double(), A64, rtol=1e-4, atol=1e-5)
+
+
+def _bad_calls():
+    net = _linear_net([[0.5, 0.0], [0.0, 0.5]])
+    x = torch.zeros(3, 2, dtype=F64)
+    orb = dy.iterate(net, x, 10, tail=10)
+    return [
+        (lambda: dy.iterate(net, x, 0), "steps"),
+        (lambda: dy.iterate(net, x, 5, tail=7), "tail"),
+        (lambda: dy.iterate(net, x, 5, escape=0.5), "escape"),
+        (lambda: dy.lyapunov_exponent(net, x, 100, blocks=16), "blocks"),
+        (lambda: dy.lyapunov_exponent(net, x, 16, blocks=1), "blocks"),
+        (lambda: dy.lyapunov_exponent(net, x, 16, generator="seed"), "generator"),
+        (lambda: dy.classify_attractor(net, x, steps=100, tail=20, max_period=12), "tail"),
+        (lambda: dy.orbit_period(orb.tail, 0), "max_period"),
+        (lambda: dy.rotation_number(torch.zeros(5, 3)), "tail"),
+        (lambda: dy.count_regions(torch.zeros(3, 3, dtype=torch.int64), connectivity=6), "connectivity"),
+        (lambda: dy.count_regions(torch.zeros(3, 3, dtype=torch.int64), min_cells=0), "min_cells"),
+        (lambda: dy.count_sectors(torch.zeros(0)), "codes"),
+        (lambda: dy.region_bound([2, 0], 2), "widths"),
+        (lambda: dy.region_bound([2], 0), "n_in"),
+        (lambda: dy.max_jump(torch.zeros(5)), "field"),
+        (lambda: dy.eigenvalues(torch.zeros(2, 3)), "A"),
+        (lambda: dy.eigenvalues(torch.full((2, 2), float("nan"))), "A"),
+        (lambda: dy.fixed_points(net, x, max_iter=0), "max_iter"),
+        (lambda: dy.activation_pattern(dy.network_batch(torch.zeros(1, 33, 2, 2)), x), "62"),
+        (lambda: net.select([]), "index"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(20))
+def test_bad_input_gives_a_clear_error(case):
+    call, match = _bad_calls()[case]
+    with pytest.raises(ValueError, match=match):
+        call()

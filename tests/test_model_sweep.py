@@ -153,3 +153,23 @@ def test_sweep_refuses_bad_options():
         ms.sweep(_subset()[:1], construction="x", show_progress=False)
     with pytest.raises(ValueError, match="configs"):
         ms.sweep([], show_progress=False)
+
+
+def test_network_draws_summary_and_html():
+    c = dict(ms.TABLE1)["Fig. 3 (ReLU)"]
+    net = ms.network_draws(c, [1, 2, 3])
+    assert net.size == 3 and net.convention == "authors" and net.depth == 4 and not bool(net.has_bias.any())
+    one = ms.network_draws(c, [2])
+    assert torch.equal(one.weights[0], net.weights[1])
+    with pytest.raises(ValueError, match="seeds"):
+        ms.network_draws(c, [-1])
+    rows = [{"activation": "relu", "kind": "single point", "rho_max": 0.5, "rho_max_shifted": 0.5},
+            {"activation": "relu", "kind": "unstable", "rho_max": 2.0, "rho_max_shifted": 2.0},
+            {"activation": "tanh", "kind": "single point", "rho_max": 1.5, "rho_max_shifted": 0.5}]
+    summ = ms.summary(rows, "activation", ["single point", "unstable"])
+    assert summ[0] == {"activation": "relu", "models": 2, "single point": 1, "unstable": 1, "rho > 1": 1,
+                       "rho > 1 (shifted)": 1}
+    html = ms.html_table(summ)
+    assert html.count("<tr>") == 3 and "rho &gt; 1" in html
+    link = ms.csv_download("a,b\n1,2\n", "t.csv", "download")
+    assert link.startswith("<a download='t.csv' href='data:text/csv;base64,") and "download</a>" in link
