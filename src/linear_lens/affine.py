@@ -275,9 +275,25 @@ def exactness_sweep(
     biases, evaluates :func:`reconstruction_error` on ``n_points`` inputs $x \sim \mathcal N(0, \text{input\_scale}^2 I)$
     for each form. Returns ``{"forward": E, "backward": E'}`` with tensors of shape
     ``(len(names), len(depths), 2, len(forms))`` (bias axis: without, with).
+
+    ``names``: a list of activations (names, ``Activation`` objects or callables); ``depths``: a list of integers
+    $\ge 0$ (0: a single linear map); ``width``, ``n_io``, ``n_points``: positive integers; ``input_scale`` > 0;
+    ``forms``: a non-empty subset of :data:`FORMS`; ``generator``: ``None``, a ``torch.Generator`` or an ``int``
+    seed. Raises ``ValueError`` naming the parameter otherwise.
     """
     from linear_lens.networks import random_network
     from linear_lens.progress import progress
+
+    names = _check_names(names)
+    depths = _check_list(depths, "depths", "integers >= 0")
+    depths = [check_nonnegative_int(d, "depths") for d in depths]
+    width, n_io = check_positive_int(width, "width"), check_positive_int(n_io, "n_io")
+    n_points = check_positive_int(n_points, "n_points")
+    input_scale = check_positive_real(input_scale, "input_scale")
+    forms = _check_list(forms, "forms", f"forms from {', '.join(FORMS)}")
+    for form in forms:
+        _check_form(form, "forms")
+    generator = as_generator(generator)
 
     shape = (len(names), len(depths), 2, len(forms))
     fwd, bwd = torch.zeros(shape, dtype=torch.float64), torch.zeros(shape, dtype=torch.float64)
@@ -305,9 +321,19 @@ def jacobian_gap_sweep(
     r"""Return $\max_x \|A^*(x) - \partial f/\partial x\|_{\max} / \max_x \|\partial f/\partial x\|_{\max}$ per activation.
 
     One random network per activation (same architecture), ``n_points`` Gaussian inputs; Proposition 12 predicts 0
-    (to roundoff) for ReLU. Returns a tensor of shape ``(len(names),)``.
+    (to roundoff) for ReLU. Returns a tensor of shape ``(len(names),)``. Arguments are checked as in
+    :func:`exactness_sweep` (``depth`` an integer $\ge 0$, ``bias`` a boolean); ``ValueError`` otherwise.
     """
     from linear_lens.networks import random_network
+
+    names = _check_names(names)
+    depth = check_nonnegative_int(depth, "depth")
+    width, n_io = check_positive_int(width, "width"), check_positive_int(n_io, "n_io")
+    n_points = check_positive_int(n_points, "n_points")
+    input_scale = check_positive_real(input_scale, "input_scale")
+    generator = as_generator(generator)
+    if not isinstance(bias, bool):
+        raise ValueError(f"bias: expected True or False, got {bias!r}")
 
     gaps = torch.zeros(len(names), dtype=torch.float64)
     for i, name in enumerate(names):
@@ -335,6 +361,23 @@ def _scaling(act: activations.Activation, z: torch.Tensor, s: torch.Tensor, form
     return lam, torch.where(z == 0, torch.full_like(lam, act.sigma0), torch.zeros_like(lam))
 
 
-def _check_form(form: str) -> None:
-    if form not in FORMS:
-        raise ValueError(f"form: expected one of {', '.join(FORMS)}, got {form!r}")
+def _check_form(form: str, name: str = "form") -> None:
+    if not isinstance(form, str) or form not in FORMS:
+        raise ValueError(f"{name}: expected one of {', '.join(FORMS)}, got {form!r}")
+
+
+def _check_list(values, name: str, what: str) -> list:
+    if values is None or isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name}: expected a non-empty list of {what}, got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name}: expected a non-empty list of {what}, got an empty one")
+    return values
+
+
+def _check_names(names) -> list:
+    """A non-empty list of activations, each resolved by :func:`activations.get` (which names the bad one)."""
+    names = _check_list(names, "names", "activations (names, Activation objects or callables)")
+    for n in names:
+        activations.get(n)
+    return names
