@@ -471,13 +471,21 @@ def _tanh_ratio(u: torch.Tensor) -> torch.Tensor:
 
 
 def _softplus_ratio(u: torch.Tensor) -> torch.Tensor:
-    """(ln(1 + e^u) - ln 2)/u = ln(1 + expm1(u)/2)/u, written as a product of two ratios (no division by u)."""
-    big = u > 30
-    small_u = torch.where(big, torch.zeros_like(u), u)
-    big_u = torch.where(big, u, torch.full_like(u, 31.0))
-    near = 0.5 * _expm1_ratio(small_u) * _log1p_ratio(0.5 * torch.expm1(small_u))
-    far = 1 - (_LN2 - torch.log1p(torch.exp(-big_u))) / big_u  # (ln 2 - ...)/u < 0.03: no cancellation
-    return torch.where(big, far, near)
+    """(ln(1 + e^u) - ln 2)/u = ln(1 + w)/u with w = expm1(u)/2, written as (e/u)(ln(1 + w)/w)/2 with e = expm1(u):
+    a product of two ratios, each with its Taylor polynomial where its argument underflows, and no division of a
+    difference by u. Where e^u overflows, 1 - ln(2)/u (e^-u is below the last bit there)."""
+    limit = _exp_limit(u)
+    big = u > limit
+    ub = torch.where(big, torch.full_like(u, limit), u)
+    e = torch.expm1(ub)
+    small_u = ub.abs() < (3 * _eps(u)) ** (1 / 3)
+    safe_u = torch.where(small_u, _ones(u), ub)
+    r = torch.where(small_u, 1 + ub * (0.5 + ub / 6), e / safe_u)  # (e^u - 1)/u
+    w = 0.5 * e
+    small_w = w.abs() < (_eps(u) / 2) ** (1 / 3)
+    safe_w = torch.where(small_w, _ones(u), w)
+    lr = torch.where(small_w, 1 - w * (0.5 - w / 3), torch.log1p(safe_w) / safe_w)  # ln(1 + w)/w
+    return torch.where(big, 1 - _LN2 / torch.where(big, u, _ones(u)), 0.5 * r * lr)
 
 
 _TANHSHRINK_LEVELS = 12  # levels of Lambert's continued fraction: truncation error < 1e-20 for |z| <= 2
@@ -498,11 +506,15 @@ def _tanhshrink_ratio(z: torch.Tensor) -> torch.Tensor:
     return torch.where(inner, t / (1 + t), 1 - torch.tanh(zo) / zo)
 
 
-def _tanhshrink_fn(z: torch.Tensor) -> torch.Tensor:
-    """z - tanh z, as z (1 - tanh(z)/z) for |z| <= 2 (the difference loses every digit as z -> 0)."""
-    inner = z.abs() <= 2
-    zo = torch.where(inner, torch.full_like(z, 4.0), z)
-    return torch.where(inner, z * _tanhshrink_ratio(torch.where(inner, z, torch.zeros_like(z))), zo - torch.tanh(zo))
+class _TimesSecant:
+    """sigma(z) = z g(z) with g the stable secant: the evaluation of the activations whose definition cancels
+    (Tanhshrink, BLU, GELU). :func:`linear_lens.affine.pointwise_affine` computes g once for both."""
+
+    def __init__(self, secant: Callable[[torch.Tensor], torch.Tensor]):
+        self.secant = secant
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return z * self.secant(z)
 
 
 def _split_constant(c: float, dtype: torch.dtype) -> tuple[float, float, float, float]:
@@ -786,13 +798,18 @@ def _softplus_numerics(beta: float):
     return (None if scale.exact else fn), secant
 
 
+def _product_numerics(secant):
+    fn = _TimesSecant(secant)
+    return fn, fn.secant
+
+
 #: name -> (params -> (stable fn or None to keep the builder's, shifted secant)).
 _NUMERICS: dict[str, Callable[..., tuple]] = {
     "soft_exponential": _soft_exponential_numerics,
-    "blu": lambda beta: ((lambda z: z * _blu_ratio(z, beta)), (lambda z: _blu_ratio(z, beta))),
+    "blu": lambda beta: _product_numerics(lambda z: _blu_ratio(z, beta)),
     "prelu": _leaky_numerics,
     "relu": lambda: _leaky_numerics(0.0),
-    "gelu": lambda: ((lambda z: z * _phi(z)), _phi),
+    "gelu": lambda: _product_numerics(_phi),
     "rrelu": lambda lower, upper: _leaky_numerics((lower + upper) / 2),
     "hardtanh": _hardtanh_numerics,
     "relu6": lambda: (None, _relu6_secant),
@@ -804,7 +821,7 @@ _NUMERICS: dict[str, Callable[..., tuple]] = {
     "leaky_relu": lambda negative_slope: _leaky_numerics(negative_slope),
     "softshrink": _softshrink_numerics,
     "softsign": lambda: (None, lambda z: 1 / (1 + z.abs())),
-    "tanhshrink": lambda: (_tanhshrink_fn, _tanhshrink_ratio),
+    "tanhshrink": lambda: _product_numerics(_tanhshrink_ratio),
     "aplu": _aplu_numerics,
     "pelu": _pelu_numerics,
     "sigmoid": lambda: (None, lambda z: 0.25 * _tanh_ratio(0.5 * z)),  # (sigma(z) - 1/2)/z = tanh(z/2)/(2z)

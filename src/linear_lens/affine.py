@@ -98,8 +98,7 @@ def pointwise_affine(
     b = b.expand(*batch, weights[0].shape[0])
     z = x @ weights[0].mT + (biases[0] if biases is not None else 0)
     for l in range(1, len(weights)):
-        h = act(z)
-        lam, c = _scaling(act, z, h, form)
+        h, lam, c = _value_and_scaling(act, z, form)
         if pole:
             overflow = overflow or bool((torch.isinf(lam) & torch.isfinite(h)).any())  # sigma(z)/z, not sigma
         W = weights[l]
@@ -348,6 +347,17 @@ def jacobian_gap_sweep(
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def _value_and_scaling(act: activations.Activation, z: torch.Tensor, form: str):
+    r"""$(\sigma(z), \lambda, c)$; where $\sigma = z g(z)$ with $g$ the secant (``activations._TimesSecant``),
+    $g$ is evaluated once for both."""
+    fn = act.fn
+    if isinstance(fn, activations._TimesSecant) and act.secant_fn is fn.secant and act.sigma0 == 0:
+        lam = fn.secant(z)
+        return z * lam, lam, torch.zeros_like(lam)
+    s = act(z)
+    return (s, *_scaling(act, z, s, form))
 
 
 def _scaling(act: activations.Activation, z: torch.Tensor, s: torch.Tensor, form: str):
