@@ -507,21 +507,6 @@ ho(A^*(x)) < 1$ at every sampled $x$ that is not stable.
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _spectral_radius_2x2(A: torch.Tensor) -> torch.Tensor:
-    """rho of real 2 x 2 matrices without squaring an entry; see :func:`spectral_radius`."""
-    a, b, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
-    m = 0.5 * a + 0.5 * d  # halves first: a + d may overflow
-    p = (0.5 * a - 0.5 * d).abs()
-    q = b.abs().sqrt() * c.abs().sqrt()  # sqrt|bc| without forming bc
-    same_sign = (b >= 0) == (c >= 0)  # bc >= 0, zeros included
-    real_pair = same_sign | (q <= p)
-    r_same = torch.hypot(p, q)
-    r_diff = (p - q).clamp(min=0).sqrt() * (p + q).sqrt()  # real pair, bc < 0, q <= |p|
-    w = (q - p).clamp(min=0).sqrt() * (q + p).sqrt()  # imaginary part of a complex pair
-    real = m.abs() + torch.where(same_sign, r_same, r_diff)
-    return torch.where(real_pair, real, torch.hypot(m, w))
-
-
 def _check_square_weights(weights) -> list[torch.Tensor]:
     if weights is None or isinstance(weights, (str, bytes)):
         raise ValueError(f"weights: expected a list of square matrices [A_0, ..., A_L], got {weights!r}")
@@ -552,6 +537,21 @@ def _check_square_weights(weights) -> list[torch.Tensor]:
     check_same_device(out, "weights")
     dtype = common_dtype(*out)  # mixed float32/float64: computed in float64
     return [A.to(dtype) for A in out]
+
+
+def _spectral_radius_2x2(A: torch.Tensor) -> torch.Tensor:
+    """rho of real 2 x 2 matrices without squaring an entry; see :func:`spectral_radius`."""
+    a, b, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
+    m = 0.5 * a + 0.5 * d  # halves first: a + d may overflow
+    p = (0.5 * a - 0.5 * d).abs()
+    q = b.abs().sqrt() * c.abs().sqrt()  # sqrt|bc| without forming bc
+    same_sign = (b >= 0) == (c >= 0)  # bc >= 0, zeros included
+    real_pair = same_sign | (q <= p)
+    r_same = torch.hypot(p, q)
+    r_diff = (p - q).clamp(min=0).sqrt() * (p + q).sqrt()  # real pair, bc < 0, q <= |p|
+    w = (q - p).clamp(min=0).sqrt() * (q + p).sqrt()  # imaginary part of a complex pair
+    real = m.abs() + torch.where(same_sign, r_same, r_diff)
+    return torch.where(real_pair, real, torch.hypot(m, w))
 
 
 def _check_map(weights, biases):
