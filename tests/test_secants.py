@@ -33,8 +33,9 @@ CASES = [(n, {}) for n in activations.names()] + [
     ("hardtanh", {"min_val": -2.0, "max_val": 0.5}), ("elu", {"alpha": 0.5}), ("elu", {"alpha": 2.0}),
     ("celu", {"alpha": 0.5}), ("celu", {"alpha": -1.5}), ("hardshrink", {"lambd": 0.0}),
     ("softshrink", {"lambd": 0.0}), ("softshrink", {"lambd": 2.0}),
-    ("aplu", {"a1": 0.5, "b1": 0.5, "a2": 0.25, "b2": 1.0}), ("aplu", {"a1": 0.3, "b1": -0.5, "a2": -0.2, "b2": 0.0}),
-    ("pelu", {"alpha": 1.5, "beta": 1.0}), ("pelu", {"alpha": 2.0, "beta": 0.5}),
+    ("aplu", {"a1": 0.5, "b1": 0.5, "a2": 0.25, "b2": 1.0}), ("aplu", {"a1": 0.5, "b1": 0.5, "a2": 0.5, "b2": 0.5}),
+    ("aplu", {"a1": 0.3, "b1": -0.5, "a2": -0.2, "b2": 0.0}),
+    ("pelu", {"alpha": 1.0, "beta": 1.0}), ("pelu", {"alpha": 1.5, "beta": 1.0}), ("pelu", {"alpha": 2.0, "beta": 0.3}),
     ("softplus", {"beta": 0.3}), ("softplus", {"beta": 4.0}),
 ]
 CASE_IDS = [n + "".join(f"-{k}={v:g}" for k, v in p.items()) for n, p in CASES]

@@ -32,8 +32,9 @@ $|\beta z|$). At $z = 0$ the value is ``slope0``, reached as a limit wherever $\
 Where the definition itself cancels (Tanhshrink's $z - \tanh z$, BLU's $\sqrt{z^2+1} - 1$, GELU's
 $1 + \operatorname{erf}$ for $z < 0$, SoftExponential's and Softshrink's $z$ minus a parameter) ``fn`` evaluates
 $\sigma$ the same stable way, so $\Lambda_z z + c = \sigma(z)$ to roundoff. Against ``mpmath``, over
-$10^{-300} \le |z| \le 10^{300}$ and $z = 0$, every activation, both forms and several parameter values of each
-sign, the worst errors are 2.4 ulps in float64 and 3 ulps in float32, relative to the exact secant, or to the
+$10^{-300} \le |z| \le 10^{300}$ (float32: $10^{-37} \dots 10^{38}$) and $z = 0$, every activation, both forms
+and several parameter values of each sign, the worst errors are 2.4 ulps in float64 and 3 ulps in float32 (with
+respect to the parameters as Python floats), relative to the exact secant, or to the
 terms that cancel where the secant itself has a zero away from 0 (APLU, SoftExponential with $0 < \alpha < 1$),
 or to the condition number at the edge of SoftExponential's domain ($\alpha < 0$); ``tests/test_secants.py``.
 """
