@@ -35,6 +35,7 @@ from linear_lens._checks import (
     common_dtype,
 )
 from linear_lens.networks import check_network, forward_unchecked
+from linear_lens.sampling import randn
 
 __all__ = [
     "spectral_radius",
@@ -295,9 +296,10 @@ def iterate(
         raise ValueError(f"x0: last dimension must be n_0 = {weights[0].shape[-1]}, got shape {tuple(x.shape)}")
     steps = check_positive_int(steps, "steps")
     tail = _check_record(record, steps)
-    dtype = torch.promote_types(x.dtype, weights[0].dtype)
+    check_same_device([x, *weights, *(biases or [])], "x0, weights, biases")
+    dtype = common_dtype(x, *weights, *(biases or []))  # mixed float32/float64: computed in float64
     x = x.to(dtype)
-    weights = [A.to(dtype=dtype, device=x.device) for A in weights]
+    weights = [A.to(dtype) for A in weights]
     biases = None if biases is None else [b.to(dtype=dtype, device=x.device) for b in biases]
     batch = torch.broadcast_shapes(x.shape[:-1], *[A.shape[:-2] for A in weights],
                                    *([] if biases is None else [b.shape[:-1] for b in biases]))
@@ -396,7 +398,7 @@ def fixed_point(
     ``weights``, ``biases``, ``activation``: a network $\mathbb{R}^n \to \mathbb{R}^n$ as in
     :func:`linear_lens.networks.forward` (2-D weights). ``x0``: ``(..., n)``. ``tol`` > 0, ``max_iter`` >= 1.
     """
-    weights, biases, x = check_network(weights, biases, x0)
+    weights, biases, x = check_network(weights, biases, x0, x_name="x0")
     if weights[-1].shape[0] != weights[0].shape[1]:
         raise ValueError(
             f"weights: a fixed point needs f: R^n -> R^n, got n_0 = {weights[0].shape[1]}, "
@@ -509,7 +511,7 @@ def search_stable_pieces_unstable_map(
     from linear_lens.affine import activation_scaling
 
     lam = torch.unique(activation_scaling(act, points.reshape(-1, n))[0], dim=0)
-    B = torch.randn(candidates, n, n, generator=generator, dtype=torch.float64).to(points.device) * scale
+    B = randn((candidates, n, n), as_generator(generator)).to(points.device) * scale
     rho = torch.zeros(candidates, dtype=torch.float64, device=points.device)
     for chunk in torch.split(lam, 256):
         rho = torch.maximum(rho, spectral_radius(B[:, None] * chunk[None, :, None, :]).amax(-1))
