@@ -393,10 +393,13 @@ def _bad_calls():
         (lambda: dy.fixed_points(net, x, max_iter=0), "max_iter"),
         (lambda: dy.activation_pattern(dy.network_batch(torch.zeros(1, 33, 2, 2)), x), "62"),
         (lambda: net.select([]), "index"),
+        (lambda: dy.forward(net, torch.tensor([[float("nan"), 0.0]])), "x"),
+        (lambda: dy.iterate(net, torch.tensor([[1j, 0]]), 3), "x"),
+        (lambda: dy.classify_attractor(net, torch.tensor([[float("inf"), 0.0]])), "x"),
     ]
 
 
-@pytest.mark.parametrize("case", range(20))
+@pytest.mark.parametrize("case", range(23))
 def test_bad_input_gives_a_clear_error(case):
     call, match = _bad_calls()[case]
     with pytest.raises(ValueError, match=match):

@@ -26,7 +26,8 @@ Two conventions for the network, chosen when a batch is built (:func:`network_ba
   $f(x) = \sigma(A_L h_L + b_L)$. It is the ``"eq3"`` network with one more weight, $A_{L+1} = I$, $b_{L+1} = 0$,
   which is how it is stored.
 
-Tensors are float64 by default and stay on the device of the weights; random draws are made on the CPU and moved.
+Tensors are float64 by default and stay on the device and in the dtype of the weights (points are converted to
+them); random draws are made on the CPU and moved. Points must be finite and real (``ValueError`` otherwise).
 """
 
 from __future__ import annotations
@@ -202,8 +203,7 @@ def forward(net: NetworkBatch, x: torch.Tensor) -> torch.Tensor:
     ``x``: ``(P, n)`` (the same points for every network) or ``(M, P, n)``. Returns ``(M, P, n)``. Values that
     overflow become ``inf``; they are returned, not raised (a diverging orbit is a result).
     """
-    out, _, _ = _run(net, _points(net, x).permute(2, 0, 1))
-    return out.permute(1, 2, 0)
+    return _forward(net, _points(net, x))
 
 
 def affine_field(net: NetworkBatch, x: torch.Tensor, *, form: str = "paper") -> tuple[torch.Tensor, torch.Tensor]:
@@ -233,9 +233,7 @@ def jacobian(net: NetworkBatch, x: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     of a fixed point; it equals $A^*(x)$ only for activations with $\sigma(z) = \sigma'(z)z$ (errata E01.3).
     ``x``: ``(P, n)`` or ``(M, P, n)``. Returns ``f``: ``(M, P, n)`` and ``J``: ``(M, P, n, n)``.
     """
-    xt = _points(net, x).permute(2, 0, 1)
-    out, V, _ = _run(net, xt, _unit_tangents(xt), mode="jacobian")
-    return out.permute(1, 2, 0), V.permute(2, 3, 1, 0)
+    return _jacobian(net, _points(net, x))
 
 
 def jacobian_vector(net: NetworkBatch, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -243,9 +241,8 @@ def jacobian_vector(net: NetworkBatch, x: torch.Tensor, v: torch.Tensor) -> tupl
 
     ``x``, ``v``: ``(M, P, n)``. Returns two tensors ``(M, P, n)``.
     """
-    xt = _points(net, x).permute(2, 0, 1)
-    out, V, _ = _run(net, xt, v.to(xt).permute(2, 0, 1).unsqueeze(0), mode="jacobian")
-    return out.permute(1, 2, 0), V[0].permute(1, 2, 0)
+    x = _points(net, x)
+    return _jvp(net, x, _points(net, v))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -481,7 +478,7 @@ def iterate(
     hist_k, hist_n = [0], [x.norm(dim=-1)]
     with torch.no_grad():
         for k in range(1, steps + 1):
-            new = forward(net, x)
+            new = _forward(net, x)
             size = new.abs().amax(-1)
             inside = size <= escape
             keep_old = escaped | ~torch.isfinite(size)
@@ -714,7 +711,7 @@ def lyapunov_exponent(
     tiny = torch.finfo(x.dtype).tiny
     with torch.no_grad():
         for k in range(steps):
-            x, w = jacobian_vector(net, x, v)
+            x, w = _jvp(net, x, v)
             nw = w.norm(dim=-1)
             zero = ~(nw > tiny)
             dead = dead | zero
@@ -847,7 +844,7 @@ def classify_attractor(
     r0 = start_pts.norm(dim=-1).amax(dim=-1, keepdim=True) + 1
     n_end, n_half = x_end.norm(dim=-1), x_half.norm(dim=-1)
     diverging = orb.escaped | ((n_end > 1.5 * n_half) & (n_end > 2 * r0))
-    F = forward(net, x_end) - x_end
+    F = _forward(net, x_end) - x_end
     settled = ~diverging & (F.abs().amax(-1) <= tol_fixed * (1 + x_end.abs().amax(-1)))
     period = orbit_period(orb.tail, max_period, tol_period)
     periodic = ~diverging & ~settled & (period >= 2)
@@ -868,8 +865,9 @@ def classify_attractor(
     newton_limit = x_end.clone()
     if bool(rest.any()):
         fp = fixed_points(net, torch.where(rest.unsqueeze(-1), x_end, torch.zeros_like(x_end)), tol=1e-11)
-        _, Jn = jacobian(net, fp.x)
-        attracting = eigenvalues(Jn).abs().amax(-1) <= 1 + 1e-9
+        at = torch.where(fp.converged.unsqueeze(-1), fp.x, torch.zeros_like(fp.x))
+        _, Jn = _jacobian(net, at)
+        attracting = fp.converged & (eigenvalues(Jn).abs().amax(-1) <= 1 + 1e-9)
         d_end = (x_end - fp.x).norm(dim=-1)
         d_half = (x_half - fp.x).norm(dim=-1)
         slow = rest & fp.converged & attracting & (d_end <= 0.9 * d_half) & ~positive
@@ -1031,6 +1029,24 @@ def _run(net: NetworkBatch, x: torch.Tensor, V: torch.Tensor | None = None, mode
     return z, V, b
 
 
+def _forward(net: NetworkBatch, x: torch.Tensor) -> torch.Tensor:
+    """:func:`forward` without validation, for inner loops (``x``: ``(M, P, n)``)."""
+    return _run(net, x.permute(2, 0, 1))[0].permute(1, 2, 0)
+
+
+def _jacobian(net: NetworkBatch, x: torch.Tensor):
+    """:func:`jacobian` without validation, for inner loops."""
+    xt = x.permute(2, 0, 1)
+    out, V, _ = _run(net, xt, _unit_tangents(xt), mode="jacobian")
+    return out.permute(1, 2, 0), V.permute(2, 3, 1, 0)
+
+
+def _jvp(net: NetworkBatch, x: torch.Tensor, v: torch.Tensor):
+    """:func:`jacobian_vector` without validation, for inner loops."""
+    out, V, _ = _run(net, x.permute(2, 0, 1), v.permute(2, 0, 1).unsqueeze(0), mode="jacobian")
+    return out.permute(1, 2, 0), V[0].permute(1, 2, 0)
+
+
 def _unit_tangents(xt: torch.Tensor) -> torch.Tensor:
     """The unit vectors $e_1, \\dots, e_n$ as tangents ``(n, n, M, P)`` for points ``xt`` ``(n, M, P)``."""
     n = xt.shape[0]
@@ -1091,9 +1107,9 @@ _SLOPES = {"relu": _slope_relu, "tanh": _slope_tanh, "sigmoid": _slope_sigmoid, 
 
 
 def _points(net: NetworkBatch, x) -> torch.Tensor:
-    x = as_float_tensor(x, "x") if not isinstance(x, torch.Tensor) else x
-    if x.is_complex() or not x.is_floating_point():
-        x = as_float_tensor(x, "x")
+    """Validate points ``(P, n)`` or ``(M, P, n)`` (finite, real) and return them ``(M, P, n)`` in the weights'
+    dtype and device."""
+    x = as_float_tensor(x, "x")
     if x.ndim == 2:
         x = x.unsqueeze(0).expand(net.size, *x.shape)
     if x.ndim != 3 or x.shape[0] != net.size or x.shape[-1] != net.n:
@@ -1124,7 +1140,7 @@ def _newton(net: NetworkBatch, x: torch.Tensor, model: torch.Tensor, tol: float,
     eye = torch.eye(n, dtype=x.dtype, device=x.device)
 
     def resid(sub, v):
-        F = forward(sub, v.unsqueeze(1))[:, 0] - v
+        F = _forward(sub, v.unsqueeze(1))[:, 0] - v
         r = F.abs().amax(-1)
         return F, torch.where(torch.isfinite(r), r, torch.full_like(r, float("inf")))
 
@@ -1137,7 +1153,7 @@ def _newton(net: NetworkBatch, x: torch.Tensor, model: torch.Tensor, tol: float,
         sub = _subset(net, model[active])
         xa, ra = x[active], res[active]
         Fa, _ = resid(sub, xa)
-        _, J = jacobian(sub, xa.unsqueeze(1))
+        _, J = _jacobian(sub, xa.unsqueeze(1))
         step, info = torch.linalg.solve_ex(J[:, 0] - eye, Fa.unsqueeze(-1))
         step = step.squeeze(-1)
         ok = (info == 0) & torch.isfinite(step).all(-1)
