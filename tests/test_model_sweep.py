@@ -117,6 +117,9 @@ def test_sweep_spectra_match_the_per_point_reference():
         assert row["frac_rho_gt1"] == float((rho > 1).double().mean())
         if get(c.activation).sigma0 == 0:
             assert row["rho_max_shifted"] == row["rho_max"] and not row["forms_differ"]
+        else:
+            shifted = ms.per_point_reference(list(W), list(B) if c.bias else None, c.activation, grid, form="shifted")
+            assert math.isclose(row["rho_max_shifted"], float(shifted.max()), rel_tol=1e-10) and row["forms_differ"]
         assert row["rho_max"] <= row["norm_max"] * (1 + 1e-12)
         assert row["rho_weights_max"] <= row["norm_weights_prod"] ** (1 / (c.depth + 1)) * 1e6  # finite, sane
 

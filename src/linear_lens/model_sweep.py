@@ -548,14 +548,27 @@ def _spectra(net: dynamics.NetworkBatch, grid: torch.Tensor, W: torch.Tensor) ->
     from linear_lens.activations import get
 
     out = {}
+    differ = [i for i, a in enumerate(net.activations) if get(a).sigma0 != 0]
     for form, suffix in (("paper", ""), ("shifted", "_shifted")):
-        A, _ = dynamics.affine_field(net, grid, form=form)
+        if form == "shifted":  # the forms agree when sigma(0) = 0: compute only the networks where they differ
+            keep = {k: v.clone() for k, v in out.items()}
+            if not differ:
+                out.update({k + suffix: v for k, v in keep.items()})
+                continue
+            sub = net.select(differ)
+        else:
+            sub = net
+        A, _ = dynamics.affine_field(sub, grid, form=form)
         sf = dynamics.spectral_field(A)
-        out["rho_max" + suffix] = sf.rho.amax(-1)
-        out["rho_mean" + suffix] = sf.rho.mean(-1)
-        out["rho_median" + suffix] = sf.rho.median(-1).values
-        out["frac_rho_gt1" + suffix] = (sf.rho > 1).to(A.dtype).mean(-1)
-        out["norm_max" + suffix] = sf.norm.amax(-1)
+        cols = {"rho_max": sf.rho.amax(-1), "rho_mean": sf.rho.mean(-1), "rho_median": sf.rho.median(-1).values,
+                "frac_rho_gt1": (sf.rho > 1).to(A.dtype).mean(-1), "norm_max": sf.norm.amax(-1)}
+        if form == "paper":
+            out.update(cols)
+        else:
+            ix = torch.tensor(differ, device=A.device)
+            for k, v in cols.items():
+                keep[k][ix] = v
+                out[k + suffix] = keep[k]
     _, J = dynamics.jacobian(net, grid)
     sj = dynamics.spectral_field(J)
     out["jac_rho_max"] = sj.rho.amax(-1)
