@@ -66,6 +66,7 @@ def test_cli_reports_bad_parameters_in_one_line(capsys):
 
 
 def test_cli_reports_a_value_the_chapter_rejects(capsys, tmp_path):
+    """A value only the running chapter can refuse is reported in one line, with where the partial notebook is."""
     status = runner.main(["run", "01", "-p", "activation", "swishy", "-o", str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err
     assert status == 2, err
@@ -75,3 +76,65 @@ def test_cli_reports_a_value_the_chapter_rejects(capsys, tmp_path):
 def test_cli_list(capsys):
     assert runner.main(["list"]) == 0
     assert FIRST.slug in capsys.readouterr().out
+
+
+def test_check_range_refuses_nan_and_infinity():
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(runner.ParameterError, match="parameter t_max: expected a finite number"):
+            runner.check_range("t_max", bad)
+
+
+def test_check_choice_folds_case_and_separators():
+    assert runner.check_choice("activation", "GELU", ["relu", "gelu"]) == "gelu"
+    assert runner.check_choice("activation", "Leaky-ReLU", ["leaky_relu"]) == "leaky_relu"
+
+
+def test_read_checks_finds_the_chapters_checks_without_running():
+    checks = runner.read_checks(FIRST)
+    assert checks["seed"] == {"kind": "range", "low": 0, "high": None, "integer": True}
+    for ch in runner.chapters():
+        for name, check in runner.read_checks(ch).items():
+            assert name in runner.read_parameters(ch), f"{ch.stem}: checks {name}, which is not a parameter"
+            assert runner.describe_check(check)
+
+
+@pytest.mark.parametrize("name, raw, message", [
+    ("seed", "-1", r"parameter seed: expected an integer in \[0, inf\]; got -1"),
+    ("depth", "99", r"parameter depth: expected an integer in \[1, 32\]; got 99"),
+])
+def test_out_of_range_values_are_refused_before_a_kernel_starts(name, raw, message, tmp_path, monkeypatch):
+    import papermill
+
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("a kernel was started for a value the runner can refuse itself")
+
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    with pytest.raises(runner.ParameterError, match=message):
+        runner.run_chapter("01", raw_parameters=[(name, raw)], output_dir=tmp_path)
+
+
+def test_output_that_is_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    status = runner.main(["run", "01", "-o", str(target), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.strip() == f"error: output: {target} is a file; give a folder (it is created if missing)"
+
+
+def test_cli_list_shows_what_each_parameter_allows(capsys):
+    assert runner.main(["list", "01"]) == 0
+    out = capsys.readouterr().out
+    assert "depth = 4: an integer in [1, 32]" in out and "True or False" in out
+
+
+def test_a_failed_run_says_where_the_partly_executed_notebook_is(tmp_path):
+    book = tmp_path / "notebooks"
+    book.mkdir()
+    (book / "99_fails.md").write_text(
+        FIRST.path.read_text().split("\n---\n", 1)[0] + "\n---\n\n"
+        "```{code-cell} ipython3\n:tags: [parameters]\nquick = False\n```\n\n"
+        "```{code-cell} ipython3\nraise ValueError('x: broken on purpose')\n```\n"
+    )
+    with pytest.raises(runner.ChapterError, match="ValueError: x: broken on purpose") as info:
+        runner.run_chapter("99", notebooks_dir=book, output_dir=tmp_path / "out", progress=False)
+    assert "partly executed notebook" in str(info.value) and info.value.notebook.exists()

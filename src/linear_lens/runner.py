@@ -1,5 +1,7 @@
 """Re-execute a chapter with your own parameters: ``python -m linear_lens run 01 -p depth 8 -p activation gelu``.
 
+(``python -m linear_lens survey 02 --seeds 0:20`` runs chapters once per seed on Dask: see :mod:`linear_lens.survey`.)
+
 Every chapter ``notebooks/NN_slug.md`` has one code cell tagged ``parameters`` whose first line is ``quick = False``;
 its other lines are simple assignments ``name = literal``. The runner
 
@@ -34,6 +36,8 @@ __all__ = [
     "run_chapter",
     "check_choice",
     "check_range",
+    "read_checks",
+    "describe_check",
     "main",
     "ParameterError",
 ]
@@ -108,6 +112,41 @@ def read_parameters(chapter: Chapter | Path) -> dict[str, Any]:
     return values
 
 
+def read_checks(chapter: Chapter | Path) -> dict[str, dict[str, Any]]:
+    """Return the value checks a chapter makes on its parameters, read from its source without running it.
+
+    Finds the calls ``check_range("name", name, low, high, integer=...)`` and ``check_choice("name", name, choices)``
+    whose arguments are literals (or, for choices, a call such as ``activations.names()`` of the package), and
+    returns ``{name: {"kind": "range", "low", "high", "integer"}}`` or ``{name: {"kind": "choice", "choices"}}``.
+    The runner checks values against them before it starts a kernel; the chapter checks them again when it runs.
+    """
+    import jupytext
+
+    path = chapter.path if isinstance(chapter, Chapter) else Path(chapter)
+    found: dict[str, dict[str, Any]] = {}
+    for cell in jupytext.read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            check = _static_check(node)
+            if check is not None:
+                found.setdefault(check.pop("name"), check)
+    return found
+
+
+def describe_check(check: dict[str, Any]) -> str:
+    """One phrase saying what a check of :func:`read_checks` allows: ``an integer in [1, 32]``, ``one of a, b``."""
+    if check["kind"] == "choice":
+        return "one of " + ", ".join(map(str, check["choices"]))
+    low = "-inf" if check["low"] is None else check["low"]
+    high = "inf" if check["high"] is None else check["high"]
+    return f"{'an integer' if check['integer'] else 'a number'} in [{low}, {high}]"
+
+
 def coerce(name: str, raw: str, default: Any) -> Any:
     """Convert the command-line string ``raw`` for parameter ``name`` to the type of its ``default``.
 
@@ -173,13 +212,25 @@ def run_chapter(
     if unknown:
         allowed = ", ".join(f"{n} (default {defaults[n]!r})" for n in defaults)
         raise ParameterError(f"parameter {unknown[0]}: not a parameter of chapter {chapter.number}; allowed: {allowed}")
+    checks = read_checks(chapter)
+    for name, value in values.items():  # refuse what the chapter would refuse, before a kernel starts
+        if name in checks:
+            check = checks[name]
+            if check["kind"] == "choice":
+                values[name] = check_choice(name, value, check["choices"])
+            else:
+                check_range(name, value, check["low"], check["high"], integer=check["integer"])
     out_dir = Path(output_dir) if output_dir is not None else DEFAULT_OUTPUT
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f"output: {out_dir} is a file; give a folder (it is created if missing)")
     out_dir.mkdir(parents=True, exist_ok=True)
     source = out_dir / f"{chapter.stem}.source.ipynb"
     target = out_dir / f"{chapter.stem}.ipynb"
     jupytext.write(jupytext.read(chapter.path), source, fmt="ipynb")
+    live = target.with_suffix(".claims.json")
+    live.unlink(missing_ok=True)
     try:
-        with _environment(env or {}):
+        with _environment({"LINEAR_LENS_CLAIMS_FILE": str(live), **(env or {})}):
             papermill.execute_notebook(
                 str(source),
                 str(target),
@@ -189,7 +240,8 @@ def run_chapter(
                 progress_bar=progress,
             )
     except papermill.PapermillExecutionError as err:
-        raise ChapterError(chapter, err.ename, err.evalue, err.exec_count) from None
+        _write_claims(target)
+        raise ChapterError(chapter, err.ename, err.evalue, err.exec_count, target) from None
     finally:
         source.unlink(missing_ok=True)
     _write_claims(target)
@@ -199,24 +251,36 @@ def run_chapter(
 class ChapterError(RuntimeError):
     """A chapter cell raised: carries the chapter, the exception's type and message, and the cell number."""
 
-    def __init__(self, chapter: Chapter, ename: str, evalue: str, cell: int | None):
-        self.chapter, self.ename, self.evalue, self.cell = chapter, ename, evalue, cell
-        super().__init__(f"chapter {chapter.number} failed in cell {cell}: {ename}: {evalue}")
+    def __init__(self, chapter: Chapter, ename: str, evalue: str, cell: int | None, notebook: Path | None = None):
+        self.chapter, self.ename, self.evalue, self.cell, self.notebook = chapter, ename, evalue, cell, notebook
+        where = f" (the partly executed notebook is {notebook})" if notebook is not None else ""
+        super().__init__(f"chapter {chapter.number} failed in cell {cell}: {ename}: {evalue}{where}")
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
-    """Return ``value`` if it is one of ``choices``, else raise :class:`ParameterError` listing them."""
-    if value not in choices:
-        raise ParameterError(f"parameter {name}: expected one of {', '.join(map(str, choices))}; got {value!r}")
-    return value
+    """Return the choice ``value`` names, else raise :class:`ParameterError` listing ``choices``.
+
+    Strings match ignoring case, ``-`` and ``_`` (``"GELU"``, ``"leaky-relu"``), as the package's own lookups do;
+    the canonical spelling from ``choices`` is returned.
+    """
+    for choice in choices:
+        if value == choice or (isinstance(value, str) and isinstance(choice, str) and _fold(value) == _fold(choice)):
+            return choice
+    raise ParameterError(f"parameter {name}: expected one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 def check_range(name: str, value: Any, low: float | None = None, high: float | None = None, integer: bool = False):
-    """Return ``value`` if it is a number (an integer if ``integer``) in ``[low, high]``, else raise."""
+    """Return ``value`` if it is a finite number (an integer if ``integer``) in ``[low, high]``, else raise.
+
+    NaN and infinities are refused whatever the bounds.
+    """
+    import math
     import numbers
 
-    kind = "an integer" if integer else "a number"
+    kind = "an integer" if integer else "a finite number"
     ok = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+    if ok and not math.isfinite(value):
+        ok = False
     if ok and low is not None and value < low:
         ok = False
     if ok and high is not None and value > high:
@@ -233,18 +297,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute a chapter with your own parameters")
     run.add_argument("chapter", help="chapter number or slug, e.g. 01 or pointwise_affine")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="set a parameter (repeatable); booleans take true/false, yes/no, on/off or 1/0, lists "
+                          "'1,2,3' or '[1, 2, 3]'; 'python -m linear_lens list NN' shows what each allows")
     run.add_argument("-o", "--output", type=Path, default=None, help=f"output folder (default {DEFAULT_OUTPUT})")
     run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
     listing = sub.add_parser("list", help="list the chapters and their parameters")
     listing.add_argument("chapter", nargs="?", default=None)
+    survey = sub.add_parser("survey", help="run chapters once per seed in survey mode, in parallel on Dask")
+    survey.add_argument("chapters", nargs="+", help="chapter numbers or slugs, e.g. 02 09 (or 'all')")
+    survey.add_argument("--seeds", default="0:20", help="seeds: 'a:b' (b excluded), 'n' or 'n1,n2' (default 0:20)")
+    survey.add_argument("--quick", action="store_true", help="run the chapters in quick mode")
+    survey.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a parameter for every run; repeat a name to survey several values")
+    survey.add_argument("--workers", type=int, default=2, help="worker processes of the local Dask cluster")
+    survey.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:8786)")
+    survey.add_argument("--threads-per-run", type=int, default=1, help="torch/BLAS threads in each run's kernel")
+    survey.add_argument("-o", "--output", type=Path, default=REPO_ROOT / "_build" / "survey",
+                        help="folder of the results (a re-run skips what is there)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "survey":
+            return _survey(args)
         if args.command == "list":
             selected = [find_chapter(args.chapter)] if args.chapter else chapters()
             for ch in selected:
-                params = ", ".join(f"{k}={v!r}" for k, v in read_parameters(ch).items())
-                print(f"{ch.number}  {ch.slug:<28} {params}")
+                checks = read_checks(ch)
+                print(f"{ch.number}  {ch.slug}")
+                for k, v in read_parameters(ch).items():
+                    allowed = describe_check(checks[k]) if k in checks else (
+                        "True or False (also yes/no, on/off, 1/0)" if isinstance(v, bool) else _describe_type(v))
+                    print(f"    {k} = {v!r}: {allowed}")
             return 0
         notebook, figures = run_chapter(
             args.chapter, raw_parameters=args.parameter, output_dir=args.output, progress=not args.no_progress
@@ -286,12 +369,87 @@ def _write_claims(notebook: Path) -> Path | None:
 
     from linear_lens import claims
 
-    data = claims.extract(notebook)
-    if data is None:
+    data = claims.extract(notebook) if notebook.exists() else None
+    if data is None:  # no report: the chapter stopped early, and the claims it made are already in the file
         return None
     path = notebook.with_suffix(".claims.json")
     path.write_text(json.dumps(data, indent=1))
     return path
+
+
+def _survey(args) -> int:
+    """The ``survey`` command: plan the runs, execute them on Dask, print the per-claim summary."""
+    import itertools
+
+    from linear_lens import survey
+
+    keys = [c.number for c in chapters()] if args.chapters == ["all"] else args.chapters
+    try:
+        seeds = survey.parse_seeds(args.seeds)
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
+    grid: dict[str, list[Any]] = {}
+    for name, raw in args.parameter:
+        owner = next((c for c in map(find_chapter, keys) if name in read_parameters(c)), None)
+        if owner is None:
+            raise ParameterError(f"parameter {name}: not a parameter of chapters {', '.join(keys)}")
+        grid.setdefault(name, []).append(coerce(name, raw, read_parameters(owner)[name]))
+    sets = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())] or [{}]
+    runs = survey.plan(keys, seeds, quick=args.quick, parameter_sets=sets)
+    meta = survey.run_survey(runs, args.output, workers=args.workers, scheduler=args.scheduler,
+                             threads_per_run=args.threads_per_run)
+    rows = survey.load(args.output)
+    print(f"{meta['runs']} runs ({meta['executed']} executed now, {meta['failed_runs']} failed) "
+          f"in {meta['wall_seconds']} s on {meta['workers']} workers; table: {args.output / 'survey.csv'}")
+    for claim_id, entry in sorted(survey.summary(rows).items()):
+        flag = "" if entry["held"] == entry["seeds"] else "   <- not every seed"
+        print(f"  {claim_id:<48} {entry['held']:>3}/{entry['seeds']:<3} {entry['verdict']}{flag}")
+    for row in rows:
+        if row["status"] != "ok" and not row["claim"]:
+            print(f"  run {row['chapter']} seed {row['seed']} failed: {row['error']}")
+    return 0
+
+
+def _fold(text: str) -> str:
+    return text.lower().replace("-", "").replace("_", "")
+
+
+def _static_check(node: ast.AST) -> dict[str, Any] | None:
+    """The check a ``check_range``/``check_choice`` call makes, if its arguments can be read without running."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return None
+    if node.func.id not in ("check_range", "check_choice") or len(node.args) < 2:
+        return None
+    first, second = node.args[0], node.args[1]
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        return None
+    if not (isinstance(second, ast.Name) and second.id == first.value):  # checks a derived value, e.g. len(lams)
+        return None
+    try:
+        if node.func.id == "check_choice":
+            return {"name": first.value, "kind": "choice", "choices": list(_static_value(node.args[2]))}
+        args = [_static_value(a) for a in node.args[2:4]]
+        kw = {k.arg: _static_value(k.value) for k in node.keywords}
+        low = args[0] if len(args) > 0 else kw.get("low")
+        high = args[1] if len(args) > 1 else kw.get("high")
+        return {"name": first.value, "kind": "range", "low": low, "high": high, "integer": bool(kw.get("integer", False))}
+    except (ValueError, IndexError, ImportError, AttributeError, TypeError):
+        return None
+
+
+def _static_value(node: ast.AST) -> Any:
+    """A literal, or the result of a call ``module.function()`` of :mod:`linear_lens` without arguments."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        pass
+    if (isinstance(node, ast.Call) and not node.args and not node.keywords and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)):
+        import importlib
+
+        module = importlib.import_module(f"linear_lens.{node.func.value.id}")
+        return getattr(module, node.func.attr)()
+    raise ValueError("not a static value")
 
 
 def _notebooks_dir() -> Path:
