@@ -763,8 +763,9 @@ def descent_deviation(n: int, lams, lrs, trials: int, steps: int = 200, sigma: f
     ``lams``, ``lrs``: equal-length sequences of configurations (use a repeated value to vary one of them);
     ``chunk``: time steps per batch of the exact solution (memory). Gradient descent runs for all trials and
     configurations as one batch. Returns a dict with ``deviation`` and ``abs_deviation`` ``(C, trials)``,
-    ``lams`` and ``lrs`` ``(C,)``, and ``top_rate`` ``(C, trials)``: the largest eigenvalue $\kappa_{\max}$ of $F$,
-    the fastest rate of the flow.
+    ``lams`` and ``lrs`` ``(C,)``, ``top_rate`` ``(C, trials)``: the largest eigenvalue $\kappa_{\max}$ of $F$, the
+    fastest rate of the flow near its end, and ``weight_scale`` ``(C, trials)``: $\lVert W_1(0)\rVert_2^2 +
+    \lVert W_2(0)\rVert_2^2$, the scale of the loss's Hessian at the start, which sets the error of one step.
     """
     from linear_lens import balanced, tasks
 
@@ -815,12 +816,14 @@ def descent_deviation(n: int, lams, lrs, trials: int, steps: int = 200, sigma: f
         exact[start:start + chunk] = 0.5 * (Wp.pow(2).sum((-2, -1)) - 2 * (Wp * S).sum((-2, -1)) + syy)
     rel = (exact - losses) / losses
     basis = riccati_eigenbasis(S[0], torch.tensor(lams, dtype=F64)[:, None])
+    scale = torch.linalg.matrix_norm(W1, 2) ** 2 + torch.linalg.matrix_norm(W2, 2) ** 2
     return {
         "deviation": rel.mean(0),
         "abs_deviation": rel.abs().mean(0),
         "lams": torch.tensor(lams, dtype=F64),
         "lrs": torch.tensor(lrs, dtype=F64),
         "top_rate": basis.kappa.amax(-1),
+        "weight_scale": scale,
     }
 
 
