@@ -39,10 +39,10 @@ pseudo-inverse of $Y_+$ ($k \times N_h$, full row rank required), $N$ an orthono
 $e^{-(\kappa_\alpha + \kappa_\beta)u}$, $e^{(\mu - \kappa_\beta)u}$ ($\kappa_\beta \ge |\mu|$), and the bounded weights
 $(1 - e^{-2|\ell| u})/|\ell|$ (equal to $2u$ for a zero eigenvalue $\ell$). In equal dimensions $T = Y_+^{-1}e^{-Ku}$,
 and with $Y_+ = B^\top R^\top/\sqrt2$, $Y_- = -C^\top R^\top/\sqrt2$ this is Theorem 3.3.1(3) with the inverse the
-printed statement omits (errata E11.7). In unequal dimensions the growing extra directions ($\mu > 0$, which happens
+printed statement omits (errata E11.9). In unequal dimensions the growing extra directions ($\mu > 0$, which happens
 for $N_o > N_i$ with $\lambda > 0$ and for $N_i > N_o$ with $\lambda < 0$) are factored out by the $N$ columns: this
 completes Section 3.4, which stops at the diagonalisation. At $\lambda = 0$ the same formula is Theorem 2.2.5
-(Braun et al., 2022), corrected in :func:`zero_balanced_qqt` (errata E11.9).
+(Braun et al., 2022), corrected in :func:`zero_balanced_qqt` (errata E11.10).
 
 The form needs $Y_+$ (equivalently the thesis's $B$) to have full row rank. At $\lambda = 0$ in equal dimensions it
 is singular exactly when $\det(W_2W_1)$ and $\det\Sigma^{yx}$ have opposite signs (about half of random draws): the
@@ -335,7 +335,7 @@ def qqt(t, W1, W2, X, Y, tau: float = 1.0, *, balance_tol: float = 1e-8, rcond: 
         whiten_tol: float = 1e-8) -> torch.Tensor:
     r"""Return $QQ^\top(t)$, the exact gradient-flow dynamics of $\lambda$-balanced weights, for any dimensions and $\lambda$.
 
-    The stable form of the module docstring: Theorem 3.3.1(3) of Anguita (2024), corrected (errata E11.7-E11.8), and
+    The stable form of the module docstring: Theorem 3.3.1(3) of Anguita (2024), corrected (errata E11.9, E11.11), and
     its completion to unequal dimensions (Section 3.4 stops at the diagonalisation of $F$). It evaluates only
     decaying exponentials, so it is finite for every $t \ge 0$ and every $|\lambda|$; at $\lambda = 0$ it is
     Theorem 2.2.5 (Braun et al., 2022), corrected. The blocks of the result are $W_1^\top W_1$, $W_1^\top W_2^\top$,
@@ -459,7 +459,7 @@ def zero_balanced_qqt(t, W1, W2, X, Y, tau: float = 1.0) -> torch.Tensor:
           \tilde U(I + eC^\top B^{-\top}e) + 2\tilde U_\perp\tilde U_\perp^\top UB^{-\top}e\end{bmatrix}.$$
 
     The printed eq. (2.30) lacks the inverse, has $e$ for $e^2$ in the $C$ term, and a garbled $t/\tau$ term (errata
-    E11.9). An independent parametrisation of the $\lambda = 0$ case of :func:`qqt` (SVD-based rather than
+    E11.10). An independent parametrisation of the $\lambda = 0$ case of :func:`qqt` (SVD-based rather than
     eigenbasis-based). Requires balance at $\lambda = 0$, full-rank $W_2W_1$ and $\Sigma^{yx}$, and non-singular $B$
     (raises ``ValueError`` otherwise). Arguments as in :func:`qqt`; single networks only.
     """
@@ -510,7 +510,7 @@ def thesis_bc(W1, W2, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
 
     $W_2W_1 = USV^\top$, $S_2 = ((\sqrt{\lambda^2 + 4S^2} + \lambda)/2)^{1/2}$, $S_1 = ((\sqrt{\lambda^2 + 4S^2} -
     \lambda)/2)^{1/2}$, $X, A$ from :func:`riccati_eigenbasis`. (The proof's eq. (3.60) prints $\tilde U^\top\tilde U$
-    for $U^\top\tilde U$: errata E11.6.) At $\lambda = 0$, $B = S^{1/2}(U^\top\tilde U + V^\top\tilde V)$, which is
+    for $U^\top\tilde U$: errata E11.7.) At $\lambda = 0$, $B = S^{1/2}(U^\top\tilde U + V^\top\tilde V)$, which is
     :func:`zero_balanced_b` scaled by $S^{1/2}$. ``W1``, ``W2``: single square networks. Returns ``(B, C)``.
     """
     W1, W2, S, lam, _, _ = _prepare_reference(0.0, W1, W2, X, Y, 1.0)
@@ -538,7 +538,7 @@ def thesis_qqt(t, W1, W2, X, Y, tau: float = 1.0, invert: bool = True) -> torch.
 
     $e = e^{-Kt/\tau}$, $K = \sqrt{\tilde S^2 + \lambda^2/4}$, $B$, $C$ from :func:`thesis_bc`. The statement prints
     no inverse on the bracket (``invert=False``); the authors' code inverts it by a Cholesky solve (``invert=True``,
-    correct: errata E11.7). Equal dimensions; $\lambda \neq 0$ as in the thesis, whose $X = (\sqrt{\lambda^2 +
+    correct: errata E11.9). Equal dimensions; $\lambda \neq 0$ as in the thesis, whose $X = (\sqrt{\lambda^2 +
     4\tilde S^2} - 2\tilde S)/\lambda$ is $0/0$ at $\lambda = 0$ (we use the continuous form, so $\lambda = 0$ works
     too when $B$ is invertible). Arguments as in :func:`qqt`; single networks.
     """
