@@ -238,6 +238,17 @@ def test_zero_balanced_form_is_the_lambda_zero_case(shape):
     assert checked >= 2
 
 
+def test_zero_balanced_form_as_printed_fails():
+    for seed in range(12):
+        W1, W2, X, Y = _network(0.0, 3, 3, 3, seed=seed)
+        if not _orientation_mismatch(W1, W2, X, Y):
+            break
+    t = np.array([0.0, 0.5, 2.0])
+    assert _rel(rc.zero_balanced_qqt(t, W1, W2, X, Y, printed=True), rc.qqt(t, W1, W2, X, Y)) > 0.1
+    with pytest.raises(ValueError, match="printed"):
+        rc.zero_balanced_qqt(1.0, *_network(0.0, 3, 4, 5)[:2], *_network(0.0, 3, 4, 5)[2:], printed=True)
+
+
 def test_zero_balanced_b_is_singular_exactly_for_opposite_orientation():
     for seed in range(12):
         W1, W2, X, Y = _network(0.0, 3, 3, 3, seed=seed)

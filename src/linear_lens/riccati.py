@@ -445,7 +445,7 @@ def zero_balanced_b(W1, W2, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
     return O_u + O_v, O_u - O_v
 
 
-def zero_balanced_qqt(t, W1, W2, X, Y, tau: float = 1.0) -> torch.Tensor:
+def zero_balanced_qqt(t, W1, W2, X, Y, tau: float = 1.0, printed: bool = False) -> torch.Tensor:
     r"""Theorem 2.2.5 of Anguita (2024) (Theorem 3.1 of Braun et al., 2022), corrected: zero-balanced weights, any dimensions.
 
     With compact SVDs $W_2W_1 = USV^\top$ ($k$ values), $\Sigma^{yx} = \tilde U\tilde S\tilde V^\top$, complements
@@ -461,7 +461,10 @@ def zero_balanced_qqt(t, W1, W2, X, Y, tau: float = 1.0) -> torch.Tensor:
     The printed eq. (2.30) lacks the inverse, has $e$ for $e^2$ in the $C$ term, and a garbled $t/\tau$ term (errata
     E11.10). An independent parametrisation of the $\lambda = 0$ case of :func:`qqt` (SVD-based rather than
     eigenbasis-based). Requires balance at $\lambda = 0$, full-rank $W_2W_1$ and $\Sigma^{yx}$, and non-singular $B$
-    (raises ``ValueError`` otherwise). Arguments as in :func:`qqt`; single networks only.
+    (raises ``ValueError`` otherwise). Arguments as in :func:`qqt`; single networks only. ``printed=True`` evaluates
+    the equal-dimension part of eq. (2.30) as printed, $Z[4eB^{-1}S^{-1}B^{-\top}e + (I - e^2)\tilde S^{-1} -
+    eB^{-1}C(e - I)\tilde S^{-1}C^\top B^{-\top}e]Z^\top$ (no inverse, $e$ for $e^2$), to show that it fails; its
+    unequal-dimension terms are not conformable as printed, so ``printed=True`` needs $N_i = N_o$.
     """
     W1, W2, S, lam, times, scalar_t = _prepare_reference(t, W1, W2, X, Y, tau)
     if W1.ndim != 2:
@@ -469,6 +472,8 @@ def zero_balanced_qqt(t, W1, W2, X, Y, tau: float = 1.0) -> torch.Tensor:
     if abs(float(lam)) > 1e-8 * max(1.0, float(torch.linalg.matrix_norm(W1, 2)) ** 2):
         raise ValueError(f"lam: Theorem 2.2.5 needs zero-balanced weights, got lambda = {float(lam):.3e}")
     n_out, n_in = S.shape
+    if printed and n_in != n_out:
+        raise ValueError(f"printed: eq. (2.30) as printed can only be evaluated for N_i = N_o, got {n_in}, {n_out}")
     k = min(n_in, n_out)
     Ut, st, Vth = torch.linalg.svd(S, full_matrices=True)
     U, s, Vh = torch.linalg.svd(W2 @ W1, full_matrices=False)
@@ -496,6 +501,11 @@ def zero_balanced_qqt(t, W1, W2, X, Y, tau: float = 1.0) -> torch.Tensor:
     Ztop = Vt_ @ (I - inner) + 2 * Vperp @ Vperp.mT @ V @ Bi.mT @ D(e)
     Zbot = Ut_ @ (I + inner) + 2 * Uperp @ Uperp.mT @ U @ Bi.mT @ D(e)
     Z = torch.cat([Ztop, Zbot], dim=-2)
+    if printed:
+        centre = (4 * D(e) @ Bi @ D(1 / s) @ Bi.mT @ D(e) + D((1 - e2) / st)
+                  - D(e) @ Bi @ C @ D((e - 1) / st) @ C.mT @ Bi.mT @ D(e))
+        out = Z @ centre @ Z.mT
+        return out[0] if scalar_t else out
     perp = V.mT @ Vperp @ Vperp.mT @ V + U.mT @ Uperp @ Uperp.mT @ U
     centre = (4 * D(e) @ Bi @ D(1 / s) @ Bi.mT @ D(e) + D((1 - e2) / st)
               + D(e) @ Bi @ C @ D((1 - e2) / st) @ C.mT @ Bi.mT @ D(e)
