@@ -207,3 +207,42 @@ def test_bad_input():
         rp.modal_squares(-1.0, 1.0)
     with pytest.raises(ValueError, match="lam"):
         rp.modal_squares(1.0, float("nan"))
+
+
+@pytest.mark.parametrize("shape, lam", [((3, 3, 3), 2.0), ((3, 3, 3), 0.0), ((3, 3, 5), 4.0), ((3, 3, 5), -0.5),
+                                        ((3, 5, 5), 0.5), ((5, 3, 3), -4.0)])
+def test_convergence_rate_is_the_final_decay_rate(shape, lam, generator):
+    """The slope of log ||W(t) - Sigma|| at late times, from the exact solution, against convergence_rate."""
+    n_in, n_hidden, n_out = shape
+    s = torch.tensor([3.0, 2.0, 0.5][:min(n_in, n_out)], dtype=F64)   # well separated rates
+    X, Y = tasks.regression_task_with_spectrum(s, n_in, n_out, 12, generator=generator)
+    S = Y @ X.T / X.shape[1]
+    W0 = torch.randn(n_out, n_in, generator=generator, dtype=F64)
+    if n_in == n_out and float(torch.det(W0) * torch.det(S)) < 0:
+        W0[:, 0] *= -1
+    W1, W2 = rp.balanced_weights(W0, lam, n_hidden)
+    r = float(rp.convergence_rate(s, lam, n_in, n_hidden, n_out))
+    t = torch.tensor([20.0, 24.0], dtype=F64) / r
+    err = torch.linalg.matrix_norm(rc.blocks(rc.qqt(t, W1, W2, X, Y), n_in).product - S)
+    fitted = float(torch.log(err[0] / err[1]) / (t[1] - t[0]))
+    assert fitted == pytest.approx(r, rel=1e-3), (fitted, r)
+
+
+def test_laziness_sweep_predictions_and_symmetry(generator):
+    S, W0 = [], []
+    for _ in range(3):
+        X, Y = tasks.random_regression_task(3, 3, 6, generator=generator)
+        S.append(Y @ X.T / X.shape[1])
+        W = torch.randn(3, 3, generator=generator, dtype=F64)
+        if float(torch.det(W) * torch.det(S[-1])) < 0:
+            W[:, 0] *= -1
+        W0.append(W)
+    lams = torch.tensor([-30.0, -1.0, 0.0, 1.0, 30.0], dtype=F64)
+    sw = rp.laziness_sweep(torch.stack(S), torch.stack(W0), lams, 3, n_times=31, chunk=2, show_progress=False)
+    assert sw.times.shape == (31, 5, 3) and float(sw.residual.max()) < 1e-9
+    torch.testing.assert_close(sw.predicted.ntk_change, sw.end.ntk_change, rtol=1e-8, atol=0)
+    torch.testing.assert_close(sw.end.ntk_change, sw.end.ntk_change.flip(0), rtol=1e-10, atol=0)
+    assert float(sw.end.ntk_change[0].max()) < float(sw.end.ntk_change[2].min()) / 10
+    assert torch.equal(sw.ntk_path[-1], sw.end.ntk_change)
+    with pytest.raises(ValueError, match="negative lambda"):
+        rp.laziness_sweep(torch.randn(1, 5, 3, dtype=F64), torch.randn(1, 5, 3, dtype=F64), lams, 5)

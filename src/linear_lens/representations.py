@@ -38,6 +38,7 @@ import torch
 
 from linear_lens import ntk as _ntk
 from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real
+from linear_lens.progress import progress
 
 __all__ = [
     "Laziness",
@@ -52,6 +53,9 @@ __all__ = [
     "linearised_product",
     "laziness",
     "linearisation_gap",
+    "convergence_rate",
+    "LazinessSweep",
+    "laziness_sweep",
 ]
 
 F64 = torch.float64
@@ -143,9 +147,9 @@ def balanced_weights(W, lam, hidden_dim: int, R=None) -> tuple[torch.Tensor, tor
     lam = _lam(lam, W.device)
     _check_feasible(lam, n_in, hidden_dim, n_out)
     batch = torch.broadcast_shapes(W.shape[:-2], lam.shape)
-    W = W.expand(*batch, n_out, n_in)
+    U, s, Vh = torch.linalg.svd(W, full_matrices=True)      # once per distinct W, then broadcast over lambda
+    U, s, Vh = U.expand(*batch, n_out, n_out), s.expand(*batch, s.shape[-1]), Vh.expand(*batch, n_in, n_in)
     lam = lam.expand(batch)
-    U, s, Vh = torch.linalg.svd(W, full_matrices=True)
     k = min(n_in, n_out)
     plus, minus = modal_squares(s[..., :k], lam[..., None])
     S2 = W.new_zeros(*batch, n_out, hidden_dim)
@@ -401,6 +405,127 @@ def linearisation_gap(product, t, W0, input_0, output_0, sigma_yx, tau: float = 
     W0 = as_float_tensor(W0, "W0", dtype=F64).to(W.device)
     scale = torch.linalg.matrix_norm(S - W0)
     return _ntk._ratio(torch.linalg.matrix_norm(W - lin).amax(0), scale)
+
+
+def convergence_rate(s, lam, in_dim: int, hidden_dim: int, out_dim: int, tau: float = 1.0) -> torch.Tensor:
+    r"""Return the rate $r$ at which $\lVert W(t) - \Sigma^{yx}\rVert$ finally decays, $\propto e^{-rt}$, for $\lambda$-balanced weights.
+
+    Near convergence $E = \Sigma^{yx} - W$ obeys $\tau\dot E = -(K_2E + EK_1)$ with the representations at
+    convergence (:func:`representations_from_product` at $W = \Sigma^{yx}$), a Sylvester operator whose eigenvalues
+    are the sums of an eigenvalue of $K_2$ and one of $K_1$; the slowest is
+    $r = (\lambda_{\min}(K_2) + \lambda_{\min}(K_1))/\tau$. In equal dimensions $r = \sqrt{\lambda^2 + 4\tilde s_{\min}^2}
+    /\tau$ ($2\tilde s_{\min}/\tau$ at $\lambda = 0$, Saxe et al.'s rate); when a complement carries the eigenvalue
+    $0$ (e.g. $N_h < N_o$ with $\lambda > 0$) it is $\sigma_-(\tilde s_{\min})/\tau \approx \tilde s_{\min}^2/(|\lambda|\tau)$.
+    A result of this book (it bounds the thesis's $e^{-|\lambda|t/\tau}$ of Theorem 4.2.3).
+
+    ``s``: ``(..., k)`` the task's singular values, $k = \min(N_i, N_o)$; ``lam``: ``(...)``; widths; ``tau``.
+    Returns ``(...)``.
+    """
+    in_dim, hidden_dim, out_dim = (check_positive_int(n, name) for n, name in
+                                   ((in_dim, "in_dim"), (hidden_dim, "hidden_dim"), (out_dim, "out_dim")))
+    tau = check_positive_real(tau, "tau")
+    s = as_float_tensor(s, "s", dtype=F64)
+    k = min(in_dim, out_dim)
+    if s.ndim < 1 or s.shape[-1] != k:
+        raise ValueError(f"s: expected shape (..., {k}) with k = min(in_dim, out_dim), got {tuple(s.shape)}")
+    if hidden_dim < k:
+        raise ValueError(f"hidden_dim: the network is bottlenecked (N_h = {hidden_dim} < {k})")
+    lam = _lam(lam, s.device)
+    _check_feasible(lam, in_dim, hidden_dim, out_dim)
+    plus, minus = modal_squares(s, lam[..., None])
+    low2, low1 = plus.amin(-1), minus.amin(-1)
+    if out_dim > k:
+        low2 = torch.minimum(low2, lam.clamp(min=0) if hidden_dim == out_dim else torch.zeros_like(low2))
+    if in_dim > k:
+        low1 = torch.minimum(low1, (-lam).clamp(min=0) if hidden_dim == in_dim else torch.zeros_like(low1))
+    return (low2 + low1) / tau
+
+
+@dataclass(frozen=True)
+class LazinessSweep:
+    r"""The result of :func:`laziness_sweep` for $L$ values of $\lambda$ and $B$ trials.
+
+    ``lams``: ``(L,)``; ``times``: ``(T, L, B)`` the time grid of each run (up to ``horizon`` divided by the
+    :func:`convergence_rate`); ``end``: :class:`Laziness` ``(L, B)`` from the exact solution at the last time;
+    ``predicted``: :class:`Laziness` ``(L, B)`` at convergence from Theorem 4.1.2(1) and 4.1.3(1) corrected, without
+    solving the dynamics (NaN where the widths leave the extra directions undetermined); ``ntk_path``: ``(T, L, B)``
+    the relative NTK change along the way; ``gap``: ``(L, B)`` :func:`linearisation_gap`; ``residual``: ``(L, B)``
+    $\lVert W(T) - \Sigma^{yx}\rVert_F / \lVert\Sigma^{yx}\rVert_F$ at the last time.
+    """
+
+    lams: torch.Tensor
+    times: torch.Tensor
+    end: Laziness
+    predicted: Laziness
+    ntk_path: torch.Tensor
+    gap: torch.Tensor
+    residual: torch.Tensor
+
+
+def laziness_sweep(sigma_yx, W0, lams, hidden_dim: int, n_times: int = 61, horizon: float = 30.0,
+                   chunk: int = 32, show_progress: bool = True) -> LazinessSweep:
+    r"""Train one initial network function for every $\lambda$ of a sweep, exactly, and measure how lazily it learns.
+
+    For each trial $b$ (task $\Sigma^{yx}_b$, initial function $W_{0,b}$) and each $\lambda$: factor $W_{0,b}$ into
+    $\lambda$-balanced weights (:func:`balanced_weights`, Theorem 4.1.3's setting: "$S$ does not depend on
+    $\lambda$"), evaluate the exact $QQ^\top(t)$ (:func:`linear_lens.riccati.qqt_sigma`) at $t = 0$ and ``n_times - 1``
+    times spaced geometrically from $10^{-6}t_{\rm end}$ to $t_{\rm end} = $ ``horizon`` $/ r$, $r$ the
+    :func:`convergence_rate` (a fast phase at rate $\sim|\lambda|$ may precede a slow one), and return the :class:`Laziness` at
+    $t_{\rm end}$, the NTK change along the way, the :func:`linearisation_gap`, and the prediction at convergence from
+    the corrected Theorems 4.1.2(1) and 4.1.3(1). The NTK is that of whitened inputs (the measures are the same for
+    every whitened $X$). Batched over $\lambda$ and trials, in chunks of ``chunk`` values of $\lambda$ (progress bar).
+
+    ``sigma_yx``, ``W0``: ``(B, N_o, N_i)``; ``lams``: ``(L,)``, each admissible for the widths; ``hidden_dim``:
+    $N_h$. Returns a :class:`LazinessSweep`.
+    """
+    from linear_lens import riccati
+
+    S = as_float_tensor(sigma_yx, "sigma_yx", dtype=F64)
+    W0 = as_float_tensor(W0, "W0", dtype=F64).to(S.device)
+    if S.ndim != 3 or W0.shape != S.shape:
+        raise ValueError(f"sigma_yx, W0: expected two (B, N_o, N_i) tensors of one shape, got {tuple(S.shape)}, "
+                         f"{tuple(W0.shape)}")
+    lams = _lam(lams, S.device)
+    if lams.ndim != 1 or lams.numel() == 0:
+        raise ValueError(f"lams: expected a non-empty 1-D tensor, got shape {tuple(lams.shape)}")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+    n_times = check_positive_int(n_times, "n_times")
+    chunk = check_positive_int(chunk, "chunk")
+    horizon = check_positive_real(horizon, "horizon")
+    n_out, n_in = S.shape[-2:]
+    _check_feasible(lams, n_in, hidden_dim, n_out)
+    X = torch.eye(n_in, dtype=F64, device=S.device)          # whitened inputs with P = N_i
+    s_task = torch.linalg.svdvals(S)                         # (B, k)
+    undetermined = [hidden_dim not in (min(n_in, n_out), n_out) and bool((lams > 0).any()),
+                    hidden_dim not in (min(n_in, n_out), n_in) and bool((lams < 0).any())]
+    # 0, then geometric up to t_end: the flow has a fast phase (rate ~|lambda|) and may have a slow one (~s^2/|lambda|)
+    u = torch.cat([torch.zeros(1, dtype=F64, device=S.device),
+                   torch.logspace(-6, 0, max(n_times - 1, 1), dtype=F64, device=S.device)])
+    parts = []
+    starts = list(range(0, lams.numel(), chunk))
+    for start in progress(starts, desc="exact flows over lambda", disable=not show_progress or len(starts) < 3):
+        lam = lams[start:start + chunk][:, None]             # (l, 1)
+        W1, W2 = balanced_weights(W0[None], lam, hidden_dim)   # (l, B, ...)
+        rate = convergence_rate(s_task[None], lam, n_in, hidden_dim, n_out)
+        times = u[:, None, None] * (horizon / rate)[None]    # (T, l, B)
+        b = riccati.blocks(riccati.qqt_sigma(times, W1, W2, S[None]), n_in)
+        end = laziness(b.input_rep[-1], b.output_rep[-1], b.input_rep[0], b.output_rep[0], X)
+        path = _ntk.representation_kernel_change(b.input_rep, b.output_rep, b.input_rep[0], b.output_rep[0], X)
+        gap = linearisation_gap(b.product, times, W0[None], b.input_rep[0], b.output_rep[0], S[None])
+        residual = torch.linalg.matrix_norm(b.product[-1] - S[None]) / torch.linalg.matrix_norm(S)[None]
+        lam_b = lam.expand(-1, S.shape[0])
+        if any(undetermined):
+            nan = torch.full_like(lam_b, float("nan"))
+            predicted = Laziness(nan, nan, nan, nan)
+        else:
+            K1_inf, K2_inf = representations_from_product(S[None], lam_b, hidden_dim)
+            K1_0, K2_0 = representations_from_product(W0[None], lam_b, hidden_dim)
+            predicted = laziness(K1_inf, K2_inf, K1_0, K2_0, X)
+        parts.append((times, end, predicted, path, gap, residual))
+    cat = lambda i, dim=0: torch.cat([p[i] for p in parts], dim)  # noqa: E731
+    catl = lambda i: Laziness(*(torch.cat([getattr(p[i], f) for p in parts]) for f in  # noqa: E731
+                                ("ntk_change", "kernel_distance", "input_change", "output_change")))
+    return LazinessSweep(lams, cat(0, 1), catl(1), catl(2), cat(3, 1), cat(4), cat(5))
 
 
 # ---------------------------------------------------------------------------------------------------------------
