@@ -246,3 +246,17 @@ def test_laziness_sweep_predictions_and_symmetry(generator):
     assert torch.equal(sw.ntk_path[-1], sw.end.ntk_change)
     with pytest.raises(ValueError, match="negative lambda"):
         rp.laziness_sweep(torch.randn(1, 5, 3, dtype=F64), torch.randn(1, 5, 3, dtype=F64), lams, 5)
+
+
+def test_draw_trials_and_lazy_limit_constant(generator):
+    S, W0, X, Y = rp.draw_trials(3, 3, 3, 4, generator=generator)
+    assert S.shape == W0.shape == (4, 3, 3) and X.shape == (4, 3, 6)
+    torch.testing.assert_close(Y @ X.mT / 6, S, rtol=1e-12, atol=1e-12)
+    assert bool((torch.det(W0) * torch.det(S) > 0).all())
+    c = rp.lazy_limit_constant(W0, S)
+    W1, W2 = rp.balanced_weights(W0, 1e3, 3)
+    K1, K2 = rp.representations_from_product(S, 1e3, 3)
+    lz = rp.laziness(K1, K2, W1.mT @ W1, W2 @ W2.mT, X[0])
+    torch.testing.assert_close(lz.ntk_change * 1e6, c, rtol=1e-3, atol=0)       # O(lambda^-2) correction
+    S2, W2_, _, _ = rp.draw_trials(2, 4, 5, 2, sigma=0.1, generator=generator)
+    assert W2_.shape == (2, 5, 2) and float(W2_.abs().max()) < 1.0

@@ -54,6 +54,8 @@ __all__ = [
     "laziness",
     "linearisation_gap",
     "convergence_rate",
+    "lazy_limit_constant",
+    "draw_trials",
     "LazinessSweep",
     "laziness_sweep",
 ]
@@ -439,6 +441,72 @@ def convergence_rate(s, lam, in_dim: int, hidden_dim: int, out_dim: int, tau: fl
     if in_dim > k:
         low1 = torch.minimum(low1, (-lam).clamp(min=0) if hidden_dim == in_dim else torch.zeros_like(low1))
     return (low2 + low1) / tau
+
+
+def lazy_limit_constant(W0, sigma_yx) -> torch.Tensor:
+    r"""Return $c_\infty$ with $\lVert\mathrm{NTK}(\infty) - \mathrm{NTK}(0)\rVert_F/\lVert\mathrm{NTK}(0)\rVert_F =
+    c_\infty/\lambda^2 + O(\lambda^{-4})$ for whitened inputs, where the large representation has full rank.
+
+    From the corrected Theorem 4.1.3 (errata E13.3): the change is $\frac{1}{|\lambda|}\mathrm{NTK}(D_1, D_2)$ with
+    $D_1 = \Sigma^\top\Sigma - W_0^\top W_0$, $D_2 = \Sigma\Sigma^\top - W_0W_0^\top$, and $\mathrm{NTK}(0) =
+    |\lambda|\, I_{N_o}\otimes X^\top X + O(1/|\lambda|)$ for either sign; with $XX^\top = PI$ the ratio is
+
+    $$c_\infty = \Big(\frac{N_o\lVert D_1\rVert_F^2 + 2\operatorname{tr}D_1\operatorname{tr}D_2 +
+      N_i\lVert D_2\rVert_F^2}{N_oN_i}\Big)^{1/2},$$
+
+    the same for $\lambda \to +\infty$ and $-\infty$. A result of this book. ``W0``, ``sigma_yx``:
+    ``(..., N_o, N_i)``. Returns ``(...)``.
+    """
+    W0 = as_float_tensor(W0, "W0", dtype=F64)
+    S = as_float_tensor(sigma_yx, "sigma_yx", dtype=F64).to(W0.device)
+    if W0.ndim < 2 or S.shape[-2:] != W0.shape[-2:]:
+        raise ValueError(f"W0, sigma_yx: expected (..., N_o, N_i) of one shape, got {tuple(W0.shape)}, {tuple(S.shape)}")
+    n_out, n_in = W0.shape[-2:]
+    D1 = S.mT @ S - W0.mT @ W0
+    D2 = S @ S.mT - W0 @ W0.mT
+    tr1, tr2 = D1.diagonal(dim1=-2, dim2=-1).sum(-1), D2.diagonal(dim1=-2, dim2=-1).sum(-1)
+    sq = n_out * D1.pow(2).sum((-2, -1)) + 2 * tr1 * tr2 + n_in * D2.pow(2).sum((-2, -1))
+    return (sq.clamp(min=0) / (n_out * n_in)).sqrt()
+
+
+def draw_trials(in_dim: int, hidden_dim: int, out_dim: int, trials: int, sigma: float = 1.0, generator=None,
+                n_samples: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Draw ``trials`` whitened tasks and initial network functions as the thesis's experiments do.
+
+    Each trial: a task from :func:`linear_lens.tasks.random_regression_task` with $P$ = ``n_samples`` (default
+    $2\max(N_i, N_o)$) samples, and the initial function $W_0 = G_2G_1$ of Algorithm 1 (Anguita, 2024), the product of
+    Gaussian matrices $G_1 \in \mathbb{R}^{N_h \times N_i}$, $G_2 \in \mathbb{R}^{N_o \times N_h}$ with entries
+    $\mathcal N(0, \sigma^2)$; Algorithm 1 keeps this product and rebalances it for any $\lambda$
+    (:func:`balanced_weights`). In equal dimensions the sign of the first column of $G_1$ is chosen so that
+    $\det W_0\det\Sigma^{yx} > 0$ (a reflection, which keeps the Gaussian law): otherwise the zero-balanced flow
+    converges to a saddle and the exact solution does not apply at $\lambda = 0$ (errata E11.11).
+
+    Returns ``sigma_yx`` ``(B, N_o, N_i)``, ``W0`` ``(B, N_o, N_i)``, ``X`` ``(B, N_i, P)`` and ``Y``
+    ``(B, N_o, P)`` with $B$ = ``trials``.
+    """
+    from linear_lens import tasks
+    from linear_lens._checks import as_generator
+    from linear_lens.sampling import randn
+
+    in_dim, hidden_dim, out_dim, trials = (check_positive_int(v, name) for v, name in
+                                           ((in_dim, "in_dim"), (hidden_dim, "hidden_dim"), (out_dim, "out_dim"),
+                                            (trials, "trials")))
+    sigma = check_positive_real(sigma, "sigma")
+    generator = as_generator(generator)
+    n_samples = 2 * max(in_dim, out_dim) if n_samples is None else check_positive_int(n_samples, "n_samples")
+    Ss, W0s, Xs, Ys = [], [], [], []
+    for _ in range(trials):                                  # drawing only
+        X, Y = tasks.random_regression_task(in_dim, out_dim, n_samples, generator=generator)
+        S = Y @ X.T / n_samples
+        G1 = sigma * randn((hidden_dim, in_dim), generator=generator)
+        G2 = sigma * randn((out_dim, hidden_dim), generator=generator)
+        if in_dim == out_dim and float(torch.det(G2 @ G1) * torch.det(S)) < 0:
+            G1[:, 0] = -G1[:, 0]                             # W0 -> W0 diag(-1, 1, ...): det changes sign
+        Ss.append(S)
+        W0s.append(G2 @ G1)
+        Xs.append(X)
+        Ys.append(Y)
+    return torch.stack(Ss), torch.stack(W0s), torch.stack(Xs), torch.stack(Ys)
 
 
 @dataclass(frozen=True)
