@@ -207,6 +207,7 @@ def _times(t, batch, device) -> torch.Tensor:
     if times.ndim == 1:
         times = times.reshape(-1, *([1] * len(batch)))
     try:
-        return times.expand(times.shape[0], *batch)
+        full = torch.broadcast_shapes(times.shape[1:], tuple(batch))
+        return times.expand(times.shape[0], *full)
     except RuntimeError as err:
         raise ValueError(f"t: shape {tuple(times.shape)} does not broadcast to (T, {tuple(batch)})") from err
