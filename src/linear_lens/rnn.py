@@ -317,7 +317,7 @@ def direct_spectrum(J, a: float, D, omega, closure: str = "linear") -> torch.Ten
     r"""The same spectra by direct dense linear algebra, one frequency at a time (a check of the eigenbasis forms).
 
     ``closure="linear"``: $(I - SJ)^{-1} D (I - SJ)^{-H}$ by a linear solve; ``"naive"``: the Stein equation
-    $C = |S|^2 J C J^\top + D I$ by its Kronecker form (small $N$ only, $N \le 60$).
+    $C = |S|^2 J C J^\top + D I$ by its Kronecker form (small $N$ only, $N \le 30$).
     """
     J, a, D, w = _check_prediction_inputs(J, a, D, omega)
     n = J.shape[-1]
@@ -328,8 +328,8 @@ def direct_spectrum(J, a: float, D, omega, closure: str = "linear") -> torch.Ten
         R = torch.linalg.solve(eye - S * Jc, eye.expand(w.numel(), n, n))
         return D[:, None, None] * R @ R.mH
     if closure == "naive":
-        if n > 60:
-            raise ValueError(f"J: the Kronecker solve of the naive closure is for N <= 60, got N = {n}")
+        if n > 30:
+            raise ValueError(f"J: the Kronecker solve of the naive closure is for N <= 30, got N = {n}")
         K = torch.eye(n * n, dtype=torch.complex128, device=J.device) - S.abs() ** 2 * torch.kron(Jc, Jc)
         rhs = D[:, None] * torch.eye(n, dtype=torch.complex128, device=J.device).reshape(1, -1)
         return torch.linalg.solve(K, rhs).reshape(-1, n, n)
