@@ -663,7 +663,7 @@ def equivalence_sweep(
 
         steps = _bar(steps, desc="sizes", total=len(steps))
     for j, n in steps:
-        base = couplings(n, 1.0, batch=(n_draws,), generator=gen)
+        base = couplings(n, 1.0, batch=(n_draws,), generator=gen).to(device)
         bases = [eigenbasis(base[d]) for d in range(n_draws)]
         edge = np.array([float(b[0].real.max()) for b in bases])  # max Re eigenvalue of G
         radius = np.array([float(b[0].abs().max()) for b in bases])
@@ -679,7 +679,7 @@ def equivalence_sweep(
             margin[i, j] = m_all[ok[:R]]
             naive_defined[i, j] = gains[i] * gs[i] * radius[ok[:R]] < 1
         J = torch.stack([gs[i] * base[chosen[i][r]] for i in range(G) for r in range(R)])
-        x = simulate(J.to(dtype=dtype, device=device), n_traj=n_traj, t_burn=t_burn, t_record=t_record, dt=dt,
+        x = simulate(J.to(dtype=dtype), n_traj=n_traj, t_burn=t_burn, t_record=t_record, dt=dt,
                      record_every=every, generator=gen)
         preds = {}
         for i in range(G):
@@ -692,7 +692,7 @@ def equivalence_sweep(
         for i in range(G):
             a = float(gains[i])
             for r in range(R):
-                xr = x[i * R + r].to(torch.float64).cpu()
+                xr = x[i * R + r].to(torch.float64)
                 lag = min(max(int(round(10.0 / (dt * every))), 1), xr.shape[-2] - 1)
                 change = float(((xr[..., lag:, :] - xr[..., :-lag, :]) ** 2).mean() / (xr * xr).mean())
                 chaotic[i, j, r] = change > 1e-2
@@ -719,8 +719,8 @@ def equivalence_sweep(
                 ratio_residual[1][i, j, r] = res["offdiag_to_diag"].error
                 for store, err, values in ((cx, cx_err, xr), (cphi, cphi_err, phi)):
                     mean, se = population_autocorrelation(values, min(n_lag, values.shape[-2] - 1))
-                    store[i, j, r, : mean.numel()] = mean.numpy()
-                    err[i, j, r, : se.numel()] = se.numpy()
+                    store[i, j, r, : mean.numel()] = mean.cpu().numpy()
+                    err[i, j, r, : se.numel()] = se.cpu().numpy()
     return SweepResult(
         g=gs, n=np.array(sizes), n_draws=n_draws, margin=margin, flagged=flagged, naive_defined=naive_defined, chaotic=chaotic,
         metrics=metrics, pr_sim=pr_sim, pr_linear=pr_linear, ratio_phi=ratio_phi, ratio_residual=ratio_residual,
