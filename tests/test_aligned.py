@@ -256,7 +256,7 @@ def test_errors():
         aligned.singular_value_trajectory([1.0], 0.0, 1.0, -0.1)
     with pytest.raises(ValueError, match="^t: times must be non-negative"):
         aligned.singular_value_trajectory([-1.0], 1.0, 1.0, 0.1)
-    with pytest.raises(ValueError, match="^tau: must be positive"):
+    with pytest.raises(ValueError, match="^tau: expected a finite positive number"):
         aligned.singular_value_trajectory([1.0], 1.0, 1.0, 0.1, tau=0.0)
     with pytest.raises(ValueError, match="^lam, s, a0: shapes"):
         aligned.singular_value_trajectory([1.0], torch.zeros(3), torch.ones(2), 0.1)
@@ -270,7 +270,7 @@ def test_errors():
         aligned.large_lambda_trajectory([1.0], 0.0, 1.0, 0.1)
     with pytest.raises(ValueError, match="^s: singular values must be positive"):
         aligned.has_inflection(1.0, -1.0, 0.1)
-    with pytest.raises(ValueError, match="^tau: must be positive"):
+    with pytest.raises(ValueError, match="^tau: expected a finite positive number"):
         aligned.mode_rate(0.1, 1.0, 1.0, tau=-1.0)
     with pytest.raises(ValueError, match="^digits: expected an integer"):
         aligned.reference_trajectory([1.0], 1.0, 1.0, 0.1, digits=5)
@@ -278,7 +278,7 @@ def test_errors():
         aligned.reference_trajectory([1.0], 1.0, -1.0, 0.1)
     with pytest.raises(ValueError, match="^t: times must be non-negative"):
         aligned.reference_trajectory([-1.0], 1.0, 1.0, 0.1)
-    with pytest.raises(ValueError, match="^lr: must be positive"):
+    with pytest.raises(ValueError, match="^lr: expected a finite positive number"):
         aligned.descent_mode_balance(1.0, torch.zeros(3, 2), 1.0, 0.0)
     with pytest.raises(ValueError, match="^a: expected the modes at every step"):
         aligned.descent_mode_balance(1.0, torch.tensor(0.5), 1.0, 0.1)
@@ -286,7 +286,7 @@ def test_errors():
         aligned.mode_balance(torch.ones(2, 3), torch.ones(2, 2), torch.eye(2), torch.eye(2))
     with pytest.raises(ValueError, match="^a: expected at least 3 samples"):
         aligned.count_inflections(torch.ones(2, 3))
-    with pytest.raises(ValueError, match="^tol: must be positive"):
+    with pytest.raises(ValueError, match="^tol: expected a finite positive number"):
         aligned.count_inflections(torch.ones(5), tol=0.0)
     with pytest.raises(ValueError, match="^X, Y: expected shapes"):
         aligned.task_modes(torch.ones(2, 5), torch.ones(2, 4))

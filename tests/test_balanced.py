@@ -241,8 +241,8 @@ def test_sigma_scales_the_product_and_generator_reproduces():
         (dict(in_dim=0), "^in_dim: expected a positive integer"),
         (dict(hidden_dim=2.5), "^hidden_dim: expected a positive integer"),
         (dict(out_dim=-1), "^out_dim: expected a positive integer"),
-        (dict(sigma=0.0), "^sigma: expected a positive finite number"),
-        (dict(sigma=float("inf")), "^sigma: expected a positive finite number"),
+        (dict(sigma=0.0), "^sigma: expected a finite positive number"),
+        (dict(sigma=float("inf")), "^sigma: expected a finite real number"),
     ],
 )
 def test_lambda_balanced_init_rejects_bad_arguments(kwargs, match):
@@ -397,7 +397,7 @@ def test_balance_statistics_known_answer():
         (lambda: init_variances("xavier", 2, 2, 2), "^scheme: expected one of lecun, glorot, he, scaled"),
         (lambda: init_variances("scaled", 2, 2, 2), r"^alpha: the 'scaled' scheme needs alpha"),
         (lambda: init_variances("scaled", 2, 2, 2, alpha=(1.0,)), r"^alpha: the 'scaled' scheme needs alpha"),
-        (lambda: init_variances("scaled", 2, 2, 2, alpha=(1.0, -1.0)), "^alpha: expected a positive finite"),
+        (lambda: init_variances("scaled", 2, 2, 2, alpha=(1.0, -1.0)), "^alpha: expected a finite positive"),
         (lambda: init_variances("lecun", 2, 2, 2, alpha=(1.0, 1.0)), "^alpha: only the 'scaled' scheme"),
         (lambda: init_variances("he", 0, 2, 2), "^n_in: expected a positive integer"),
         (lambda: balance_moments("he", 2, 0, 2), "^n_hidden: expected a positive integer"),
@@ -446,7 +446,7 @@ def test_min_balance_residuals_rejects_bad_input():
         balanced.min_balance_residuals([(1.0, 2, 3)])
     with pytest.raises(ValueError, match="^hidden_dim: expected a positive integer"):
         balanced.min_balance_residuals([(1.0, 2, 0, 3)])
-    with pytest.raises(ValueError, match="^lr: expected a positive finite number"):
+    with pytest.raises(ValueError, match="^lr: expected a finite positive number"):
         balanced.min_balance_residual(1.0, 2, 2, 2, lr=0.0)
 
 
@@ -520,53 +520,6 @@ def test_aligned_init_and_random_init_on_device():
     best, bound = balanced.min_balance_residuals([(1.0, 3, 3, 5), (1.0, 3, 4, 3)], starts=2, steps=400,
                                                  generator=torch.Generator(device=DEVICE).manual_seed(0))
     assert float(best[0]) < 1e-6 and abs(float(best[1]) - float(bound[1])) < 1e-6 * float(bound[1])
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# fitted_lambda under training (Section 4.5): conserved by gradient flow for homogeneous activations
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _small_training_problem():
-    gen = torch.Generator().manual_seed(8)
-    X, Y = random_regression_task(4, 3, 20, generator=gen)
-    W1, W2 = lambda_balanced_init(0.5, 4, 3, 3, sigma=0.5, generator=gen)
-    return W1, W2, X, 2 * Y
-
-
-@pytest.mark.parametrize("activation", ["relu", "identity"])
-def test_diagonal_of_balance_drifts_at_first_order_in_lr_for_homogeneous_activations(activation):
-    """Gradient flow conserves diag(B) (Du et al. 2018); gradient descent drifts by O(lr): halving lr halves it."""
-    W1, W2, X, Y = _small_training_problem()
-    rec = balanced.fitted_lambda_training(W1, W2, X, Y, activation, [0.04, 0.02, 0.01], horizon=2.0, n_record=5)
-    drift = rec["diag_drift"][:, -1]
-    assert float(drift[0]) > 1e-5, f"{activation}: no measurable drift at lr=0.04 ({float(drift[0])})"
-    ratios = drift[:-1] / drift[1:]
-    assert bool(((ratios - 2).abs() < 0.25).all()), f"{activation}: drift ratios {ratios.tolist()}, expected 2"
-    assert float(rec["loss"][0, -1]) < float(rec["loss"][0, 0]), "training should lower the loss"
-
-
-def test_linear_network_conserves_all_of_balance_and_tanh_does_not():
-    W1, W2, X, Y = _small_training_problem()
-    lin = balanced.fitted_lambda_training(W1, W2, X, Y, "identity", [0.02, 0.01], horizon=2.0, n_record=4)
-    assert bool((lin["distance"][:, -1] / torch.tensor([0.02, 0.01], dtype=F64) < 5).all()), "B = lam I up to O(lr)"
-    tanh = balanced.fitted_lambda_training(W1, W2, X, Y, "tanh", [0.02, 0.01], horizon=2.0, n_record=4)
-    drift = (tanh["lam_star"][:, -1] - tanh["lam_star"][:, 0]).abs()
-    assert float(drift[1]) > 1e-2 and abs(float(drift[0] / drift[1]) - 1) < 0.05, f"tanh drift {drift.tolist()}"
-
-
-def test_fitted_lambda_training_rejects_bad_input():
-    W1, W2, X, Y = _small_training_problem()
-    with pytest.raises(ValueError, match="^lrs: horizon / lr must be a multiple of n_record"):
-        balanced.fitted_lambda_training(W1, W2, X, Y, "relu", [0.03], horizon=1.0, n_record=4)
-    with pytest.raises(ValueError, match="^lrs: expected a non-empty list"):
-        balanced.fitted_lambda_training(W1, W2, X, Y, "relu", [], horizon=1.0)
-    with pytest.raises(ValueError, match="^X, Y: expected shapes"):
-        balanced.fitted_lambda_training(W1, W2, X[:2], Y, "relu", [0.1], horizon=1.0, n_record=5)
-    with pytest.raises(ValueError, match="^activation: unknown name"):
-        balanced.fitted_lambda_training(W1, W2, X, Y, "swish2", [0.1], horizon=1.0, n_record=5)
-    with pytest.raises(ValueError, match="^horizon: expected a positive finite number"):
-        balanced.fitted_lambda_training(W1, W2, X, Y, "relu", [0.1], horizon=-1.0)
 
 
 @settings(max_examples=6)

@@ -205,7 +205,7 @@ def test_errors(generator):
         gf.loss(W1.expand(2, -1, -1), W2.expand(3, -1, -1), X, Y)
     with pytest.raises(ValueError, match="^W1: contains NaN"):
         gf.loss(torch.full_like(W1, float("nan")), W2, X, Y)
-    with pytest.raises(ValueError, match="^lr: must be positive"):
+    with pytest.raises(ValueError, match="^lr: expected a finite positive number"):
         gf.train(W1, W2, X, Y, lr=0.0, steps=3)
     with pytest.raises(ValueError, match="^lr: learning rates must be positive"):
         gf.train(W1, W2, X, Y, lr=torch.tensor([0.1, -0.1]), steps=3)
@@ -225,9 +225,9 @@ def test_errors(generator):
         gf.integrate(W1, W2, X, Y, [-1.0, 0.5])
     with pytest.raises(ValueError, match="^t: expected a non-empty"):
         gf.integrate(W1, W2, X, Y, [])
-    with pytest.raises(ValueError, match="^tau: must be positive"):
+    with pytest.raises(ValueError, match="^tau: expected a finite positive number"):
         gf.integrate(W1, W2, X, Y, [1.0], tau=0.0)
-    with pytest.raises(ValueError, match="^rtol: must be positive"):
+    with pytest.raises(ValueError, match="^rtol: expected a finite positive number"):
         gf.integrate(W1, W2, X, Y, [1.0], rtol=-1.0)
     with pytest.raises(ValueError, match="^method: expected one of"):
         gf.integrate(W1, W2, X, Y, [1.0], method="Euler")
@@ -242,7 +242,7 @@ def test_shallow_errors(generator):
         gf.shallow_solution(torch.zeros(3, 2), X, Y, [1.0])
     with pytest.raises(ValueError, match="^X, Y: expected shapes"):
         gf.integrate_shallow(W0, X, Y[:, :3], [1.0])
-    with pytest.raises(ValueError, match="^tau: must be positive"):
+    with pytest.raises(ValueError, match="^tau: expected a finite positive number"):
         gf.shallow_solution(W0, X, Y, [1.0], tau=-2.0)
 
 
