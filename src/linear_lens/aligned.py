@@ -597,14 +597,15 @@ def factored_residual(W1, W2, U, V) -> torch.Tensor:
     ($N_h \times N_i$), $D$ ($N_o \times N_h$) rectangular diagonal: every task direction $\tilde v_\alpha$
     (resp. $\tilde u_\alpha$) is sent by $W_1$ (resp. $W_2^\top$) to a multiple of one hidden unit $r_\alpha$, and
     different directions to orthogonal hidden units. With $m_\alpha = W_1\tilde v_\alpha$ and
-    $n_\beta = W_2^\top\tilde u_\beta$ (all $N_i$ and $N_o$ directions of the full bases), the form holds iff all
-    the vectors $m_\alpha, n_\beta$ are pairwise orthogonal except $m_\alpha \parallel n_\alpha$. This returns
-
-    $$\frac{\big(\sum_{\alpha\ne\beta} (m_\alpha\!\cdot\! m_\beta)^2 + (n_\alpha\!\cdot\! n_\beta)^2
-      + (m_\alpha\!\cdot\! n_\beta)^2 + \sum_\alpha (\lVert m_\alpha\rVert^2\lVert n_\alpha\rVert^2
-      - (m_\alpha\!\cdot\! n_\alpha)^2)\big)^{1/2}}{\lVert W_1\rVert_F^2 + \lVert W_2\rVert_F^2},$$
-
-    zero exactly in factored form (the last sum is non-negative by Cauchy-Schwarz), dimensionless.
+    $n_\alpha = W_2^\top\tilde u_\alpha$ for the $k = \min(N_i, N_o)$ modes, and the blocks $M_\perp = W_1\tilde V_\perp$,
+    $N_\perp = W_2^\top\tilde U_\perp$ of the null spaces of $\Sigma^{yx}$ (whose bases are arbitrary), the form holds
+    (for distinct singular values) iff the $m_\alpha$, $n_\beta$ are pairwise orthogonal except
+    $m_\alpha \parallel n_\alpha$, both null blocks are orthogonal to all of them, and $M_\perp M_\perp^\top$ commutes
+    with $N_\perp N_\perp^\top$ (then a choice of null-space bases makes both blocks diagonal on the same hidden units).
+    This returns the root of the sum of the squares of all these defects (the off-diagonal Gram entries, the wedge
+    products $m_\alpha \wedge n_\alpha$, the cross products with the null blocks and the commutator) divided by
+    $\lVert W_1\rVert_F^2 + \lVert W_2\rVert_F^2$: zero exactly in factored form, dimensionless, invariant under the
+    choice of the null-space bases, and computed without cancellation (roundoff gives a few ulps).
 
     ``W1``: ``(..., N_h, N_i)``; ``W2``: ``(..., N_o, N_h)``; ``U``: ``(N_o, N_o)``, ``V``: ``(N_i, N_i)``, the full
     bases of ``task_modes(X, Y, full=True)``. Returns ``(...)``.
@@ -613,17 +614,27 @@ def factored_residual(W1, W2, U, V) -> torch.Tensor:
     if U.shape[0] != U.shape[1] or V.shape[0] != V.shape[1]:
         raise ValueError(f"U, V: expected the full square bases of task_modes(X, Y, full=True), got shapes "
                          f"{tuple(U.shape)} and {tuple(V.shape)}")
-    M = W1 @ V                                    # columns m_alpha, (..., N_h, N_i)
-    N = W2.mT @ U                                 # columns n_beta,  (..., N_h, N_o)
-    k = min(M.shape[-1], N.shape[-1])
-    gm, gn, gx = M.mT @ M, N.mT @ N, M.mT @ N     # Gram matrices
-    off = (gm - torch.diag_embed(gm.diagonal(dim1=-2, dim2=-1))).pow(2).sum((-2, -1))
-    off = off + (gn - torch.diag_embed(gn.diagonal(dim1=-2, dim2=-1))).pow(2).sum((-2, -1))
-    cross_diag = gx.diagonal(dim1=-2, dim2=-1)    # m_alpha . n_alpha for alpha < k
-    off = off + gx.pow(2).sum((-2, -1)) - cross_diag.pow(2).sum(-1)
-    par = (gm.diagonal(dim1=-2, dim2=-1)[..., :k] * gn.diagonal(dim1=-2, dim2=-1)[..., :k] - cross_diag**2).sum(-1)
+    n_i, n_o = V.shape[0], U.shape[0]
+    k = min(n_i, n_o)
+    M = W1 @ V                                    # columns m_alpha = W1 v_alpha, (..., N_h, N_i)
+    N = W2.mT @ U                                 # columns n_beta = W2^T u_beta, (..., N_h, N_o)
+    Mk, Nk, Mn, Nn = M[..., :k], N[..., :k], M[..., k:], N[..., k:]
+    gm, gn, gx = Mk.mT @ Mk, Nk.mT @ Nk, Mk.mT @ Nk
+
+    def off_diagonal(G):
+        return (G - torch.diag_embed(G.diagonal(dim1=-2, dim2=-1))).pow(2).sum((-2, -1))
+
+    total = off_diagonal(gm) + off_diagonal(gn) + off_diagonal(gx)
+    # m_alpha parallel to n_alpha: |m ^ n|^2 = sum_{i<j} (m_i n_j - m_j n_i)^2, computed without cancellation
+    wedge = Mk.mT[..., :, :, None] * Nk.mT[..., :, None, :] - Nk.mT[..., :, :, None] * Mk.mT[..., :, None, :]
+    total = total + wedge.pow(2).sum((-3, -2, -1)) / 2
+    # the null-space blocks: orthogonal to every mode's hidden unit, and sharing one set of hidden units
+    for block in (Mn, Nn):
+        total = total + (Mk.mT @ block).pow(2).sum((-2, -1)) + (Nk.mT @ block).pow(2).sum((-2, -1))
+    Pm, Pn = Mn @ Mn.mT, Nn @ Nn.mT
+    total = total + (Pm @ Pn - Pn @ Pm).pow(2).sum((-2, -1))
     scale = (W1.pow(2).sum((-2, -1)) + W2.pow(2).sum((-2, -1))).clamp(min=torch.finfo(W1.dtype).tiny)
-    return (off + par).clamp(min=0).sqrt() / scale
+    return total.sqrt() / scale
 
 
 def descent_mode_balance(lam, a, s, lr: float) -> torch.Tensor:

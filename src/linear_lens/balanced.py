@@ -50,6 +50,8 @@ __all__ = [
     "balanced_factors",
     "balanced_decomposition",
     "lambda_balanced_init",
+    "balanced_second_layer",
+    "align_with_task",
     "aligned_lambda_balanced_init",
     "init_variances",
     "random_init",
@@ -224,8 +226,10 @@ def balanced_decomposition(W1, W2, tol: float = 1e-9) -> dict[str, torch.Tensor]
                          f"{float(lam):.6g}, more than tol = {tol:g} times ||W1||^2 + ||W2||^2 = {scale:.3g}")
     evals, R = torch.linalg.eigh(W1 @ W1.mT)
     evals, R = evals.flip(-1), R.flip(-1)                       # c_j^2 in decreasing order
-    c = evals.clamp(min=0).sqrt()
-    d = (evals + lam).clamp(min=0).sqrt()
+    floor = 8 * max(n_h, n_i, n_o) * torch.finfo(W1.dtype).eps * (evals.abs().max() + lam.abs())
+    c2, d2 = evals, evals + lam
+    c = torch.where(c2 > floor, c2, torch.zeros_like(c2)).sqrt()     # roundoff of a zero eigenvalue is not a value
+    d = torch.where(d2 > floor, d2, torch.zeros_like(d2)).sqrt()
     S1 = W1.new_zeros(n_h, n_i)
     S2 = W1.new_zeros(n_o, n_h)
     idx1 = torch.arange(min(n_h, n_i), device=W1.device)
@@ -317,9 +321,63 @@ def aligned_lambda_balanced_init(
         )
     in_dim, out_dim = X.shape[0], Y.shape[0]
     W1, W2 = lambda_balanced_init(lam, in_dim, hidden_dim, out_dim, sigma, generator, dtype=dtype, device=X.device)
+    return align_with_task(W1, W2, X, Y)
+
+
+def balanced_second_layer(W1, lam: float, out_dim: int, generator=None) -> torch.Tensor:
+    r"""Return a random $W_2$ that makes $(W_1, W_2)$ $\lambda$-balanced: $W_2 = Q\,(\lambda I + W_1 W_1^\top)^{1/2}$.
+
+    $W_2^\top W_2 - W_1 W_1^\top = \lambda I$ says exactly that $W_2^\top W_2 = \lambda I + W_1 W_1^\top$, so (polar
+    decomposition) the $\lambda$-balanced partners of $W_1$ are $W_2 = Q M^{1/2}$ with $M = \lambda I + W_1W_1^\top$
+    and $Q$ any $N_o \times N_h$ matrix with orthonormal columns, here Haar-random. This parametrises balanced pairs
+    without going through the singular values of the product, which makes it an independent check of
+    Theorem 4.1.1 of Anguita (2024) (:func:`balanced_decomposition`).
+
+    ``W1``: ``(N_h, N_i)``; ``lam`` $= \lambda$ with $\lambda I + W_1W_1^\top \succeq 0$ (any $\lambda \ge 0$, or
+    $\lambda \ge -\sigma_{\min}(W_1)^2$); ``out_dim`` $= N_o \ge N_h$; ``generator``: ``None``, a ``torch.Generator``
+    or an ``int`` seed. Returns ``W2`` ``(N_o, N_h)`` in the dtype and on the device of ``W1``.
+    """
+    W1 = as_float_tensor(W1, "W1")
+    if W1.ndim != 2:
+        raise ValueError(f"W1: expected a matrix (N_h, N_i), got shape {tuple(W1.shape)}")
+    lam = check_real(lam, "lam")
+    out_dim = check_positive_int(out_dim, "out_dim")
+    n_h = W1.shape[0]
+    if out_dim < n_h:
+        raise ValueError(f"out_dim: needs out_dim >= N_h = {n_h} for W2 = Q M^(1/2) with orthonormal Q, got {out_dim}")
+    evals, P = torch.linalg.eigh(W1 @ W1.mT + lam * torch.eye(n_h, dtype=W1.dtype, device=W1.device))
+    floor = -8 * n_h * torch.finfo(W1.dtype).eps * float(evals.abs().max())
+    if float(evals.min()) < floor:
+        raise ValueError(f"lam: lambda I + W1 W1^T must be positive semidefinite; its smallest eigenvalue is "
+                         f"{float(evals.min()):.3g} (lam must be at least -sigma_min(W1)^2)")
+    root = P @ torch.diag(evals.clamp(min=0).sqrt()) @ P.mT
+    Q = haar_orthogonal(out_dim, generator=as_generator(generator), dtype=W1.dtype, device=W1.device, columns=n_h)
+    return Q @ root
+
+
+def align_with_task(W1, W2, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Rotate a weight pair so that its product has the task's singular vectors: the second step of Algorithm 2.
+
+    With full SVDs $\Sigma^{yx} = \tilde U \tilde S \tilde V^\top$ and $W_2 W_1 = U S V^\top$, returns
+    $(W_1 V \tilde V^\top, \tilde U U^\top W_2)$: the product becomes $\tilde U S \tilde V^\top$ (aligned in the sense
+    of Definition 2.2.2 of Anguita, 2024) and the balance $W_2^\top W_2 - W_1 W_1^\top$ is unchanged, because the
+    rotations are orthogonal. ``W1``: ``(N_h, N_i)``; ``W2``: ``(N_o, N_h)``; ``X``: ``(N_i, P)``; ``Y``: ``(N_o, P)``.
+    Returns the rotated pair in the widest dtype of the inputs, on the device of ``W1``.
+    """
+    W1, W2 = _check_pair(W1, W2)
+    X = as_float_tensor(X, "X")
+    Y = as_float_tensor(Y, "Y")
+    dtype = common_dtype(W1, X, Y)
+    W1, W2 = W1.to(dtype), W2.to(dtype)
+    X, Y = X.to(dtype=dtype, device=W1.device), Y.to(dtype=dtype, device=W1.device)
+    if W1.ndim != 2:
+        raise ValueError(f"W1, W2: expected single matrices, got shapes {tuple(W1.shape)}, {tuple(W2.shape)}")
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or X.shape[0] != W1.shape[1] or Y.shape[0] != W2.shape[0]:
+        raise ValueError(f"X, Y: expected shapes ({W1.shape[1]}, P) and ({W2.shape[0]}, P), got {tuple(X.shape)} and "
+                         f"{tuple(Y.shape)}")
     U_task, _, Vh_task = torch.linalg.svd(Y @ X.T / X.shape[1], full_matrices=True)
     U, _, Vh = torch.linalg.svd(W2 @ W1, full_matrices=True)
-    return W1 @ Vh.T @ Vh_task, U_task @ U.T @ W2
+    return W1 @ Vh.mT @ Vh_task, U_task @ U.mT @ W2
 
 
 def init_variances(
