@@ -53,6 +53,7 @@ from linear_lens._checks import (
     check_real,
     common_dtype,
 )
+from linear_lens._threads import single_thread
 
 __all__ = [
     "singular_value_trajectory",
@@ -486,13 +487,14 @@ def mode_descent(lam, s, a0, lr, steps: int) -> tuple[torch.Tensor, torch.Tensor
     a_out = torch.empty(steps + 1, *a0.shape, dtype=torch.float64, device=a0.device)
     b_out = torch.empty_like(a_out)
     a_out[0], b_out[0] = c * d, d**2 - c**2
-    for k in range(1, steps + 1):
-        e = s - c * d
-        c, d = c + lr * d * e, d + lr * c * e
-        bad = ~(torch.isfinite(c) & torch.isfinite(d))
-        c = torch.where(bad, torch.full_like(c, float("nan")), c)
-        d = torch.where(bad, torch.full_like(d, float("nan")), d)
-        a_out[k], b_out[k] = c * d, d**2 - c**2
+    with single_thread():                                   # many steps on small tensors
+        for k in range(1, steps + 1):
+            e = s - c * d
+            c, d = c + lr * d * e, d + lr * c * e
+            bad = ~(torch.isfinite(c) & torch.isfinite(d))
+            c = torch.where(bad, torch.full_like(c, float("nan")), c)
+            d = torch.where(bad, torch.full_like(d, float("nan")), d)
+            a_out[k], b_out[k] = c * d, d**2 - c**2
     return a_out, b_out
 
 

@@ -37,6 +37,7 @@ network's neural tangent kernel (eq. 2.37) and are what "rich" and "lazy" learni
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real, check_real, common_dtype
+from linear_lens._threads import single_thread
 from linear_lens.progress import progress
 
 __all__ = [
@@ -176,15 +178,17 @@ def train(
     W1, W2 = W1.expand(*batch, *W1.shape[-2:]).clone(), W2.expand(*batch, *W2.shape[-2:]).clone()
     kept = [0]
     W1s, W2s = [W1.clone()], [W2.clone()]
-    for k in progress(range(1, steps + 1), desc="gradient descent", disable=not show_progress or steps < 5000):
-        g1, g2 = _gradients(W1, W2, sxx, syx)
-        W1, W2 = W1 - eta_m * g1, W2 - eta_m * g2
-        if not bool(torch.isfinite(W2).all() and torch.isfinite(W1).all()):
-            raise ValueError(f"lr: gradient descent diverged at step {k}; use a smaller learning rate")
-        if k % record_every == 0 or k == steps:
-            kept.append(k)
-            W1s.append(W1.clone())
-            W2s.append(W2.clone())
+    small = W1.device.type == "cpu" and W1.numel() + W2.numel() < 2**18
+    with single_thread() if small else contextlib.nullcontext():  # many steps on small tensors: one thread
+        for k in progress(range(1, steps + 1), desc="gradient descent", disable=not show_progress or steps < 5000):
+            g1, g2 = _gradients(W1, W2, sxx, syx)
+            W1, W2 = W1 - eta_m * g1, W2 - eta_m * g2
+            if not bool(torch.isfinite(W2).all() and torch.isfinite(W1).all()):
+                raise ValueError(f"lr: gradient descent diverged at step {k}; use a smaller learning rate")
+            if k % record_every == 0 or k == steps:
+                kept.append(k)
+                W1s.append(W1.clone())
+                W2s.append(W2.clone())
     W1t, W2t = torch.stack(W1s), torch.stack(W2s)
     k = torch.tensor(kept, dtype=W1.dtype, device=W1.device)
     t = k * eta if scalar else k.reshape(-1, *([1] * eta.ndim)) * eta
