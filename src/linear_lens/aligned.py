@@ -110,7 +110,7 @@ def singular_value_trajectory(t, lam, s, a0, tau: float = 1.0) -> torch.Tensor:
     times, lam, s, a0, tau, scalar_t = _prepare(t, lam, s, a0, tau)
     if bool(((lam == 0) & (a0 <= 0)).any()):
         raise ValueError("a0: must be positive where lam = 0 (a0 <= 0 sits on the saddle of the zero-balanced flow)")
-    a = _closed_form(times / tau, lam, s, a0)
+    a = _scaled_closed_form(times / tau, lam, s, a0)
     return a[0] if scalar_t else a
 
 
@@ -169,13 +169,16 @@ def network_trajectory(t, W1, W2, X, Y, tau: float = 1.0, tol: float = 1e-9) -> 
     a0 = (Uk.mT @ W2 @ W1 @ Vk).diagonal(dim1=-2, dim2=-1)
     strength = (W1 @ Vk).pow(2).sum(-2) + (W2.mT @ Uk).pow(2).sum(-2)            # c^2 + d^2 per mode
     carried = strength > tol * scale[..., None]
-    times = as_float_tensor(t, "t", dtype=dtype).to(W1.device).reshape(-1)
+    times = as_float_tensor(t, "t", dtype=dtype).to(W1.device)
+    if times.ndim > 1:
+        raise ValueError(f"t: expected a number or a 1-D array of times, got shape {tuple(times.shape)}")
+    times = times.reshape(-1)
     if bool((times < 0).any()):
         raise ValueError("t: times must be non-negative")
     tau = check_positive_real(tau, "tau")
     lam_modes = lam[..., None].expand_as(a0)
     a0_safe = torch.where(carried, a0, torch.ones_like(a0))
-    a = _closed_form(times.reshape(-1, *([1] * a0.ndim)) / tau, lam_modes, s.expand_as(a0), a0_safe)
+    a = _scaled_closed_form(times.reshape(-1, *([1] * a0.ndim)) / tau, lam_modes, s.expand_as(a0), a0_safe)
     return torch.where(carried, a, torch.zeros_like(a))
 
 
@@ -199,6 +202,9 @@ def thesis_singular_value_trajectory(
     Arguments as in :func:`singular_value_trajectory`; ``lam`` must be non-zero. Entries the printed formula
     cannot evaluate (a negative number under the root, an overflow) come out as NaN: that is part of the evidence.
     """
+    for flag, name in ((fix_c0, "fix_c0"), (fix_sign, "fix_sign")):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name}: expected True or False, got {flag!r}")
     times, lam, s, a0, tau, scalar_t = _prepare(t, lam, s, a0, tau)
     if bool((lam == 0).any()):
         raise ValueError("lam: Theorem 3.2.1 assumes a non-zero lambda (the formula divides 0 by 0 at lambda = 0)")
@@ -323,7 +329,10 @@ def reference_trajectory(t, lam: float, s: float, a0: float, tau: float = 1.0, d
     """
     import mpmath
 
-    times = as_float_tensor(t, "t", dtype=torch.float64).reshape(-1)
+    times = as_float_tensor(t, "t", dtype=torch.float64)
+    if times.ndim > 1:
+        raise ValueError(f"t: expected a number or a 1-D array of times, got shape {tuple(times.shape)}")
+    times = times.reshape(-1)
     if bool((times < 0).any()):
         raise ValueError("t: times must be non-negative")
     lam, s, a0 = check_real(lam, "lam"), check_real(s, "s"), check_real(a0, "a0")
@@ -516,6 +525,10 @@ def has_inflection(lam, s, a0) -> torch.Tensor:
     a0 = as_float_tensor(a0, "a0", dtype=torch.float64).to(lam.device)
     if bool((s <= 0).any()):
         raise ValueError("s: singular values must be positive")
+    try:
+        lam, s, a0 = torch.broadcast_tensors(lam, s, a0)
+    except RuntimeError as err:
+        raise ValueError(f"lam, s, a0: shapes {tuple(lam.shape)}, {tuple(s.shape)}, {tuple(a0.shape)} do not broadcast") from err
     return _inflection(lam, s, a0)
 
 
@@ -667,6 +680,22 @@ def descent_mode_balance(lam, a, s, lr: float) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _scaled_closed_form(x, lam, s, a0):
+    """The closed form after an exact rescaling by a power of two: a(t; c lam, c s, c a0) = c a(c t; lam, s, a0).
+
+    The mode equation is homogeneous of degree 2, so scaling (lam, s, a0) by c scales a by c and time by 1/c; with
+    c = 2^-e, e the exponent of max(|lam|, s, |a0|), every quantity inside is of order one and nothing overflows or
+    underflows unless the inputs themselves span more than the float64 range.
+    """
+    big = torch.maximum(torch.maximum(lam.abs(), s), a0.abs())
+    if bool((s < big * 1e-290).any()):
+        raise ValueError("s: a singular value more than 1e290 times smaller than |lam| or |a0| cannot be resolved in "
+                         "float64 (the rescaled mode equation underflows)")
+    _, exponent = torch.frexp(big)
+    scale = torch.ldexp(torch.ones_like(big), exponent)
+    return _closed_form(x * scale, lam / scale, s / scale, a0 / scale) * scale
+
+
 def _closed_form(x, lam, s, a0):
     """The corrected Theorem 3.2.1 at rescaled times x = t / tau, shape (T, 1, ..., 1); lam, s, a0 of one shape.
 
@@ -730,6 +759,8 @@ def _prepare(t, lam, s, a0, tau, time_name: str = "t"):
     ref = next((x for x in (t, lam, s, a0) if isinstance(x, torch.Tensor)), None)
     device = ref.device if ref is not None else None
     times = as_float_tensor(t, time_name, dtype=torch.float64).to(device)
+    if times.ndim > 1:
+        raise ValueError(f"{time_name}: expected a number or a 1-D array of times, got shape {tuple(times.shape)}")
     scalar_t = times.ndim == 0
     times = times.reshape(-1)
     if bool((times < 0).any()):

@@ -654,8 +654,8 @@ def min_balance_residuals(
     starts share one Adam run (single-threaded: the tensors are tiny). Returns ``(best, bound)``, float64 tensors of
     shape ``(len(requests),)``.
     """
-    if not requests:
-        raise ValueError("requests: expected a non-empty list of (lam, in_dim, hidden_dim, out_dim)")
+    if isinstance(requests, (str, bytes)) or not hasattr(requests, "__len__") or len(requests) == 0:
+        raise ValueError(f"requests: expected a non-empty list of (lam, in_dim, hidden_dim, out_dim), got {requests!r}")
     checked = []
     for req in requests:
         if not isinstance(req, (tuple, list)) or len(req) != 4:
