@@ -22,6 +22,13 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
+	@# The browser tests drive the system's Chromium (Debian package chromium) with Playwright.
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ echo "installing Chromium for the browser tests (Debian package chromium)"; \
+		  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q >/dev/null && \
+		    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium >/dev/null; } || \
+		  { echo "could not install Chromium: install the package chromium, then run make again"; exit 1; }; }
 	touch $(STAMP)
 
 # jupyter-cache keys on the notebooks only: clear it when the package source changes.
@@ -48,7 +55,7 @@ page: $(STAMP)
 	@test -n "$(CH)" || { echo "usage: make page CH=02"; exit 2; }
 	@mkdir -p _build/page-$(CH)
 	@f=$$(ls notebooks/$(CH)_*.md | head -1); \
-	printf 'format: jb-book\nroot: book/intro\nchapters:\n  - file: book/how-to-use\n  - file: book/notation\n  - file: %s\n  - file: book/errata\n  - file: book/references\n' "$${f%.md}" > _build/page-$(CH)/_toc.yml
+	printf 'format: jb-book\nroot: book/intro\nchapters:\n  - file: book/how-to-use\n  - file: book/notation\n  - file: %s\n  - file: book/errata\n  - file: book/claims\n  - file: book/references\n' "$${f%.md}" > _build/page-$(CH)/_toc.yml
 	$(BIN)/jupyter-book build . -n --keep-going --toc _build/page-$(CH)/_toc.yml --path-output _build/page-$(CH) 2>&1 | tee _build/page-$(CH)/log.txt | grep -E "WARNING|ERROR|Error|Traceback" | grep -v "Kernel is running over TCP" || true
 	@echo "Page: _build/page-$(CH)/_build/html/notebooks/$$(basename $$(ls notebooks/$(CH)_*.md) .md).html"
 

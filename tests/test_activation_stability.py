@@ -45,9 +45,12 @@ def assert_same(analytic: S.ActivationStability, numeric: S.ActivationStability,
 # Known answers
 # ---------------------------------------------------------------------------------------------------------------
 
-STABLE_DEFAULTS = {"soft_exponential", "prelu", "relu", "gelu", "rrelu", "hardtanh", "relu6", "tanh", "elu", "celu",
-                   "hardshrink", "leaky_relu", "softshrink", "softsign", "tanhshrink", "hardswish", "silu", "identity"}
-NOT_BIBO_DEFAULTS = {"blu", "pelu", "selu"}
+# The defaults are the initial values of the authors' library (BLU beta = 0, the identity) and of PELU's own code
+# (alpha = beta = 1, ELU); see the sources in linear_lens.activations.
+STABLE_DEFAULTS = {"soft_exponential", "blu", "prelu", "relu", "gelu", "rrelu", "hardtanh", "relu6", "tanh", "elu",
+                   "celu", "hardshrink", "leaky_relu", "softshrink", "softsign", "tanhshrink", "pelu", "hardswish",
+                   "silu", "identity"}
+NOT_BIBO_DEFAULTS = {"selu"}
 
 
 def test_default_verdicts():
@@ -86,7 +89,8 @@ def test_paper_footnotes():
 
 def test_disagreements_with_paper_at_defaults():
     disagree = {n for n in NAMES if S.classify(n).agrees_with_paper is False}
-    assert disagree == {"blu", "hardswish"}, disagree
+    assert disagree == {"hardswish", "pelu"}, disagree
+    assert S.classify("blu", beta=0.5).agrees_with_paper is False and S.classify("pelu", alpha=1.5).agrees_with_paper
     assert S.classify("silu").agrees_with_paper is None
     assert S.classify("soft_exponential", alpha=0.5).agrees_with_paper is False
     assert S.classify("hardswish").paper_verdict == {"asymptotically_stable": False, "bibo_stable": None}
@@ -102,7 +106,7 @@ def test_sigmoid_unstable_interval_against_brentq():
     ends = torch.tensor([lo, hi], dtype=torch.float64)
     assert torch.allclose((sig(ends) / ends).abs(), torch.full((2,), 1 + 1e-6, dtype=torch.float64), atol=1e-12)
     assert S.classify("relu").unstable_interval is None
-    blu_lo, blu_hi = S.classify("blu").unstable_interval
+    blu_lo, blu_hi = S.classify("blu", beta=0.5).unstable_interval
     assert blu_hi == math.inf and 0 < blu_lo < 1e-5, (blu_lo, blu_hi)
 
 
@@ -354,7 +358,7 @@ def test_offset_known_answers():
     assert S.offset("relu") == 0.0 and S.offset("identity") == 0.0
     assert abs(S.offset("softplus") - math.log(2)) < 1e-12 and abs(S.offset("logsigmoid") - math.log(2)) < 1e-12
     assert abs(S.offset("softplus", beta=4.0) - math.log(2) / 4) < 1e-12
-    assert S.offset("sigmoid") == 0.5 and S.offset("blu") == math.inf and S.offset("selu") == math.inf
+    assert S.offset("sigmoid") == 0.5 and S.offset("blu", beta=0.5) == math.inf and S.offset("selu") == math.inf
     assert S.offset("soft_exponential", alpha=-0.5) == math.inf, "not locally bounded"
 
 

@@ -506,3 +506,108 @@ def test_cuda_matches_cpu_and_trains():
     layer = lm.SpectralLinear(6, 0.0, 1.0, generator=gen(1), device="cuda")
     hist = lm.fit_linear(layer, 2 * torch.eye(6, dtype=F64, device="cuda"), steps=30, reg_weight=0.1, generator=gen(2))
     assert layer.weight.device.type == "cuda" and float(hist[-1]) < float(hist[0]), "training on CUDA"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The authors' constructions (slim): known answers, an independent loop implementation, promises
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _slim_gershgorin_by_loops(w, d, lam_min, lam_max, real):
+    """slim's GershgorinLinear.effective_W written out entry by entry (row-vector convention), as a reference."""
+    n = w.shape[0]
+    mean, radius = (lam_min + lam_max) / 2, (lam_min - lam_max) / 2
+    w = w + w.T if real else w
+    offdiag = [(i, j) for i in range(n) for j in range(n) if i != j]  # row-major, as w[nonident]
+    vals = np.array([float(w[i, j]) for i, j in offdiag])
+    soft = np.exp(vals - vals.max()) / np.exp(vals - vals.max()).sum() * radius / 2
+    out = np.zeros((n, n))
+    for (i, j), v in zip(offdiag, soft):
+        out[i, j] = v
+    for i in range(n):
+        out[i, i] = radius * (1 / (1 + math.exp(-float(d[i]))) - 0.5) + mean
+    return out
+
+
+@pytest.mark.parametrize("real", [True, False])
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_gershgorin_slim_matches_loop_reference(n, real):
+    g = gen(7)
+    w, d = torch.rand(n, n, generator=g, dtype=F64), torch.randn(n, generator=g, dtype=F64)
+    got = lm.gershgorin_slim_weight(w, d, 0.2, 1.1, real=real)
+    ref = _slim_gershgorin_by_loops(w, d, 0.2, 1.1, real)
+    np.testing.assert_allclose(got.numpy(), ref.T, rtol=0, atol=1e-15, err_msg="column convention: slim's W^T")
+
+
+@pytest.mark.parametrize("real", [True, False])
+def test_gershgorin_slim_structure_and_promise(real):
+    lo, hi = 0.0, 1.0
+    W = lm.gershgorin(6, lo, hi, real=real, construction="slim", batch=400, generator=gen(1))
+    eye = torch.eye(6, dtype=F64)
+    off, diag = W * (1 - eye), torch.diagonal(W, dim1=-2, dim2=-1)
+    r = (hi - lo) / 2
+    torch.testing.assert_close(off.abs().sum((-2, -1)), torch.full((400,), r / 2, dtype=F64), rtol=0, atol=1e-14)
+    assert bool((off <= 0).all()), "slim's signed radius is negative: every off-diagonal entry is <= 0"
+    assert bool(((diag - 0.5).abs() < r / 2).all()), "diagonal within |r|/2 of the centre"
+    assert float(lm.promise_excess("gershgorin_complex", W, lo, hi).max()) < 1e-12, "eigenvalues in the disc"
+    if real:
+        torch.testing.assert_close(W, W.mT, rtol=0, atol=0)
+
+
+def test_gershgorin_slim_two_by_two_is_random_with_real_spectrum():
+    for lo, hi in [(0.0, 1.0), (0.99, 1.0)]:
+        for real in (True, False):
+            W = lm.gershgorin(2, lo, hi, real=real, construction="slim", batch=2000, generator=gen(3))
+            eig = torch.linalg.eigvals(W)
+            rho = eig.abs().amax(-1)
+            assert float(eig.imag.abs().max()) == 0.0, "same-sign off-diagonal entries: real eigenvalues"
+            assert float(rho.max()) < hi - (hi - lo) / 8, f"rho stays inside the range: {float(rho.max())}"
+            assert float(rho.max() - rho.min()) > (hi - lo) / 10, "random, unlike eq. (26) in 2-D"
+    W = lm.gershgorin(2, 0.0, 1.0, real=True, batch=50, generator=gen(3))  # printed eq. (26)
+    torch.testing.assert_close(torch.linalg.eigvals(W).abs().amax(-1), torch.ones(50, dtype=F64), rtol=0, atol=1e-15)
+
+
+def test_spectral_slim_singular_values_in_the_subinterval():
+    lo, hi = 0.99, 1.1
+    W = lm.spectral_svd(4, lo, hi, construction="slim", batch=500, generator=gen(2))
+    sv = torch.linalg.svdvals(W)
+    width = hi - lo
+    s_hi, s_lo = hi - width / 2, hi - width / (1 + math.exp(-1.0))
+    assert float(sv.min()) >= s_lo - 1e-12 and float(sv.max()) <= s_hi + 1e-12, (float(sv.min()), float(sv.max()))
+    assert float(sv.min()) > 1.0, "range (0.99, 1.10) in slim: every singular value above 1"
+
+
+def test_slim_mlp_is_the_authors_network():
+    """The appended identity layer makes eq. (3) apply the activation after every slim layer, the last included."""
+    from linear_lens import networks
+
+    for linear_map in lm.SLIM_MAPS:
+        W, B = lm.slim_mlp(2, 3, linear_map, 0.0, 1.0, real=False, generator=gen(5))
+        assert len(W) == 5 and len(B) == 5 and torch.equal(W[-1], torch.eye(2, dtype=F64))
+        assert all(float(b.abs().max()) <= 2**-0.5 for b in B) and float(B[-1].abs().max()) == 0.0
+        x = torch.randn(7, 2, generator=gen(6), dtype=F64)
+        h = x
+        for A, b in zip(W[:-1], B[:-1]):
+            h = torch.tanh(h @ A.mT + b)
+        torch.testing.assert_close(networks.forward(W, B, "tanh", x), h, rtol=0, atol=1e-15)
+    W, B = lm.slim_mlp(2, 0, "gershgorin", bias=False, batch=(3,), generator=gen(5))
+    assert B is None and len(W) == 2 and W[0].shape == (3, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "call, param",
+    [
+        (lambda: lm.gershgorin(3, 0, 1, construction="eq27"), "construction"),
+        (lambda: lm.spectral_svd(3, 0, 1, construction="torch"), "construction"),
+        (lambda: lm.gershgorin_slim_weight(torch.rand(3, 3), torch.rand(2), 0, 1), "d_raw"),
+        (lambda: lm.gershgorin_slim_weight(torch.rand(3, 2), torch.rand(3), 0, 1), "W_raw"),
+        (lambda: lm.gershgorin_slim_weight(torch.rand(3, 3), torch.rand(3), 0, 1, real=1), "real"),
+        (lambda: lm.gershgorin_slim_weight(torch.rand(3, 3), torch.rand(3), 1, 0), "lam_min"),
+        (lambda: lm.slim_mlp(2, 1, "orthogonal"), "linear_map"),
+        (lambda: lm.slim_mlp(2, -1, "gershgorin"), "hidden_layers"),
+        (lambda: lm.slim_mlp(0, 1, "gershgorin"), "n"),
+    ],
+)
+def test_slim_bad_arguments_raise(call, param):
+    with pytest.raises(ValueError, match=f"^{param}:"):
+        call()

@@ -12,8 +12,11 @@ $\boldsymbol\sigma(z) = \Lambda_z z + c$, which needs two numbers besides $\sigm
   whenever that exists. It is stated per entry, never a silent default.
 
 The registry holds every activation of the footnotes of Section 3.3 of Drgona et al. (2020), with PyTorch's
-default parameters where PyTorch has the function, and the parametrisations of the cited papers otherwise
-(SoftExponential, BLU, APLU, PELU, whose parameters are learnable there; here they are fixed, and
+default parameters where PyTorch has the function. The four parametric activations that PyTorch lacks
+(SoftExponential, BLU, APLU, PELU) take the parametrisation of their own papers and, as default values, the
+initial values of the authors' library (neuromancer, ``neuromancer/activations.py``) or of the activation's own
+reference code where the library's differ from the paper's; their parameters are learnable there and fixed here.
+Each entry's ``source`` says which (chapter 3 of the book compares them with what the library computes).
 
 The stability classification of these activations (Lemmas 8 and 10 of the paper) is in
 :mod:`linear_lens.activation_stability`.
@@ -169,7 +172,7 @@ def _relu(**p):
 
 def _prelu(a):
     return Activation("prelu", lambda z: _leaky(z, a), 0.0, (1 + a) / 2, r"\max(0,z) + a\min(0,z)",
-                      "He et al. (2015); torch.nn.PReLU (a learnable, initialised at 0.25)", {"a": a}, smooth=False)
+                      "He et al. (2015); torch.nn.PReLU (a learnable, initialised at 0.25 in both)", {"a": a}, smooth=False)
 
 
 def _gelu(**p):
@@ -265,13 +268,16 @@ def _soft_exponential(alpha):
     return Activation("soft_exponential", fn, sigma0, slope0,
                       r"-\ln(1-\alpha(z+\alpha))/\alpha,\; z,\; (e^{\alpha z}-1)/\alpha + \alpha"
                       r"\text{ for } \alpha<0, =0, >0",
-                      "Godfrey and Gashler (2015); alpha learnable, initialised at 0 in the paper's library",
+                      "Godfrey and Gashler (2015); alpha learnable, initialised at 0 (the identity) in neuromancer's "
+                      "SoftExponential",
                       {"alpha": alpha})
 
 
 def _blu(beta):
     return Activation("blu", lambda z: beta * (torch.sqrt(z * z + 1) - 1) + z, 0.0, 1.0,
-                      r"\beta(\sqrt{z^2+1}-1) + z", "Bendable linear unit, Bodyanskiy et al.; beta in [-1, 1] learnable",
+                      r"\beta(\sqrt{z^2+1}-1) + z",
+                      "Bendable linear unit, Godfrey (2019): beta(sqrt(z^2 + a^2) - a) + z with a = 1 as in "
+                      "neuromancer's BLU; beta learnable, initialised at 0 (the identity) there",
                       {"beta": beta})
 
 
@@ -282,7 +288,8 @@ def _aplu(a1, b1, a2, b2):
     sigma0 = a1 * max(b1, 0.0) + a2 * max(b2, 0.0)
     slope0 = symmetric_derivative(fn)
     return Activation("aplu", fn, sigma0, slope0, r"\max(0,z) + \sum_{s=1}^{2} a_s \max(0, b_s - z)",
-                      "Agostinelli et al. (2015); a_s, b_s learnable, fixed here",
+                      "Agostinelli et al. (2015), two segments; a_s, b_s learnable, initialised U(0, 1) in neuromancer's "
+                      "APLU: here their mean 1/2",
                       {"a1": a1, "b1": b1, "a2": a2, "b2": b2}, smooth=False)
 
 
@@ -294,7 +301,8 @@ def _pelu(alpha, beta):
                                             alpha * torch.expm1(torch.clamp(z, max=0.0) / beta)),
                       0.0, alpha / beta,
                       r"\tfrac{\alpha}{\beta} z \text{ if } z \ge 0 \text{ else } \alpha(e^{z/\beta}-1)",
-                      "Trottier et al. (2017); alpha, beta learnable, fixed here", {"alpha": alpha, "beta": beta})
+                      "Trottier et al. (2017); alpha, beta learnable, initialised at 1 (ELU) in the authors' code "
+                      "(ltrottier/pelu.resnet.torch)", {"alpha": alpha, "beta": beta})
 
 
 def _sigmoid(**p):
@@ -341,7 +349,7 @@ def _identity(**p):
 # name -> (builder, default parameters); the first 24 are the footnotes of Section 3.3, in their order.
 _BUILDERS: dict[str, tuple[Callable[..., Activation], dict[str, float]]] = {
     "soft_exponential": (_soft_exponential, {"alpha": 0.0}),
-    "blu": (_blu, {"beta": 0.5}),
+    "blu": (_blu, {"beta": 0.0}),
     "prelu": (_prelu, {"a": 0.25}),
     "relu": (_relu, {}),
     "gelu": (_gelu, {}),
@@ -356,8 +364,8 @@ _BUILDERS: dict[str, tuple[Callable[..., Activation], dict[str, float]]] = {
     "softshrink": (_softshrink, {"lambd": 0.5}),
     "softsign": (_softsign, {}),
     "tanhshrink": (_tanhshrink, {}),
-    "aplu": (_aplu, {"a1": 0.5, "b1": 0.5, "a2": 0.25, "b2": 1.0}),
-    "pelu": (_pelu, {"alpha": 1.5, "beta": 1.0}),
+    "aplu": (_aplu, {"a1": 0.5, "b1": 0.5, "a2": 0.5, "b2": 0.5}),
+    "pelu": (_pelu, {"alpha": 1.0, "beta": 1.0}),
     "sigmoid": (_sigmoid, {}),
     "hardsigmoid": (_hardsigmoid, {}),
     "hardswish": (_hardswish, {}),

@@ -41,6 +41,7 @@ __all__ = [
     "VERDICTS",
     "MIME_TYPE",
     "ENV_MODE",
+    "ENV_FILE",
     "begin",
     "claim",
     "records",
@@ -56,6 +57,9 @@ VERDICTS = ("confirmed", "refuted", "corrected", "beyond")
 MIME_TYPE = "application/vnd.linear-lens.claims+json"
 #: Environment variable selecting the mode: ``survey`` records failed claims instead of raising.
 ENV_MODE = "LINEAR_LENS_CLAIMS"
+#: Environment variable naming a file that every :func:`claim` rewrites with the claims so far (the runner sets it,
+#: so that a chapter that stops early still leaves the claims it made).
+ENV_FILE = "LINEAR_LENS_CLAIMS_FILE"
 
 _ID = re.compile(r"^ch\d\d\.[a-z0-9][a-z0-9.\-]*$")
 _STATE: dict[str, Any] = {"chapter": None, "parameters": {}, "seed": None, "records": {}, "where": {}}
@@ -129,6 +133,10 @@ def claim(
         "values": to_jsonable(dict(values or {})),
         "cell": where[2],
     }
+    live = os.environ.get(ENV_FILE)
+    if live:
+        with open(live, "w", encoding="utf-8") as fh:
+            json.dump(_data(), fh)
     if not ok and not survey_mode():
         raise AssertionError(message)
     return ok
@@ -145,13 +153,7 @@ def report(display: bool = True) -> dict[str, Any]:
     Returns ``{"chapter", "parameters", "seed", "survey", "claims"}``. In a normal run every claim held (else the
     chapter stopped at the first that did not); in survey mode the table shows which did not.
     """
-    data = {
-        "chapter": _STATE["chapter"],
-        "parameters": _STATE["parameters"],
-        "seed": _STATE["seed"],
-        "survey": survey_mode(),
-        "claims": records(),
-    }
+    data = _data()
     if display:
         from IPython.display import display as _display
 
@@ -204,6 +206,16 @@ def to_jsonable(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def _data() -> dict[str, Any]:
+    return {
+        "chapter": _STATE["chapter"],
+        "parameters": _STATE["parameters"],
+        "seed": _STATE["seed"],
+        "survey": survey_mode(),
+        "claims": records(),
+    }
 
 
 def _truth(holds, id: str) -> bool:

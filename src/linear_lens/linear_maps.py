@@ -15,6 +15,13 @@ to lie in a region fixed by $(\lambda_{\min}, \lambda_{\max})$ (or by a damping 
   off-diagonal $M$, with centre $\lambda = (\lambda_{\min} + \lambda_{\max})/2$ and radius
   $r = (\lambda_{\max} - \lambda_{\min})/2$.
 
+Where the authors' implementation (PNNL's ``slim``, ``slim/linear.py``, used through ``neuromancer`` for the
+paper's experiments) differs from the printed formula, both are here: :func:`gershgorin_slim_weight` is slim's
+``GershgorinLinear`` (random diagonal, softmax-normalised off-diagonal entries; it is *not* eq. 26, and unlike
+eq. 26 it is random in 2-D), ``construction="slim"`` in :func:`gershgorin` and :func:`spectral_svd` draws the
+parameters as slim does, and :func:`slim_mlp` builds the 2-D networks of the paper's figures the way its scripts
+did (depth, biases, an activation after every layer).
+
 For each there is a pure function from parameters to weight (``*_weight``), a sampler returning random weights
 (``perron_frobenius``, ``spectral_svd``, ``skew_symmetric``, ``hamiltonian``, ``gershgorin``; batched over
 ``batch`` draws) and an ``nn.Module`` whose ``.weight`` is the pure function of its parameters. A sampler and the
@@ -37,7 +44,7 @@ import torch
 from torch import nn
 
 from linear_lens.sampling import haar_orthogonal
-from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+from linear_lens._checks import as_float_tensor, check_nonnegative_int, check_positive_int, check_real
 from linear_lens._threads import single_thread
 from linear_lens.progress import progress
 
@@ -49,11 +56,15 @@ __all__ = [
     "skew_symmetric_weight",
     "hamiltonian_weight",
     "gershgorin_weight",
+    "gershgorin_slim_weight",
     "perron_frobenius",
     "spectral_svd",
     "skew_symmetric",
     "hamiltonian",
     "gershgorin",
+    "CONSTRUCTIONS",
+    "SLIM_MAPS",
+    "slim_mlp",
     "PerronFrobeniusLinear",
     "SpectralLinear",
     "SkewSymmetricLinear",
@@ -74,6 +85,10 @@ __all__ = [
 
 #: Factorisations whose promise is stated in terms of $(\lambda_{\min}, \lambda_{\max})$ (see :func:`promise_excess`).
 FACTORISATIONS = ("perron_frobenius", "spectral_svd", "gershgorin_real", "gershgorin_complex")
+#: How :func:`gershgorin` and :func:`spectral_svd` draw a weight: as printed in the paper, or as slim implements it.
+CONSTRUCTIONS = ("printed", "slim")
+#: The slim maps :func:`slim_mlp` builds (the keys of ``slim.linear.maps`` the paper's scripts use).
+SLIM_MAPS = ("gershgorin", "softSVD", "pf", "linear")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -237,6 +252,53 @@ def gershgorin_weight(
     return centre * eye + radius * scale.unsqueeze(-1) * M0
 
 
+def gershgorin_slim_weight(
+    W_raw: torch.Tensor, d_raw: torch.Tensor, lam_min: float, lam_max: float, *, real: bool = True
+) -> torch.Tensor:
+    r"""Return the weight of slim's ``GershgorinLinear``, the construction the paper's experiments used.
+
+    With centre $c = (\lambda_{\min} + \lambda_{\max})/2$ and slim's *signed* radius
+    $\varrho = (\lambda_{\min} - \lambda_{\max})/2 \le 0$ (slim's ``radius``):
+
+    - diagonal: $\tilde a_{ii} = c + \varrho\,(\sigma(d_i) - \tfrac12)$, $\sigma$ the logistic sigmoid, so every
+      centre lies within $|\varrho|/2$ of $c$;
+    - off-diagonal: $\tilde a_{ij} = \tfrac{\varrho}{2}\,\operatorname{softmax}(w)_{ij}$, the softmax taken over
+      *all* $n(n-1)$ off-diagonal entries of $w$ at once (symmetrised first, $w + w^\top$, when ``real``), so
+      the off-diagonal entries all have the sign of $\varrho$ and their absolute values sum to $|\varrho|/2$
+      over the whole matrix.
+
+    Every Gershgorin disc therefore lies inside $|z - c| \le |\varrho|$, the disc eq. (26) promises, but the
+    construction is not eq. (26): the diagonal is random and the rows are not normalised to radius $r$. For
+    $n = 2$ it is random (eq. 26 is one fixed matrix there), its eigenvalues are always real (the two off-diagonal
+    entries have the same sign), and its spectral radius lies strictly inside the range.
+
+    Implements ``GershgorinLinear.effective_W`` of PNNL's slim (``slim/linear.py``, commit 86979af of
+    github.com/pnnl/slim; see chapter 4 of the book). slim multiplies row vectors, $x \mapsto xW$; the weight
+    returned here is $W^\top$, the matrix acting on column vectors (for ``real`` it is symmetric anyway).
+    ``W_raw`` $= w$: ``(..., n, n)`` (its diagonal is ignored; slim draws $w_{ij} \sim \mathcal U(0, 1)$);
+    ``d_raw`` $= d$: ``(..., n)`` (slim draws $d_i \sim \mathcal N(0, 1)$). Returns ``(..., n, n)``.
+    """
+    W_raw = _square(W_raw, "W_raw")
+    d_raw = as_float_tensor(d_raw, "d_raw")
+    n = W_raw.shape[-1]
+    if d_raw.ndim < 1 or d_raw.shape[-1] != n:
+        raise ValueError(f"d_raw: expected shape (..., {n}) to match W_raw, got {tuple(d_raw.shape)}")
+    if not isinstance(real, bool):
+        raise ValueError(f"real: expected True or False, got {real!r}")
+    lam_min, lam_max = _check_lams(lam_min, lam_max)
+    centre, signed_radius = (lam_min + lam_max) / 2, (lam_min - lam_max) / 2
+    batch = torch.broadcast_shapes(W_raw.shape[:-2], d_raw.shape[:-1])
+    w = W_raw.expand(*batch, n, n)
+    if real:
+        w = w + w.mT
+    off = ~torch.eye(n, dtype=torch.bool, device=w.device)
+    values = torch.softmax(w[..., off], dim=-1) * (signed_radius / 2) if n > 1 else w[..., off]
+    diagonal = centre + signed_radius * (torch.sigmoid(d_raw.expand(*batch, n)) - 0.5)
+    out = torch.diag_embed(diagonal)
+    out = out.masked_scatter(off.expand_as(out), values.reshape(-1)) if n > 1 else out
+    return out.mT
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Samplers: random weights, batched over draws
 # ---------------------------------------------------------------------------------------------------------------
@@ -255,13 +317,27 @@ def perron_frobenius(
 
 
 def spectral_svd(
-    n: int, lam_min: float, lam_max: float, *, batch=(), generator=None, dtype=torch.float64, device=None
+    n: int, lam_min: float, lam_max: float, *, construction: str = "printed", batch=(), generator=None,
+    dtype=torch.float64, device=None,
 ) -> torch.Tensor:
     r"""Draw spectral weights (eq. 23) of size ``n``: ``(*batch, n, n)``.
 
-    $U$, $V$ are Haar-random orthogonal matrices and $s = \operatorname{logit}(u)$, $u_i \sim \mathcal{U}(0, 1)$,
-    so the entries of $\tilde\Sigma$ are uniform on $(\lambda_{\min}, \lambda_{\max})$. See :func:`spectral_weight`.
+    $U$, $V$ are Haar-random orthogonal matrices. ``construction="printed"``: $s = \operatorname{logit}(u)$,
+    $u_i \sim \mathcal{U}(0, 1)$, so the entries of $\tilde\Sigma$ are uniform on $(\lambda_{\min}, \lambda_{\max})$.
+    ``construction="slim"``: $s_i \sim \mathcal U(0, 1)$ as slim's ``SVDLinear`` (the paper's "spectral"
+    factorisation, ``softSVD`` in its scripts) initialises them, so $\sigma(s_i) \in (\tfrac12, 0.731)$ and the
+    singular values lie in the sub-interval
+    $(\lambda_{\max} - 0.731\,\Delta, \lambda_{\max} - \Delta/2)$, $\Delta = \lambda_{\max} - \lambda_{\min}$: for
+    the range $(0.99, 1.10)$ of the paper's Fig. 2, every singular value exceeds 1. See :func:`spectral_weight`.
     """
+    _check_construction(construction)
+    if construction == "slim":
+        n = check_positive_int(n, "n")
+        _check_lams(lam_min, lam_max)
+        b = _batch(batch)
+        U = haar_orthogonal(n, b, generator, dtype, device)
+        V = haar_orthogonal(n, b, generator, dtype, device)
+        return spectral_weight(U, _rand((*b, n), generator, dtype, device), V, lam_min, lam_max)
     U, s, V = _draw_spectral(n, lam_min, lam_max, batch, generator, dtype, device)
     return spectral_weight(U, s, V, lam_min, lam_max)
 
@@ -294,21 +370,97 @@ def hamiltonian(
 
 
 def gershgorin(
-    n: int, lam_min: float, lam_max: float, *, real: bool = True, batch=(), generator=None, dtype=torch.float64,
-    device=None,
+    n: int, lam_min: float, lam_max: float, *, real: bool = True, construction: str = "printed", batch=(),
+    generator=None, dtype=torch.float64, device=None,
 ) -> torch.Tensor:
-    r"""Draw Gershgorin weights (eq. 26) of size ``n``: ``(*batch, n, n)``.
+    r"""Draw Gershgorin weights of size ``n``: ``(*batch, n, n)``; every eigenvalue lies in the disc over the range.
 
-    Every eigenvalue lies in the disc over $[\lambda_{\min}, \lambda_{\max}]$ (real ones in the segment if ``real``).
+    ``construction="printed"``: eq. (26) with row sums (:func:`gershgorin_weight`).
+    ``real=True``: $m_{ij} \sim \mathcal{U}(0, 1)$ as in the seed, symmetrised, so the eigenvalues are real, in
+    $[\lambda_{\min}, \lambda_{\max}]$. ``real=False``: $m_{ij} \sim \mathcal{U}(-1, 1)$, not symmetrised (the
+    book's reading: the seed does not say how its "complex" variant differs, and with nonnegative $m_{ij}$ and
+    $n = 2$ every draw of eq. (26) is $\lambda I + r\,[[0, 1], [1, 0]]$, eigenvalues $\lambda \pm r$, so
+    $\rho = \max(|\lambda_{\min}|, |\lambda_{\max}|)$ exactly).
 
-    ``real=True``: $m_{ij} \sim \mathcal{U}(0, 1)$ as in the seed, symmetrised, so the eigenvalues are real.
-    ``real=False``: $m_{ij} \sim \mathcal{U}(-1, 1)$, not symmetrised. The seed does not say how its "complex"
-    variant differs; with nonnegative $m_{ij}$ and $n = 2$ every draw is $\lambda I + r\,[[0, 1], [1, 0]]$, whose
-    eigenvalues are $\lambda \pm r$, so signed entries are needed for complex eigenvalues in the plane.
-    See :func:`gershgorin_weight`.
+    ``construction="slim"``: the authors' implementation (:func:`gershgorin_slim_weight`), with its parameters
+    drawn as slim draws them, $w_{ij} \sim \mathcal U(0, 1)$ and $d_i \sim \mathcal N(0, 1)$; ``real`` symmetrises
+    $w$ (slim's ``real`` flag). This is what produced the paper's figures.
     """
+    _check_construction(construction)
+    if construction == "slim":
+        n = check_positive_int(n, "n")
+        b = _batch(batch)
+        W_raw = _rand((*b, n, n), generator, dtype, device)
+        d_raw = _randn((*b, n), generator, dtype, device)
+        return gershgorin_slim_weight(W_raw, d_raw, lam_min, lam_max, real=real)
     M = _draw_gershgorin(n, real, batch, generator, dtype, device)
     return gershgorin_weight(M, lam_min, lam_max, real=real)
+
+
+def slim_mlp(
+    n: int,
+    hidden_layers: int,
+    linear_map: str,
+    lam_min: float = 0.0,
+    lam_max: float = 1.0,
+    *,
+    real: bool = True,
+    bias: bool = True,
+    batch=(),
+    generator=None,
+    dtype=torch.float64,
+    device=None,
+) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+    r"""Draw a network as the paper's scripts built it, returned in the book's convention of eq. (3).
+
+    The scripts (``neuromancer/train_scripts/papers/lpv_l4dc/mk_phase_and_spectra_plots.py`` in
+    github.com/pnnl/neuromancer, commit 8cb0b70) build ``blocks.MLP(n, n, hsizes=[n] * hidden_layers,
+    linear_map=slim.linear.maps[linear_map], bias=True)``, i.e. ``hidden_layers`` hidden layers and
+    ``hidden_layers + 1`` slim maps, and then replace *every* nonlinearity, the output layer's included, by the
+    activation: their network is $\sigma(A_L \sigma(\cdots \sigma(A_0 x + b_0) \cdots) + b_L)$, with an
+    activation after the last layer that eq. (3) does not have. Appending an identity weight (and a zero bias)
+    turns it into an eq.-(3) network with one more hidden layer,
+    $I\,\sigma(A_L h_L + b_L) + 0$, which is what this returns, so that :func:`linear_lens.networks.forward`,
+    :func:`linear_lens.affine.pointwise_affine` and :func:`linear_lens.stability.iterate` compute the authors'
+    $f$ and $A^*$.
+
+    ``n``: the state size (the figures use 2); ``hidden_layers``: the "N. Layers" of the paper's Table 1;
+    ``linear_map``: ``"gershgorin"`` (:func:`gershgorin_slim_weight`), ``"softSVD"`` (the paper's "spectral":
+    :func:`spectral_svd` with ``construction="slim"``), ``"pf"`` (slim's ``PerronFrobeniusLinear``:
+    :func:`perron_frobenius_weight` with $A'_{ij} \sim \mathcal U(-1/\sqrt n, 1/\sqrt n)$, $M'_{ij} \sim \mathcal
+    U(0, 1)$) or ``"linear"`` (``torch.nn.Linear``: entries $\mathcal U(-1/\sqrt n, 1/\sqrt n)$);
+    ``lam_min``, ``lam_max``: slim's ``sigma_min``, ``sigma_max``; ``real``: slim's ``real`` (Gershgorin only);
+    ``bias``: whether to return biases, drawn as slim draws them, $\mathcal U(-1/\sqrt n, 1/\sqrt n)$ (the
+    figures "without bias" drop them from the same network). Returns ``(weights, biases)``: ``hidden_layers + 2``
+    tensors ``(*batch, n, n)`` (the last one the identity) and as many ``(*batch, n)`` biases (the last one zero),
+    or ``None``.
+    """
+    n = check_positive_int(n, "n")
+    hidden_layers = check_nonnegative_int(hidden_layers, "hidden_layers")
+    if linear_map not in SLIM_MAPS:
+        raise ValueError(f"linear_map: expected one of {', '.join(SLIM_MAPS)}, got {linear_map!r}")
+    lam_min, lam_max = _check_lams(lam_min, lam_max)
+    b = _batch(batch)
+    bound = 1 / n**0.5
+    weights, biases = [], []
+    for _ in range(hidden_layers + 1):
+        biases.append((2 * _rand((*b, n), generator, dtype, device) - 1) * bound)
+        if linear_map == "gershgorin":
+            A = gershgorin(n, lam_min, lam_max, real=real, construction="slim", batch=b, generator=generator,
+                           dtype=dtype, device=device)
+        elif linear_map == "softSVD":
+            A = spectral_svd(n, lam_min, lam_max, construction="slim", batch=b, generator=generator, dtype=dtype,
+                             device=device)
+        elif linear_map == "pf":
+            A_raw = (2 * _rand((*b, n, n), generator, dtype, device) - 1) * bound
+            A = perron_frobenius_weight(A_raw, _rand((*b, n, n), generator, dtype, device), lam_min, lam_max).mT
+        else:
+            A = (2 * _rand((*b, n, n), generator, dtype, device) - 1) * bound
+        weights.append(A)
+    eye = torch.eye(n, dtype=dtype, device=device).expand(*b, n, n)
+    weights.append(eye.clone())
+    biases.append(torch.zeros(*b, n, dtype=dtype, device=device))
+    return weights, (biases if bias else None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -651,6 +803,11 @@ def fit_linear(
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def _check_construction(construction) -> None:
+    if construction not in CONSTRUCTIONS:
+        raise ValueError(f"construction: expected one of {', '.join(CONSTRUCTIONS)}, got {construction!r}")
 
 
 def _check_lams(lam_min, lam_max, names=("lam_min", "lam_max")) -> tuple[float, float]:

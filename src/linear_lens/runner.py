@@ -1,5 +1,7 @@
 """Re-execute a chapter with your own parameters: ``python -m linear_lens run 01 -p depth 8 -p activation gelu``.
 
+(``python -m linear_lens survey 02 --seeds 0:20`` runs chapters once per seed on Dask: see :mod:`linear_lens.survey`.)
+
 Every chapter ``notebooks/NN_slug.md`` has one code cell tagged ``parameters`` whose first line is ``quick = False``;
 its other lines are simple assignments ``name = literal``. The runner
 
@@ -225,8 +227,10 @@ def run_chapter(
     source = out_dir / f"{chapter.stem}.source.ipynb"
     target = out_dir / f"{chapter.stem}.ipynb"
     jupytext.write(jupytext.read(chapter.path), source, fmt="ipynb")
+    live = target.with_suffix(".claims.json")
+    live.unlink(missing_ok=True)
     try:
-        with _environment(env or {}):
+        with _environment({"LINEAR_LENS_CLAIMS_FILE": str(live), **(env or {})}):
             papermill.execute_notebook(
                 str(source),
                 str(target),
@@ -300,8 +304,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
     listing = sub.add_parser("list", help="list the chapters and their parameters")
     listing.add_argument("chapter", nargs="?", default=None)
+    survey = sub.add_parser("survey", help="run chapters once per seed in survey mode, in parallel on Dask")
+    survey.add_argument("chapters", nargs="+", help="chapter numbers or slugs, e.g. 02 09 (or 'all')")
+    survey.add_argument("--seeds", default="0:20", help="seeds: 'a:b' (b excluded), 'n' or 'n1,n2' (default 0:20)")
+    survey.add_argument("--quick", action="store_true", help="run the chapters in quick mode")
+    survey.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a parameter for every run; repeat a name to survey several values")
+    survey.add_argument("--workers", type=int, default=2, help="worker processes of the local Dask cluster")
+    survey.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:8786)")
+    survey.add_argument("--threads-per-run", type=int, default=1, help="torch/BLAS threads in each run's kernel")
+    survey.add_argument("-o", "--output", type=Path, default=REPO_ROOT / "_build" / "survey",
+                        help="folder of the results (a re-run skips what is there)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "survey":
+            return _survey(args)
         if args.command == "list":
             selected = [find_chapter(args.chapter)] if args.chapter else chapters()
             for ch in selected:
@@ -352,12 +369,45 @@ def _write_claims(notebook: Path) -> Path | None:
 
     from linear_lens import claims
 
-    data = claims.extract(notebook)
-    if data is None:
+    data = claims.extract(notebook) if notebook.exists() else None
+    if data is None:  # no report: the chapter stopped early, and the claims it made are already in the file
         return None
     path = notebook.with_suffix(".claims.json")
     path.write_text(json.dumps(data, indent=1))
     return path
+
+
+def _survey(args) -> int:
+    """The ``survey`` command: plan the runs, execute them on Dask, print the per-claim summary."""
+    import itertools
+
+    from linear_lens import survey
+
+    keys = [c.number for c in chapters()] if args.chapters == ["all"] else args.chapters
+    try:
+        seeds = survey.parse_seeds(args.seeds)
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
+    grid: dict[str, list[Any]] = {}
+    for name, raw in args.parameter:
+        owner = next((c for c in map(find_chapter, keys) if name in read_parameters(c)), None)
+        if owner is None:
+            raise ParameterError(f"parameter {name}: not a parameter of chapters {', '.join(keys)}")
+        grid.setdefault(name, []).append(coerce(name, raw, read_parameters(owner)[name]))
+    sets = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())] or [{}]
+    runs = survey.plan(keys, seeds, quick=args.quick, parameter_sets=sets)
+    meta = survey.run_survey(runs, args.output, workers=args.workers, scheduler=args.scheduler,
+                             threads_per_run=args.threads_per_run)
+    rows = survey.load(args.output)
+    print(f"{meta['runs']} runs ({meta['executed']} executed now, {meta['failed_runs']} failed) "
+          f"in {meta['wall_seconds']} s on {meta['workers']} workers; table: {args.output / 'survey.csv'}")
+    for claim_id, entry in sorted(survey.summary(rows).items()):
+        flag = "" if entry["held"] == entry["seeds"] else "   <- not every seed"
+        print(f"  {claim_id:<48} {entry['held']:>3}/{entry['seeds']:<3} {entry['verdict']}{flag}")
+    for row in rows:
+        if row["status"] != "ok" and not row["claim"]:
+            print(f"  run {row['chapter']} seed {row['seed']} failed: {row['error']}")
+    return 0
 
 
 def _fold(text: str) -> str:

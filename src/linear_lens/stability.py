@@ -237,14 +237,26 @@ def iterate(
     activation,
     x0: torch.Tensor,
     steps: int,
+    *,
+    record="all",
 ) -> torch.Tensor:
     r"""Return the trajectory $x_0, x_1 = f(x_0), \dots, x_K = f(x_{K-1})$ of the network as a dynamical system.
 
     $f$ is eq. (3) (eq. 6 with biases) of Drgona et al. (2020). ``weights``: $[A_0, \dots, A_L]$ with ``A_l`` of
     shape ``(..., n_{l+1}, n_l)`` and $n_{L+1} = n_0$; leading dimensions are a batch of networks, broadcast
     against those of ``x0``. ``biases``: ``(..., n_{l+1})`` each, or ``None``. ``x0``: ``(..., n_0)``.
-    ``steps``: $K \ge 1$. Returns ``(K + 1, *batch, n_0)``. Entries that overflow become ``inf``; they are kept
-    (a diverging trajectory is a result), not raised.
+    ``steps``: $K \ge 1$. Entries that overflow become ``inf``; they are kept (a diverging trajectory is a
+    result), not raised.
+
+    ``record`` says what is kept, so that long runs over many networks need not store every state:
+
+    - ``"all"`` (default): every state, ``(K + 1, *batch, n_0)``;
+    - ``"norms"``: the Euclidean norms $\lVert x_0\rVert_2, \dots, \lVert x_K\rVert_2$, ``(K + 1, *batch)``
+      (enough for :func:`growth_rate` with ``norms=True`` and for bounds on $\lVert x_k\rVert$);
+    - an integer $m \ge 0$: the last $m + 1$ states $x_{K-m}, \dots, x_K$, ``(m + 1, *batch, n_0)``
+      (enough for :func:`orbit_period` with ``max_period <= m``); $m \le K$.
+
+    The states are computed the same way in every mode, so the kept values are identical.
     """
     weights, biases = _check_map(weights, biases)
     act = activations.get(activation)
@@ -252,29 +264,45 @@ def iterate(
     if x.ndim == 0 or x.shape[-1] != weights[0].shape[-1]:
         raise ValueError(f"x0: last dimension must be n_0 = {weights[0].shape[-1]}, got shape {tuple(x.shape)}")
     steps = check_positive_int(steps, "steps")
+    tail = _check_record(record, steps)
     dtype = torch.promote_types(x.dtype, weights[0].dtype)
     x = x.to(dtype)
     weights = [A.to(dtype=dtype, device=x.device) for A in weights]
     biases = None if biases is None else [b.to(dtype=dtype, device=x.device) for b in biases]
-    out = [x]
+    batch = torch.broadcast_shapes(x.shape[:-1], *[A.shape[:-2] for A in weights],
+                                   *([] if biases is None else [b.shape[:-1] for b in biases]))
+    x = x.expand(*batch, x.shape[-1])
+    keep = steps + 1 if record == "all" else None if record == "norms" else tail + 1
+    if keep is None:
+        out = torch.empty(steps + 1, *batch, dtype=dtype, device=x.device)
+        out[0] = x.norm(dim=-1)
+    else:
+        out = torch.empty(keep, *batch, x.shape[-1], dtype=dtype, device=x.device)
+        if steps + 1 <= keep:
+            out[0] = x
     with torch.no_grad():
-        for _ in range(steps):
-            out.append(_forward_batched(weights, biases, act, out[-1]))
-    shape = torch.broadcast_shapes(*[t.shape for t in out])
-    return torch.stack([t.expand(shape) for t in out])
+        for k in range(1, steps + 1):
+            x = _forward_batched(weights, biases, act, x).expand(*batch, x.shape[-1])
+            if keep is None:
+                out[k] = x.norm(dim=-1)
+            elif k >= steps + 1 - keep:
+                out[k - (steps + 1 - keep)] = x
+    return out
 
 
-def growth_rate(trajectory: torch.Tensor) -> torch.Tensor:
+def growth_rate(trajectory: torch.Tensor, *, norms: bool = False) -> torch.Tensor:
     r"""Return the mean growth factor per step $(\lVert x_K\rVert_2 / \lVert x_0\rVert_2)^{1/K}$ of each trajectory.
 
-    ``trajectory``: ``(K + 1, ..., n)`` as returned by :func:`iterate`, $K \ge 1$. Returns ``(...)``; $0$ where the
+    ``trajectory``: ``(K + 1, ..., n)`` as returned by :func:`iterate`, $K \ge 1$; with ``norms=True``, the norms
+    ``(K + 1, ...)`` that ``iterate(..., record="norms")`` returns. Returns ``(...)``; $0$ where the
     trajectory reaches the origin, ``nan`` where it starts there, ``inf`` where it overflowed. For a linear map
     $x \mapsto Ax$ and large $K$ this tends to $\rho(A)$ from almost every start (Gelfand's formula).
     """
     traj = as_float_tensor(trajectory, "trajectory") if not isinstance(trajectory, torch.Tensor) else trajectory
-    if traj.ndim < 2 or traj.shape[0] < 2:
-        raise ValueError(f"trajectory: expected (K + 1, ..., n) with K >= 1, got shape {tuple(traj.shape)}")
-    start, end = traj[0].norm(dim=-1), traj[-1].norm(dim=-1)
+    if traj.ndim < (1 if norms else 2) or traj.shape[0] < 2:
+        want = "(K + 1, ...)" if norms else "(K + 1, ..., n)"
+        raise ValueError(f"trajectory: expected {want} with K >= 1, got shape {tuple(traj.shape)}")
+    start, end = (traj[0], traj[-1]) if norms else (traj[0].norm(dim=-1), traj[-1].norm(dim=-1))
     rate = (end / start) ** (1 / (traj.shape[0] - 1))
     return torch.where(start > 0, rate, torch.full_like(rate, float("nan")))
 
@@ -427,8 +455,7 @@ def search_stable_pieces_unstable_map(
     margin: float = 1e-3,
     generator: torch.Generator | None = None,
 ) -> SearchResult:
-    r"""Random search for a network $f(x) = B\,\sigma(x)$ with $
-ho(A^*(x)) < 1$ at every sampled $x$ that is not stable.
+    r"""Random search for a network $f(x) = B\,\sigma(x)$ with $\rho(A^*(x)) < 1$ at every sampled $x$ that is not stable.
 
     Candidates $B$ have i.i.d. $\mathcal{N}(0, \text{scale}^2)$ entries; the network has weights $A_0 = I$,
     $A_1 = B$ and no bias, so $A^*(x) = B\,\Lambda_x$ (eq. 5). A candidate *passes* when
@@ -475,6 +502,19 @@ ho(A^*(x)) < 1$ at every sampled $x$ that is not stable.
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def _check_record(record, steps: int) -> int:
+    """Validate ``record`` of :func:`iterate`; return the tail length (``steps`` for ``"all"``, 0 for ``"norms"``)."""
+    if isinstance(record, str):
+        if record not in ("all", "norms"):
+            raise ValueError(f"record: expected 'all', 'norms' or an integer m >= 0, got {record!r}")
+        return steps if record == "all" else 0
+    if isinstance(record, bool) or not isinstance(record, int) or record < 0:
+        raise ValueError(f"record: expected 'all', 'norms' or an integer m >= 0, got {record!r}")
+    if record > steps:
+        raise ValueError(f"record: the tail m = {record} cannot exceed steps = {steps}")
+    return record
 
 
 def _check_square_weights(weights) -> list[torch.Tensor]:
