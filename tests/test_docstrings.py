@@ -26,8 +26,11 @@ def _documented(module):
         yield f"{module.__name__}.{name}", obj, False
         if inspect.isclass(obj):
             for attr, member in vars(obj).items():
-                if inspect.isfunction(member) or isinstance(member, (property, staticmethod, classmethod)):
-                    yield f"{module.__name__}.{name}.{attr}", member, False
+                target = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+                if isinstance(target, property):
+                    yield f"{module.__name__}.{name}.{attr}", target, False
+                elif inspect.isfunction(target) and target.__module__ == module.__name__:
+                    yield f"{module.__name__}.{name}.{attr}", target, False
 
 
 def _control(text: str) -> list[str]:

@@ -251,21 +251,16 @@ def zero_balanced_trajectory(t, s, a0, tau: float = 1.0) -> torch.Tensor:
     r"""Return Saxe's sigmoid $a(t) = \dfrac{s\, e^{2st/\tau}}{e^{2st/\tau} - 1 + s/a_0}$ for an aligned zero-balanced mode.
 
     Implements eq. (2.28) of Anguita (2024) (Saxe et al., 2014), the solution of $\tau \dot a = 2a(s - a)$ for
-    $a_0 > 0$, evaluated as $s\,\sigma(-u)$ with $u = \ln((s - a_0)/a_0) - 2st/\tau$ and the logistic function
-    $\sigma$ for $a_0 < s$, and as $s/(1 - g e^{-2st/\tau})$, $g = (a_0 - s)/a_0 \in [0, 1)$, for $a_0 \ge s$: no
-    overflow, and full relative precision for $a_0$ down to the smallest normal number.
+    $a_0 > 0$, evaluated as $s a_0/(a_0 + (s - a_0)e^{-2st/\tau})$ for $a_0 \le s$ and as
+    $s a_0/(s + (a_0 - s)(1 - e^{-2st/\tau}))$ for $a_0 > s$ (sums of positive terms, $1 - e^{-x}$ by ``expm1``), after
+    an exact rescaling by a power of two: the $\lambda = 0$ case of :func:`singular_value_trajectory`. No overflow, and
+    full relative precision for $a_0$ down to $10^{-300}$.
     ``t``: ``(T,)``; ``s`` $> 0$, ``a0`` $> 0$ broadcastable; returns ``(T, ...)``.
     """
     times, _, s, a0, tau, scalar_t = _prepare(t, 0.0, s, a0, tau)
     if bool((a0 <= 0).any()):
         raise ValueError("a0: must be positive (eq. 2.28 divides by a0; a0 <= 0 is the saddle at the origin)")
-    x = 2 * s * times / tau
-    below = a0 < s
-    u = torch.log(torch.where(below, s - a0, torch.ones_like(s))) - torch.log(a0) - x
-    rising = s * torch.sigmoid(-u)
-    g = torch.where(below, torch.zeros_like(s), (a0 - s) / a0)
-    falling = s / (1 - g * torch.exp(-x))
-    a = torch.where(below, rising, falling)
+    a = _scaled_closed_form(times / tau, torch.zeros_like(s), s, a0)
     return a[0] if scalar_t else a
 
 
