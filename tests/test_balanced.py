@@ -534,3 +534,103 @@ def test_feasible_agrees_with_gradient_descent(requests, seed):
             assert b < 1e-6, f"{req} is feasible but gradient descent stops at {b}"
         else:
             assert lb > 0 and abs(b - lb) <= 1e-6 * lb, f"{req}: residual {b} vs proven minimum {lb}"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Theorem 4.1.1, both halves; balanced partners; alignment; seeds and dtypes
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _balanced_pair(lam, dims, seed):
+    """A lambda-balanced pair drawn by the polar construction, independently of the product's SVD."""
+    n_in, n_hidden, n_out = dims
+    gen = torch.Generator().manual_seed(seed)
+    if lam >= 0:
+        W1 = torch.randn(n_hidden, n_in, generator=gen, dtype=F64)
+        return W1, balanced.balanced_second_layer(W1, lam, n_out, generator=gen)
+    W2 = torch.randn(n_out, n_hidden, generator=gen, dtype=F64)
+    return balanced.balanced_second_layer(W2.mT, -lam, n_in, generator=gen).mT, W2
+
+
+@pytest.mark.parametrize("lam, dims", [(1.5, (3, 4, 5)), (0.0, (4, 4, 6)), (2.0, (4, 2, 6)), (-2.0, (5, 4, 3)),
+                                       (-0.5, (6, 3, 2)), (1e3, (2, 3, 4)), (1e-6, (3, 3, 3)), (0.0, (5, 2, 3))])
+def test_every_balanced_pair_has_the_form_of_theorem_4_1_1(lam, dims):
+    n_in, n_hidden, n_out = dims
+    for seed in range(3):
+        W1, W2 = _balanced_pair(lam, dims, seed)
+        assert _balance_error(W1, W2, lam) < 20 * EPS
+        parts = balanced.balanced_decomposition(W1, W2)
+        assert float(parts["residual"]) < 1e-13
+        for name, size in (("U", n_out), ("R", n_hidden), ("V", n_in)):
+            Q = parts[name]
+            torch.testing.assert_close(Q.mT @ Q, _eye(size), rtol=0, atol=1e-12, msg=f"{name} not orthogonal")
+        k = min(dims)
+        S2, S1 = balanced_singular_values(torch.linalg.svdvals(W2 @ W1)[:k], lam, n_in, n_hidden, n_out)
+        scale = float(W1.norm() + W2.norm())
+        torch.testing.assert_close(parts["S2"] / scale, S2 / scale, rtol=0, atol=1e-13)
+        torch.testing.assert_close(parts["S1"] / scale, S1 / scale, rtol=0, atol=1e-13)
+
+
+def test_balanced_decomposition_refuses_unbalanced_pairs(generator):
+    W1, W2 = random_init("lecun", 4, 4, 6, 1, generator=generator)
+    with pytest.raises(ValueError, match="^W1, W2: not lambda-balanced"):
+        balanced.balanced_decomposition(W1[0], W2[0])
+
+
+@pytest.mark.parametrize("lam, dims", [(0.7, (3, 4, 5)), (-1.2, (5, 4, 3)), (0.0, (4, 6, 3)), (2.0, (4, 2, 6))])
+def test_balanced_factors_keep_the_product(lam, dims):
+    n_in, n_hidden, n_out = dims
+    gen = torch.Generator().manual_seed(4)
+    k = min(dims)
+    M = torch.randn(n_out, k, generator=gen, dtype=F64) @ torch.randn(k, n_in, generator=gen, dtype=F64)
+    W1, W2 = balanced.balanced_factors(M, lam, n_hidden, generator=7)
+    torch.testing.assert_close(W2 @ W1, M, rtol=0, atol=1e-12)
+    assert _balance_error(W1, W2, lam) < 20 * EPS
+    V1, V2 = balanced.balanced_factors(M, lam, n_hidden, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(W1, V1) and torch.equal(W2, V2), "an int seed equals the generator it names"
+
+
+def test_balanced_factors_refuse_ranks_and_non_orthogonal_R():
+    with pytest.raises(ValueError, match="^product: has rank larger than hidden_dim"):
+        balanced.balanced_factors(torch.eye(3, dtype=F64), 0.0, 2)
+    with pytest.raises(ValueError, match="^R: must be orthogonal"):
+        balanced.balanced_factors(torch.eye(3, dtype=F64), 0.0, 3, R=2 * torch.eye(3))
+
+
+def test_balanced_second_layer(generator):
+    W1 = torch.randn(3, 4, generator=generator, dtype=F64)
+    for lam in (0.0, 0.5, 40.0):
+        W2 = balanced.balanced_second_layer(W1, lam, 5, generator=generator)
+        assert W2.shape == (5, 3) and _balance_error(W1, W2, lam) < 20 * EPS
+    sigma_min = float(torch.linalg.svdvals(W1)[-1])
+    W2 = balanced.balanced_second_layer(W1, -0.9 * sigma_min**2, 3, generator=generator)
+    assert _balance_error(W1, W2, -0.9 * sigma_min**2) < 50 * EPS
+    with pytest.raises(ValueError, match="^lam: lambda I \\+ W1 W1\\^T must be positive semidefinite"):
+        balanced.balanced_second_layer(W1, -1.1 * sigma_min**2, 3)
+
+
+def test_align_with_task_keeps_balance_and_aligns(generator):
+    X, Y = random_regression_task(3, 5, 20, generator=generator)
+    W1, W2 = lambda_balanced_init(1.0, 3, 4, 5, generator=generator)
+    A1, A2 = balanced.align_with_task(W1, W2, X, Y)
+    torch.testing.assert_close(balance(A1, A2), balance(W1, W2), rtol=0, atol=1e-12)
+    Ut, _, Vht = torch.linalg.svd(input_output_correlation(X, Y))
+    M = Ut.T @ A2 @ A1 @ Vht.T
+    off = M - M * torch.eye(*M.shape, dtype=F64)
+    assert float(off.abs().max()) < 1e-12, f"the product is not diagonal in the task's bases: {off}"
+
+
+def test_seeds_dtypes_and_devices():
+    a = lambda_balanced_init(0.5, 3, 3, 4, generator=0)
+    b = lambda_balanced_init(0.5, 3, 3, 4, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    W1, W2 = lambda_balanced_init(0.5, 3, 3, 4, generator=0, dtype=torch.float32, device="cpu")
+    assert W1.dtype == torch.float32 and W2.device.type == "cpu"
+    R1, R2 = random_init("he", 3, 4, 5, 2, generator=3, dtype=torch.float32)
+    assert R1.dtype == torch.float32 and R1.shape == (2, 4, 3)
+    assert balance(R1, R2.double()).dtype == F64, "mixed float32 and float64 is computed in float64"
+    stats = balanced.monte_carlo_balance("he", [(3, 4, 5)], 5, generator=0, progress_bar=False)
+    assert stats[0].trials == 5
+    X, Y = random_regression_task(3, 4, 10, generator=1)
+    A1, A2 = aligned_lambda_balanced_init(1.0, X.float(), Y, 4, generator=2)
+    assert A1.dtype == F64

@@ -102,3 +102,34 @@ def test_task_errors():
         tasks.input_output_correlation(torch.ones(2, 5), torch.ones(1, 4))
     with pytest.raises(ValueError, match="^X: expected a 2-D tensor"):
         tasks.input_correlation(torch.ones(5))
+
+
+# --- seeds, dtypes and devices ---------------------------------------------------------------------------------------
+
+
+def test_integer_seeds_equal_generators():
+    a = tasks.random_regression_task(3, 2, 8, generator=5)
+    b = tasks.random_regression_task(3, 2, 8, generator=torch.Generator().manual_seed(5))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    c = tasks.regression_task_with_spectrum([2.0, 1.0], 3, 2, 8, generator=0)
+    d = tasks.regression_task_with_spectrum([2.0, 1.0], 3, 2, 8, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(x, y) for x, y in zip(c, d))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dtype_and_device_are_honoured(dtype):
+    X, Y = tasks.regression_task_with_spectrum([2.0, 1.0], 2, 3, 10, generator=1, dtype=dtype, device="cpu")
+    assert X.dtype == dtype and Y.dtype == dtype and X.device.type == "cpu"
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(tasks.input_correlation(X), torch.eye(2, dtype=dtype), rtol=0, atol=tol)
+    s = torch.linalg.svdvals(tasks.input_output_correlation(X, Y))
+    torch.testing.assert_close(s, torch.tensor([2.0, 1.0], dtype=dtype), rtol=tol, atol=0)
+    X2, Y2 = tasks.random_regression_task(2, 3, 10, generator=1, dtype=dtype)
+    assert X2.dtype == dtype and Y2.dtype == dtype
+
+
+def test_mixed_and_integer_inputs():
+    X, Y = tasks.random_regression_task(2, 2, 6, generator=3)
+    assert tasks.input_output_correlation(X.float(), Y).dtype == torch.float64
+    assert tasks.input_correlation(torch.ones(2, 3, dtype=torch.int64)).dtype == torch.float64
+    assert tasks.whiten(torch.tensor([[1, 2, 3], [2, 0, 1]])).dtype == torch.float64
