@@ -1,6 +1,7 @@
 """Tests of linear_lens.aligned: the closed-form dynamics of aligned lambda-balanced networks (Anguita, 2024, Sec. 3.2)."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -524,3 +525,24 @@ def test_mode_descent_step_cap():
     assert not bool(at_min.any())
     a, _ = aligned.mode_descent(1.0, 1.0, 0.5, 50.0, 20)
     assert bool(torch.isnan(a[-1])), "a diverging run is reported as NaN"
+
+
+DEVICE = torch.device(os.environ.get("LINEAR_LENS_TEST_DEVICE", "cpu"))
+
+
+@pytest.mark.skipif(DEVICE.type == "cuda" and not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_device_matches_cpu():
+    """Results stay on the device of the inputs and agree with the CPU (LINEAR_LENS_TEST_DEVICE, default cpu)."""
+    lam = torch.tensor([-2.0, 0.0, 0.5, 30.0], dtype=F64)
+    a0 = torch.tensor([-0.3, 0.01, 0.2, 1e-100], dtype=F64)
+    t = torch.linspace(0, 3, 7, dtype=F64)
+    cpu = aligned.singular_value_trajectory(t, lam, 1.5, a0)
+    dev = aligned.singular_value_trajectory(t.to(DEVICE), lam.to(DEVICE), 1.5, a0.to(DEVICE))
+    assert dev.device.type == DEVICE.type
+    torch.testing.assert_close(dev.cpu(), cpu, rtol=1e-13, atol=0)
+    W1, W2, X, Y = _aligned_net(1.0, 4, 4, 2)
+    a_dev = aligned.network_trajectory(t.to(DEVICE), W1.to(DEVICE), W2.to(DEVICE), X.to(DEVICE), Y.to(DEVICE))
+    assert a_dev.device.type == DEVICE.type
+    torch.testing.assert_close(a_dev.cpu(), aligned.network_trajectory(t, W1, W2, X, Y), rtol=1e-12, atol=1e-14)
+    m_dev, _ = aligned.mode_descent(lam.to(DEVICE), 1.0, a0.abs().to(DEVICE), 0.05, 10)
+    assert m_dev.device.type == DEVICE.type

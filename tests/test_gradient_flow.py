@@ -1,6 +1,7 @@
 """Tests of linear_lens.gradient_flow: gradients, gradient descent, integrated gradient flow (Anguita, 2024, Sec. 2.2)."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -361,3 +362,18 @@ def test_zero_balanced_aligned_representations_converge_to_the_task_roots(genera
     U, s, V = aligned.task_modes(X, Y)
     torch.testing.assert_close(traj.input_representation[-1], V @ torch.diag(s) @ V.T, rtol=0, atol=1e-9)
     torch.testing.assert_close(traj.output_representation[-1], U @ torch.diag(s) @ U.T, rtol=0, atol=1e-9)
+
+
+DEVICE = torch.device(os.environ.get("LINEAR_LENS_TEST_DEVICE", "cpu"))
+
+
+@pytest.mark.skipif(DEVICE.type == "cuda" and not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_device_matches_cpu(generator):
+    W1, W2, X, Y = _setup(generator, batch=(2,))
+    on = [x.to(DEVICE) for x in (W1, W2, X, Y)]
+    traj = gf.integrate(*on, [0.0, 1.0])
+    assert traj.W1.device.type == DEVICE.type and traj.loss.device.type == DEVICE.type
+    torch.testing.assert_close(traj.W1.cpu(), gf.integrate(W1, W2, X, Y, [0.0, 1.0]).W1, rtol=1e-12, atol=1e-13)
+    run = gf.train(*on, lr=0.05, steps=5)
+    assert run.W2.device.type == DEVICE.type
+    torch.testing.assert_close(run.W2.cpu(), gf.train(W1, W2, X, Y, lr=0.05, steps=5).W2, rtol=1e-12, atol=1e-13)

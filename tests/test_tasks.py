@@ -1,5 +1,7 @@
 """Tests of linear_lens.tasks: whitening, random tasks and their correlation matrices (Anguita, 2024, eqs. 2.5-2.6)."""
 
+import os
+
 import pytest
 import torch
 from hypothesis import given
@@ -133,3 +135,15 @@ def test_mixed_and_integer_inputs():
     assert tasks.input_output_correlation(X.float(), Y).dtype == torch.float64
     assert tasks.input_correlation(torch.ones(2, 3, dtype=torch.int64)).dtype == torch.float64
     assert tasks.whiten(torch.tensor([[1, 2, 3], [2, 0, 1]])).dtype == torch.float64
+
+
+DEVICE = torch.device(os.environ.get("LINEAR_LENS_TEST_DEVICE", "cpu"))
+
+
+@pytest.mark.skipif(DEVICE.type == "cuda" and not torch.cuda.is_available(), reason="no CUDA device")
+def test_tasks_on_device_equal_the_cpu_draws():
+    X, Y = tasks.regression_task_with_spectrum([2.0, 1.0], 2, 3, 8, generator=4, device=DEVICE)
+    Xc, Yc = tasks.regression_task_with_spectrum([2.0, 1.0], 2, 3, 8, generator=4)
+    assert X.device.type == DEVICE.type
+    torch.testing.assert_close(X.cpu(), Xc, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(Y.cpu(), Yc, rtol=1e-12, atol=1e-13)
