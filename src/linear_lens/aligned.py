@@ -105,7 +105,10 @@ def singular_value_trajectory(t, lam, s, a0, tau: float = 1.0) -> torch.Tensor:
     ``t``: times $\ge 0$, shape ``(T,)`` (or a number); ``lam`` $= \lambda$, ``s`` $= s_\alpha > 0$,
     ``a0`` $= a_\alpha(0)$: numbers or tensors broadcastable to a common mode shape ``(...)``; ``tau`` $= \tau > 0$.
     Returns ``(T, ...)`` (``(...)`` for a scalar ``t``), float64, on the device of the first tensor argument.
-    Raises ``ValueError`` for $s \le 0$, and for $a_0 \le 0$ where $\lambda = 0$ (the saddle at the origin).
+    Raises ``ValueError`` for $s \le 0$, for $a_0 \le 0$ where $\lambda = 0$ (the saddle at the origin), and for
+    an $s$ more than $10^{290}$ times smaller than $|\lambda|$ or $|a_0|$ (the equation is evaluated after an exact
+    rescaling by a power of two, $a(t; c\lambda, cs, ca_0) = c\,a(ct; \lambda, s, a_0)$, which keeps every other
+    combination of magnitudes in range).
     """
     times, lam, s, a0, tau, scalar_t = _prepare(t, lam, s, a0, tau)
     if bool(((lam == 0) & (a0 <= 0)).any()):
