@@ -383,7 +383,7 @@ def test_fixed_point_rejects():
         stability.fixed_point([torch.eye(2, dtype=F64)], None, "relu", torch.zeros(2, dtype=F64), tol=0.0)
     with pytest.raises(ValueError, match="^max_iter:"):
         stability.fixed_point([torch.eye(2, dtype=F64)], None, "relu", torch.zeros(2, dtype=F64), max_iter=0)
-    with pytest.raises(ValueError, match="^x:"):
+    with pytest.raises(ValueError, match="^x0:"):
         stability.fixed_point([torch.eye(2, dtype=F64)], None, "relu", torch.zeros(3, dtype=F64))
 
 

@@ -25,10 +25,12 @@ __all__ = [
     "as_float_tensor",
     "as_generator",
     "check_finite",
+    "check_float_dtype",
     "check_nonnegative_int",
     "check_positive_int",
     "check_positive_real",
     "check_real",
+    "check_same_device",
     "common_dtype",
 ]
 
@@ -136,3 +138,19 @@ def check_positive_real(x, name: str) -> float:
     if not v > 0:
         raise ValueError(f"{name}: expected a finite positive number, got {x!r}")
     return v
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> torch.dtype:
+    """Return ``dtype`` if it is ``torch.float32`` or ``torch.float64`` (the dtypes the package computes in), else raise
+    ``ValueError``."""
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"{name}: expected torch.float32 or torch.float64, got {dtype!r}")
+    return dtype
+
+
+def check_same_device(tensors, name: str) -> None:
+    """Raise ``ValueError`` if the tensors are not all on one device (torch would fail deep inside an operation)."""
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        raise ValueError(f"{name}: tensors are on different devices ({', '.join(sorted(map(str, devices)))}); "
+                         f"move them to one device")

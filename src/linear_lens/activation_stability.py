@@ -26,7 +26,8 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
-from linear_lens.activations import Activation, _ALIASES, _SELU_ALPHA, _SELU_SCALE, _normalise, get, names
+from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+from linear_lens.activations import Activation, _ALIASES, _SELU_ALPHA, _SELU_SCALE, _normalise, _secant, get, names
 
 __all__ = [
     "ActivationStability", "classify", "paper_footnotes", "sweep", "offset", "iterate", "iterate_layer",
@@ -154,9 +155,9 @@ def classify(
 
     Raises ``ValueError`` for an unknown activation, method or parameter, or an ``atol`` out of range.
     """
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
-    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not 0 <= atol <= 1e-2:
+    if isinstance(atol, bool) or not isinstance(atol, (int, float, np.floating, np.integer)) or not 0 <= atol <= 1e-2:
         raise ValueError(f"atol: expected a number in [0, 0.01], got {atol!r}")
     act = get(activation, **params)
     registered = _is_registered(act)
@@ -179,12 +180,14 @@ def sweep(activation: str, param: str, values, *, method: str = "auto", atol: fl
 
     Raises ``ValueError`` for an unknown activation or parameter, or values the activation does not accept.
     """
+    if not isinstance(activation, str):
+        raise ValueError(f"activation: expected a registered name, got {type(activation).__name__}")
     act = get(activation)
-    if param not in act.params:
+    if not isinstance(param, str) or param not in act.params:
         allowed = ", ".join(act.params) or "none"
         raise ValueError(f"param: {act.name} has no parameter {param!r}; allowed: {allowed}")
-    vals = np.asarray(values, dtype=np.float64).reshape(-1)
-    if vals.size == 0 or not np.isfinite(vals).all():
+    vals = as_float_tensor(values, "values", dtype=torch.float64).reshape(-1).cpu().numpy()
+    if vals.size == 0:
         raise ValueError("values: expected a non-empty array of finite numbers")
     results = [classify(act.name, method=method, atol=atol, **{**fixed, param: float(v)}) for v in vals]
     out = {"values": vals}
@@ -224,8 +227,6 @@ def iterate_layer(activation, W: torch.Tensor, b: torch.Tensor | None, x0: torch
     ``steps``: $K \ge 1$. Returns ``(K + 1, ..., n)`` in float64 on the device of ``x0``.
     Raises ``ValueError`` for mismatched shapes, non-finite input or a ``steps`` that is not a positive integer.
     """
-    from linear_lens._checks import as_float_tensor, check_positive_int
-
     act = get(activation)
     steps = check_positive_int(steps, "steps")
     x = as_float_tensor(x0, "x0", dtype=torch.float64)
@@ -251,13 +252,14 @@ def iterate(activation, w, x0, steps: int) -> torch.Tensor:
     ``steps``: $K \ge 1$. Returns ``(K + 1, ...)`` in float64 (on the device of ``x0`` if it is a tensor).
     Raises ``ValueError`` for non-finite ``w`` or ``x0`` or a ``steps`` that is not a positive integer.
     """
-    from linear_lens._checks import as_float_tensor, check_positive_int
-
     act = get(activation)
     steps = check_positive_int(steps, "steps")
     x = as_float_tensor(x0, "x0", dtype=torch.float64)
     w = as_float_tensor(w, "w", dtype=torch.float64).to(x.device)
-    x, w = torch.broadcast_tensors(x, w)
+    try:
+        x, w = torch.broadcast_tensors(x, w)
+    except RuntimeError as err:
+        raise ValueError(f"w, x0: shapes {tuple(w.shape)} and {tuple(x.shape)} do not broadcast") from err
     out = [x]
     for _ in range(steps):
         out.append(w * act(out[-1]))
@@ -455,10 +457,9 @@ def _eval(act: Activation, z: np.ndarray) -> np.ndarray:
 
 
 def _ratio(act: Activation, z: np.ndarray) -> np.ndarray:
-    s = _eval(act, z)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.abs(s / z)
-    r[z == 0] = abs(act.slope0)
+    """|sigma(z)/z| from the stable secant of the registry (slope0 at z = 0, Remark 11); NaN (sigma undefined) -> inf."""
+    with torch.no_grad():
+        r = _secant(act, torch.as_tensor(z, dtype=torch.float64), "paper").abs().cpu().numpy()
     r[np.isnan(r)] = _INF
     return r
 

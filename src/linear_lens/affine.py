@@ -13,11 +13,20 @@ with pre-activations $z_{l} = A_{l-1} h_{l-1} + b_{l-1}$. Two choices of $(\Lamb
 - ``form="shifted"``: $\Lambda_z = \operatorname{diag}((\sigma(z_i) - \sigma(0))/z_i)$ and $c = \sigma(0)\mathbf{1}$:
   the offset $\sigma(0)$ moves into the bias. It agrees with ``"paper"`` when $\sigma(0) = 0$.
 
-At $z_i = 0$ both forms use $\sigma'(0)$ (``Activation.slope0``) for the diagonal entry, as Remark 11 prescribes.
-Eq. (4) itself cannot hold there when $\sigma(0) \ne 0$ (no finite $\Lambda$ maps $0$ to $\sigma(0)$), so the
-``"paper"`` form puts $c_i = \sigma(0)$ at exactly those entries: $f$ is then reproduced at every $x$, and
-$A^*$ is the paper's wherever it is defined. For $\sigma(0) \ne 0$ the paper's $\Lambda$ is unbounded near
-$z_i = 0$ (errata E1.2 of the book).
+The diagonal entries are the secant slopes of :mod:`linear_lens.activations` (:meth:`Activation.secant`,
+:meth:`Activation.shifted_secant`), computed without cancellation: accurate to a few ulps in float32 and float64 at
+every $z$, tiny $z$ included. The shifted form, and the paper's when $\sigma(0) = 0$, is continuous through
+$z_i = 0$ wherever $\sigma$ is differentiable there, with the value $\sigma'(0)$ (``Activation.slope0``) that
+Remark 11 prescribes; where $\sigma$ has a kink at 0, $\Lambda$ jumps there and takes Remark 11's symmetric
+derivative at exactly $z_i = 0$. When $\sigma(0) \ne 0$ the paper's $\Lambda$ has a pole at $z_i = 0$
+(errata E1.2 of the book): no finite $\Lambda$ maps $0$ to $\sigma(0)$, so at exactly those entries the
+``"paper"`` form uses $\sigma'(0)$ and puts $c_i = \sigma(0)$; $f$ is then reproduced at every $x$, and $A^*$ is
+the paper's wherever it is defined. Nearby, its entries grow like $\sigma(0)/z_i$ and overflow where that exceeds
+the largest float ($|z_i| \lesssim 10^{-38}$ in float32), which raises a ``ValueError`` that says so.
+
+Every function here takes ``x`` (and the weights) under the dtype policy of :mod:`linear_lens._checks`: float32 and
+float64 are kept, mixed float dtypes are promoted to the widest, integers become float64, and complex, boolean and
+``None`` input are refused with a ``ValueError`` naming the parameter.
 """
 
 from __future__ import annotations
@@ -27,6 +36,13 @@ from typing import Sequence
 import torch
 
 from linear_lens import activations
+from linear_lens._checks import (
+    as_float_tensor,
+    as_generator,
+    check_nonnegative_int,
+    check_positive_int,
+    check_positive_real,
+)
 from linear_lens.networks import check_network, check_values, forward_unchecked
 
 __all__ = [
@@ -66,12 +82,15 @@ def pointwise_affine(
     ``b`` is zero exactly when there are no biases and no offsets $c$ (``form="paper"`` with $\sigma(0)=0$, or
     any form with $\sigma(0) = 0$).
 
-    Raises ``ValueError`` for mismatched shapes, an unknown activation or form, or non-finite input.
+    Raises ``ValueError`` for mismatched shapes, an unknown activation or form, a missing (``None``) or non-finite
+    input, and for a paper-form $\Lambda$ that overflows next to a pole (see the module docstring).
     """
     weights, biases, x = check_network(weights, biases, x)
     act = activations.get(activation)
     _check_form(form)
     batch = x.shape[:-1]
+    pole = form == "paper" and act.sigma0 != 0
+    overflow = False
     # Keep A* transposed, (..., n_0, n_l): each layer is then one plain matmul with A_l^T, which is much faster
     # than broadcasting A_l against a batch of matrices.
     At = weights[0].mT.expand(*batch, *weights[0].mT.shape)
@@ -79,8 +98,9 @@ def pointwise_affine(
     b = b.expand(*batch, weights[0].shape[0])
     z = x @ weights[0].mT + (biases[0] if biases is not None else 0)
     for l in range(1, len(weights)):
-        h = act(z)
-        lam, c = _scaling(act, z, h, form)
+        h, lam, c = _value_and_scaling(act, z, form)
+        if pole:
+            overflow = overflow or bool((torch.isinf(lam) & torch.isfinite(h)).any())  # sigma(z)/z, not sigma
         W = weights[l]
         At = (At * lam.unsqueeze(-2)) @ W.mT
         b = (lam * b + c) @ W.mT
@@ -89,6 +109,11 @@ def pointwise_affine(
             b = b + biases[l]
             z = z + biases[l]
     A = At.mT
+    if overflow and not bool(torch.isfinite(A).all() and torch.isfinite(b).all()):
+        raise ValueError(
+            f"form: the paper form's Lambda = sigma(z)/z overflowed in {A.dtype} at a pre-activation next to 0, where "
+            f"{act.name} has a pole (sigma(0) = {act.sigma0:.4g} != 0, errata E01.2); use form='shifted' or float64"
+        )
     check_values(A, act)
     check_values(b, act)
     return A, b
@@ -97,12 +122,16 @@ def pointwise_affine(
 def activation_scaling(activation, z: torch.Tensor, *, form: str = "paper") -> tuple[torch.Tensor, torch.Tensor]:
     r"""Return the diagonal $\lambda$ of $\Lambda_z$ and the offset $c$ with $\sigma(z) = \lambda \odot z + c$ (eq. 4).
 
-    ``activation``: as in :func:`pointwise_affine`; ``z``: pre-activations of any shape; ``form``: ``"paper"`` or
-    ``"shifted"``. Where $z_i = 0$ the entry is $\sigma'(0)$ (Remark 11) and $c_i = \sigma(0)$ in both forms.
-    Both outputs have the shape of ``z``.
+    ``activation``: as in :func:`pointwise_affine`; ``z``: pre-activations of any shape (a tensor, array or number;
+    integers are computed in float64); ``form``: ``"paper"`` or ``"shifted"``. $\lambda$ is the secant slope of
+    :meth:`Activation.secant` (paper) or :meth:`Activation.shifted_secant` (shifted), accurate to a few ulps at
+    every $z$; at $z_i = 0$ it is $\sigma'(0)$ (Remark 11), and $c_i = \sigma(0)$ there in both forms. Both outputs
+    have the shape, dtype and device of ``z``. Raises ``ValueError`` for ``None``, complex, boolean or non-finite
+    ``z``, and for an unknown activation or form.
     """
     act = activations.get(activation)
     _check_form(form)
+    z = as_float_tensor(z, "z")
     return _scaling(act, z, act(z), form)
 
 
@@ -142,7 +171,8 @@ def layer_scalings(
     ``(..., n_l)``; Theorem 6's sufficient condition is stated in terms of them.
     """
     act = activations.get(activation)
-    pairs = [activation_scaling(act, z, form=form) for z in preactivations(weights, biases, act, x)]
+    _check_form(form)
+    pairs = [_scaling(act, z, act(z), form) for z in preactivations(weights, biases, act, x)]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
@@ -197,20 +227,33 @@ def reconstruction_error(
 
 
 def secant_tangent_gap(activation, z: torch.Tensor) -> torch.Tensor:
-    r"""Return $|\sigma(z)/z - \sigma'(z)|$ elementwise (0 where $z = 0$), with $\sigma'$ by autograd.
+    r"""Return $|\sigma(z)/z - \sigma'(z)|$ elementwise: the paper's secant slope against the tangent slope.
 
-    $A^*(x)$ equals the Jacobian $\partial f/\partial x$ for every network exactly when this gap vanishes at every
-    pre-activation, i.e. when $\sigma(z) = \sigma'(z)\,z$: the activation is positively homogeneous and piecewise
-    linear through the origin (ReLU, LeakyReLU, ...). This is the content of Proposition 12 of Drgona et al. (2020).
+    The secant is :meth:`Activation.secant` (accurate at every $z$, $\sigma'(0)$ at $z = 0$ by Remark 11); the
+    tangent $\sigma'(z)$ comes from autograd, except at $z = 0$ for an activation with a kink there, where autograd
+    returns one of the one-sided slopes and the tangent is taken as Remark 11's symmetric derivative (``slope0``),
+    the value $\Lambda$ has there. The gap is then $0$ at $z = 0$ and continuous there whenever $\sigma(0) = 0$.
+
+    $A^*(x)$ equals the Jacobian $\partial f/\partial x$ of every network at every $x$ where no pre-activation sits
+    on a kink exactly when this gap vanishes wherever $\sigma$ is differentiable, i.e. when $\sigma(z) = \sigma'(z)\,z$
+    there (Proposition 12 of Drgona et al. (2020) is the case of ReLU). That makes $\sigma$ a multiple $a_k z$ of $z$
+    on each interval where it is differentiable. For a continuous $\sigma$ this means linear on each half-line
+    through the origin, $\sigma(z) = a z$ for $z > 0$ and $b z$ for $z < 0$: ReLU, LeakyReLU, PReLU, RReLU in
+    evaluation mode and the identity, the positively homogeneous activations. Hardshrink is discontinuous and belongs
+    to the class too ($\sigma(z)$ is $z$ or $0$), without being positively homogeneous; Softshrink, Hardtanh and ReLU6
+    are piecewise linear but not in it (their pieces $z \mp \lambda$ and constants do not pass through 0).
+
+    ``activation``: as in :func:`pointwise_affine`; ``z``: any shape (integers are computed in float64). Returns the
+    shape, dtype and device of ``z``. Raises ``ValueError`` for ``None``, complex, boolean or non-finite ``z``.
     """
     act = activations.get(activation)
-    z = z.detach().clone().requires_grad_(True)
-    s = act(z)
-    (ds,) = torch.autograd.grad(s.sum(), z)
-    zero = z == 0
-    safe = torch.where(zero, torch.ones_like(z), z)
-    gap = (s / safe - ds).abs()
-    return torch.where(zero, torch.zeros_like(gap), gap).detach()
+    z = as_float_tensor(z, "z")
+    zg = z.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (tangent,) = torch.autograd.grad(act(zg).sum(), zg)
+    if not act.smooth:  # the kink's tangent is Remark 11's symmetric derivative, as for Lambda
+        tangent = torch.where(z == 0, torch.full_like(tangent, act.slope0), tangent)
+    return (activations._secant(act, z.detach(), "paper") - tangent).abs()
 
 
 def exactness_sweep(
@@ -231,9 +274,25 @@ def exactness_sweep(
     biases, evaluates :func:`reconstruction_error` on ``n_points`` inputs $x \sim \mathcal N(0, \text{input\_scale}^2 I)$
     for each form. Returns ``{"forward": E, "backward": E'}`` with tensors of shape
     ``(len(names), len(depths), 2, len(forms))`` (bias axis: without, with).
+
+    ``names``: a list of activations (names, ``Activation`` objects or callables); ``depths``: a list of integers
+    $\ge 0$ (0: a single linear map); ``width``, ``n_io``, ``n_points``: positive integers; ``input_scale`` > 0;
+    ``forms``: a non-empty subset of :data:`FORMS`; ``generator``: ``None``, a ``torch.Generator`` or an ``int``
+    seed. Raises ``ValueError`` naming the parameter otherwise.
     """
     from linear_lens.networks import random_network
     from linear_lens.progress import progress
+
+    names = _check_names(names)
+    depths = _check_list(depths, "depths", "integers >= 0")
+    depths = [check_nonnegative_int(d, "depths") for d in depths]
+    width, n_io = check_positive_int(width, "width"), check_positive_int(n_io, "n_io")
+    n_points = check_positive_int(n_points, "n_points")
+    input_scale = check_positive_real(input_scale, "input_scale")
+    forms = _check_list(forms, "forms", f"forms from {', '.join(FORMS)}")
+    for form in forms:
+        _check_form(form, "forms")
+    generator = as_generator(generator)
 
     shape = (len(names), len(depths), 2, len(forms))
     fwd, bwd = torch.zeros(shape, dtype=torch.float64), torch.zeros(shape, dtype=torch.float64)
@@ -261,9 +320,19 @@ def jacobian_gap_sweep(
     r"""Return $\max_x \|A^*(x) - \partial f/\partial x\|_{\max} / \max_x \|\partial f/\partial x\|_{\max}$ per activation.
 
     One random network per activation (same architecture), ``n_points`` Gaussian inputs; Proposition 12 predicts 0
-    (to roundoff) for ReLU. Returns a tensor of shape ``(len(names),)``.
+    (to roundoff) for ReLU. Returns a tensor of shape ``(len(names),)``. Arguments are checked as in
+    :func:`exactness_sweep` (``depth`` an integer $\ge 0$, ``bias`` a boolean); ``ValueError`` otherwise.
     """
     from linear_lens.networks import random_network
+
+    names = _check_names(names)
+    depth = check_nonnegative_int(depth, "depth")
+    width, n_io = check_positive_int(width, "width"), check_positive_int(n_io, "n_io")
+    n_points = check_positive_int(n_points, "n_points")
+    input_scale = check_positive_real(input_scale, "input_scale")
+    generator = as_generator(generator)
+    if not isinstance(bias, bool):
+        raise ValueError(f"bias: expected True or False, got {bias!r}")
 
     gaps = torch.zeros(len(names), dtype=torch.float64)
     for i, name in enumerate(names):
@@ -280,19 +349,45 @@ def jacobian_gap_sweep(
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _value_and_scaling(act: activations.Activation, z: torch.Tensor, form: str):
+    r"""$(\sigma(z), \lambda, c)$; where $\sigma = z g(z)$ with $g$ the secant (``activations._TimesSecant``),
+    $g$ is evaluated once for both."""
+    fn = act.fn
+    if isinstance(fn, activations._TimesSecant) and act.secant_fn is fn.secant and act.sigma0 == 0:
+        lam = fn.secant(z)
+        return z * lam, lam, torch.zeros_like(lam)
+    s = act(z)
+    return (s, *_scaling(act, z, s, form))
+
+
 def _scaling(act: activations.Activation, z: torch.Tensor, s: torch.Tensor, form: str):
     r"""$(\lambda, c)$ with $\sigma(z) = \lambda z + c$ given $s = \sigma(z)$; see :func:`activation_scaling`."""
-    zero = z == 0
-    safe = torch.where(zero, torch.ones_like(z), z)
-    if form == "paper":
-        lam = s / safe
-        c = torch.where(zero, torch.full_like(z, act.sigma0), torch.zeros_like(z))
-    else:
-        c = torch.full_like(z, act.sigma0)
-        lam = (s - c) / safe
-    return torch.where(zero, torch.full_like(z, act.slope0), lam), c
+    lam = activations._secant(act, z, form, s)
+    if form == "shifted":
+        return lam, torch.full_like(lam, act.sigma0)
+    if act.sigma0 == 0:
+        return lam, torch.zeros_like(lam)
+    # the paper's secant has a pole at 0; at exactly z = 0, Remark 11's slope and c = sigma(0) reproduce sigma(0)
+    return lam, torch.where(z == 0, torch.full_like(lam, act.sigma0), torch.zeros_like(lam))
 
 
-def _check_form(form: str) -> None:
-    if form not in FORMS:
-        raise ValueError(f"form: expected one of {', '.join(FORMS)}, got {form!r}")
+def _check_form(form: str, name: str = "form") -> None:
+    if not isinstance(form, str) or form not in FORMS:
+        raise ValueError(f"{name}: expected one of {', '.join(FORMS)}, got {form!r}")
+
+
+def _check_list(values, name: str, what: str) -> list:
+    if values is None or isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name}: expected a non-empty list of {what}, got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name}: expected a non-empty list of {what}, got an empty one")
+    return values
+
+
+def _check_names(names) -> list:
+    """A non-empty list of activations, each resolved by :func:`activations.get` (which names the bad one)."""
+    names = _check_list(names, "names", "activations (names, Activation objects or callables)")
+    for n in names:
+        activations.get(n)
+    return names

@@ -8,14 +8,29 @@ from __future__ import annotations
 
 import torch
 
-from linear_lens._checks import as_generator, check_nonnegative_int, check_positive_int, check_real
+from linear_lens._checks import (
+    as_generator,
+    check_float_dtype,
+    check_nonnegative_int,
+    check_positive_int,
+    check_real,
+)
 
 __all__ = ["grid_2d", "haar_orthogonal", "randn"]
 
 
 def randn(shape, generator=None, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
-    """Standard normal entries of the given shape, drawn on the CPU with ``generator`` and moved to ``device``."""
-    return torch.randn(tuple(shape), generator=as_generator(generator), dtype=dtype).to(device)
+    """Standard normal entries of the given shape, drawn on the generator's device (the CPU for ``None`` and ``int``
+    seeds) with ``generator`` and moved to ``device``.
+
+    ``shape``: a sequence of integers >= 0; ``generator``: ``None``, a ``torch.Generator`` or an ``int`` seed;
+    ``dtype``: float32 or float64. Raises ``ValueError`` otherwise.
+    """
+    shape = _check_shape(shape)
+    dtype = check_float_dtype(dtype, "dtype")
+    generator = as_generator(generator)
+    gen_device = generator.device if generator is not None else None
+    return torch.randn(shape, generator=generator, dtype=dtype, device=gen_device).to(device)
 
 
 def haar_orthogonal(
@@ -29,18 +44,17 @@ def haar_orthogonal(
     columns of a Haar matrix). Returns ``(*batch, n, n)`` (or ``(*batch, n, columns)``).
     """
     n = check_positive_int(n, "n")
-    batch = tuple(check_nonnegative_int(b, "batch") for b in ((batch,) if isinstance(batch, int) else batch))
+    batch = _check_shape((batch,) if isinstance(batch, int) else batch, "batch")
+    if columns is not None:
+        columns = check_nonnegative_int(columns, "columns")
+        if columns > n:
+            raise ValueError(f"columns: at most n = {n}, got {columns}")
     G = randn((*batch, n, n), generator, dtype, device)
     Q, R = torch.linalg.qr(G)
     signs = torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)  # exact zero: a measure-zero event, keep Q's sign
     Q = Q * signs.unsqueeze(-2)
-    if columns is not None:
-        columns = check_nonnegative_int(columns, "columns")
-        if columns > n:
-            raise ValueError(f"columns: at most n = {n}, got {columns}")
-        Q = Q[..., :columns]
-    return Q
+    return Q if columns is None else Q[..., :columns]
 
 
 def grid_2d(
@@ -55,6 +69,13 @@ def grid_2d(
     if not low < high:
         raise ValueError(f"low, high: need low < high, got {low}, {high}")
     n = check_positive_int(n, "n")
+    dtype = check_float_dtype(dtype, "dtype")
     axis = torch.linspace(low, high, n, dtype=dtype, device=device)
     x2, x1 = torch.meshgrid(axis, axis, indexing="ij")
     return x1, x2, torch.stack([x1, x2], dim=-1)
+
+
+def _check_shape(shape, name: str = "shape") -> tuple[int, ...]:
+    if shape is None or isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise ValueError(f"{name}: expected a sequence of integers >= 0, got {shape!r}")
+    return tuple(check_nonnegative_int(k, name) for k in shape)

@@ -19,14 +19,23 @@ A network $f: \mathbb{R}^n \to \mathbb{R}^n$ (weights $A_0, \dots, A_L$, optiona
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
 from linear_lens import activations
-from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+from linear_lens._checks import (
+    as_float_tensor,
+    as_generator,
+    check_positive_int,
+    check_real,
+    check_same_device,
+    common_dtype,
+)
 from linear_lens.networks import check_network, forward_unchecked
+from linear_lens.sampling import randn
 
 __all__ = [
     "spectral_radius",
@@ -50,26 +59,30 @@ __all__ = [
 def spectral_radius(A: torch.Tensor) -> torch.Tensor:
     r"""Return $\rho(A) = \max_i |\lambda_i(A)|$ (eq. 9 of Drgona et al., 2020), batched.
 
-    ``A``: ``(..., n, n)``. Returns ``(...)``, real. Raises ``ValueError`` for non-square or non-finite input.
+    ``A``: ``(..., n, n)``, real (a tensor, array or nested list; integers are computed in float64, float32 stays
+    float32). Returns ``(...)``, real, in the dtype of ``A``. Raises ``ValueError`` for non-square, non-finite,
+    complex, boolean or ``None`` input.
 
-    For $n = 2$ (the phase portraits) the eigenvalues come in closed form from the trace $t$ and determinant
-    $\delta$: with $\Delta = (a_{11} - a_{22})^2 + 4 a_{12} a_{21} = t^2 - 4\delta$ (written so that it is exact
-    for multiples of the identity), $\rho = (|t| + \sqrt{\Delta})/2$ if $\Delta \ge 0$ and $\sqrt{\delta}$ otherwise.
-    This is exact to roundoff, fast on every device, and checked against LAPACK in the tests. For $n > 2$ the
-    eigenvalues come from ``torch.linalg.eigvals``; off the CPU the matrices are moved to the CPU for it, because
-    batched non-symmetric eigensolvers on GPUs are far slower than LAPACK for small matrices.
+    For $n = 2$ (the phase portraits) the eigenvalues come in closed form, written so that nothing is squared:
+    with $m = (a_{11} + a_{22})/2$, $p = (a_{11} - a_{22})/2$ and $q = \sqrt{|a_{12}|}\sqrt{|a_{21}|}$, the
+    eigenvalues are $m \pm \sqrt{p^2 + q^2}$ if $a_{12} a_{21} \ge 0$ (``hypot``), $m \pm \sqrt{(|p| - q)(|p| + q)}$
+    if $a_{12} a_{21} < 0$ and $q \le |p|$, and $m \pm i\sqrt{(q - |p|)(q + |p|)}$ otherwise (modulus by ``hypot``).
+    No intermediate overflows or underflows unless $\rho$ itself does (entries up to about $10^{307}$ and down to the
+    subnormals in float64), the result is accurate to a few ulps where the eigenvalues are well conditioned, and
+    the branches meet continuously. It is checked against LAPACK and ``mpmath`` in the tests. For $n > 2$ the
+    eigenvalues come from ``torch.linalg.eigvals`` (LAPACK scales the matrix first); off the CPU the matrices are
+    moved to the CPU for it, because batched non-symmetric eigensolvers on GPUs are far slower than LAPACK for small
+    matrices.
     """
     A = as_float_tensor(A, "A")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"A: eigenvalues need square matrices (..., n, n), got shape {tuple(A.shape)}")
+    if A.shape[-1] == 0:
+        raise ValueError("A: eigenvalues need matrices of size n >= 1, got n = 0")
     if A.shape[-1] == 1:
         return A[..., 0, 0].abs()
-    if A.shape[-1] == 2 and not A.is_complex():
-        a, b, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
-        disc = (a - d) ** 2 + 4 * b * c
-        real = (torch.abs(a + d) + torch.sqrt(disc.clamp(min=0))) / 2
-        complex_pair = torch.sqrt((a * d - b * c).clamp(min=0))
-        return torch.where(disc >= 0, real, complex_pair)
+    if A.shape[-1] == 2:
+        return _spectral_radius_2x2(A)
     if A.device.type != "cpu":
         return torch.linalg.eigvals(A.cpu()).abs().amax(dim=-1).to(A.device)
     return torch.linalg.eigvals(A).abs().amax(dim=-1)
@@ -84,17 +97,22 @@ def activation_gain(activation, *, z_max: float = 1e12, points: int = 8001) -> f
     $|\sigma'(0)|$ (the value Remark 11 gives $\Lambda$ at $z = 0$, ``Activation.slope0``). It is a numerical
     estimate from below; for a $K$-Lipschitz $\sigma$ the ratio moves by at most $2K$ per unit of $\ln|z|$, so the
     estimate is within $2K \cdot 2.3\,\Delta t$ of the supremum on the grid's range ($\Delta t \approx 0.0025$).
+    The ratios are the stable secant slopes of :meth:`Activation.secant` (no cancellation at small $|z|$).
+    ``z_max``: a finite number $> 1$; ``points``: an integer $\ge 2$.
     """
     act = activations.get(activation)
-    check_real(z_max, "z_max")
+    z_max = check_real(z_max, "z_max")
     if not z_max > 1:
-        raise ValueError(f"z_max: expected a number > 1, got {z_max}")
-    check_positive_int(points, "points")
+        raise ValueError(f"z_max: expected a finite number > 1, got {z_max}")
+    points = check_positive_int(points, "points")
+    if points < 2:
+        raise ValueError(f"points: expected an integer >= 2, got {points}")
     if act.sigma0 != 0:
         return float("inf")
-    t = torch.linspace(-8.0, float(torch.log10(torch.tensor(z_max))), points, dtype=torch.float64)
+    t = torch.linspace(-8.0, math.log10(z_max), points, dtype=torch.float64)
     z = torch.cat([10**t, -(10**t)])
-    ratio = (act(z) / z).abs()
+    with torch.no_grad():
+        ratio = activations._secant(act, z, "paper").abs()
     if not bool(torch.isfinite(ratio).all()):
         raise ValueError(f"activation: {act.name} is not finite on [-{z_max:g}, {z_max:g}]")
     return max(float(ratio.max()), abs(act.slope0))
@@ -149,6 +167,8 @@ def seed_sufficient_condition(weights: Sequence[torch.Tensor], activation, *, to
     """
     weights = _check_square_weights(weights)
     tol = check_real(tol, "tol")
+    if not 0 <= tol < 1:
+        raise ValueError(f"tol: expected a number in [0, 1), got {tol}")
     gain = activation_gain(activation)
     rhos = torch.stack([spectral_radius(A) for A in torch.broadcast_tensors(*weights)])
     ok = (rhos <= 1 + tol).all(dim=0) & torch.tensor(gain <= 1 + tol, device=rhos.device)
@@ -192,6 +212,8 @@ def eq10_counterexamples(n: int = 2, entries: Sequence[float] = (-1.0, 0.0, 1.0)
     entries.
     """
     n = check_positive_int(n, "n")
+    if entries is None or isinstance(entries, (str, bytes)) or not hasattr(entries, "__iter__"):
+        raise ValueError(f"entries: expected a non-empty list of numbers, got {entries!r}")
     values = as_float_tensor(list(entries), "entries")
     if values.ndim != 1 or values.numel() < 1:
         raise ValueError("entries: expected a non-empty list of numbers")
@@ -206,7 +228,9 @@ def eq10_counterexamples(n: int = 2, entries: Sequence[float] = (-1.0, 0.0, 1.0)
     pairs = torch.stack([mats[i], mats[j]], dim=1)
     nonzeros = (pairs != 0).sum(dim=(1, 2, 3))
     negatives = (pairs < 0).sum(dim=(1, 2, 3))
-    order = sorted(range(len(i)), key=lambda k: (int(nonzeros[k]), -float(gap[i[k], j[k]]), int(negatives[k])))
+    # gaps equal in exact arithmetic must tie whatever their last bits (stable sort: then enumeration order)
+    order = sorted(range(len(i)), key=lambda k: (int(nonzeros[k]), -round(float(gap[i[k], j[k]]), 9),
+                                                  int(negatives[k])))
     return pairs[order]
 
 
@@ -218,16 +242,23 @@ def weights_with_spectrum(
     ``eigenvalues``: ``(..., n)``, real. ``normal``: if true, $V$ is a Haar-random orthogonal matrix, so $A$ is
     symmetric and $\|A\|_2 = \rho(A)$; otherwise $V$ has i.i.d. $\mathcal{N}(0, 1)$ entries and $A$ is in general
     non-normal, $\|A\|_2 > \rho(A)$. Returns ``(..., n, n)`` on the device and dtype of ``eigenvalues``.
+    ``generator``: ``None``, a ``torch.Generator`` or an ``int`` seed; the draws are made on the CPU in float64,
+    so a seed gives the same matrices on every device. Raises ``ValueError`` for complex, non-finite or scalar
+    ``eigenvalues`` and a non-boolean ``normal``.
     """
+    from linear_lens.sampling import haar_orthogonal, randn
+
     lam = as_float_tensor(eigenvalues, "eigenvalues")
-    if lam.ndim < 1 or lam.is_complex():
-        raise ValueError(f"eigenvalues: expected a real tensor (..., n), got shape {tuple(lam.shape)}")
+    if lam.ndim < 1 or lam.shape[-1] < 1:
+        raise ValueError(f"eigenvalues: expected a real tensor (..., n) with n >= 1, got shape {tuple(lam.shape)}")
+    if not isinstance(normal, bool):
+        raise ValueError(f"normal: expected True or False, got {normal!r}")
+    generator = as_generator(generator)
     n = lam.shape[-1]
-    V = torch.randn(*lam.shape, n, generator=generator, dtype=torch.float64).to(lam.device, lam.dtype)
     if normal:
-        Q, R = torch.linalg.qr(V)
-        V = Q * torch.sign(torch.diagonal(R, dim1=-2, dim2=-1)).unsqueeze(-2)
+        V = haar_orthogonal(n, tuple(lam.shape[:-1]), generator).to(lam.device, lam.dtype)
         return V @ (lam.unsqueeze(-1) * V.mT)
+    V = randn((*lam.shape, n), generator).to(lam.device, lam.dtype)
     return torch.linalg.solve(V.mT, (V * lam.unsqueeze(-2)).mT).mT
 
 
@@ -265,9 +296,10 @@ def iterate(
         raise ValueError(f"x0: last dimension must be n_0 = {weights[0].shape[-1]}, got shape {tuple(x.shape)}")
     steps = check_positive_int(steps, "steps")
     tail = _check_record(record, steps)
-    dtype = torch.promote_types(x.dtype, weights[0].dtype)
+    check_same_device([x, *weights, *(biases or [])], "x0, weights, biases")
+    dtype = common_dtype(x, *weights, *(biases or []))  # mixed float32/float64: computed in float64
     x = x.to(dtype)
-    weights = [A.to(dtype=dtype, device=x.device) for A in weights]
+    weights = [A.to(dtype) for A in weights]
     biases = None if biases is None else [b.to(dtype=dtype, device=x.device) for b in biases]
     batch = torch.broadcast_shapes(x.shape[:-1], *[A.shape[:-2] for A in weights],
                                    *([] if biases is None else [b.shape[:-1] for b in biases]))
@@ -366,7 +398,7 @@ def fixed_point(
     ``weights``, ``biases``, ``activation``: a network $\mathbb{R}^n \to \mathbb{R}^n$ as in
     :func:`linear_lens.networks.forward` (2-D weights). ``x0``: ``(..., n)``. ``tol`` > 0, ``max_iter`` >= 1.
     """
-    weights, biases, x = check_network(weights, biases, x0)
+    weights, biases, x = check_network(weights, biases, x0, x_name="x0")
     if weights[-1].shape[0] != weights[0].shape[1]:
         raise ValueError(
             f"weights: a fixed point needs f: R^n -> R^n, got n_0 = {weights[0].shape[1]}, "
@@ -479,7 +511,7 @@ def search_stable_pieces_unstable_map(
     from linear_lens.affine import activation_scaling
 
     lam = torch.unique(activation_scaling(act, points.reshape(-1, n))[0], dim=0)
-    B = torch.randn(candidates, n, n, generator=generator, dtype=torch.float64).to(points.device) * scale
+    B = randn((candidates, n, n), as_generator(generator)).to(points.device) * scale
     rho = torch.zeros(candidates, dtype=torch.float64, device=points.device)
     for chunk in torch.split(lam, 256):
         rho = torch.maximum(rho, spectral_radius(B[:, None] * chunk[None, :, None, :]).amax(-1))
@@ -518,7 +550,16 @@ def _check_record(record, steps: int) -> int:
 
 
 def _check_square_weights(weights) -> list[torch.Tensor]:
-    if weights is None or len(weights) == 0:
+    if weights is None or isinstance(weights, (str, bytes)):
+        raise ValueError(f"weights: expected a list of square matrices [A_0, ..., A_L], got {weights!r}")
+    if isinstance(weights, torch.Tensor) and weights.ndim < 3:
+        raise ValueError(f"weights: expected a list of square matrices [A_0, ..., A_L], got a tensor of shape "
+                         f"{tuple(weights.shape)} (wrap a single matrix in a list)")
+    try:
+        weights = list(weights)
+    except TypeError as err:
+        raise ValueError(f"weights: expected a list of square matrices, got {type(weights).__name__}") from err
+    if len(weights) == 0:
         raise ValueError("weights: need at least one weight matrix A_0")
     out = []
     for l, A in enumerate(weights):
@@ -528,14 +569,31 @@ def _check_square_weights(weights) -> list[torch.Tensor]:
                 f"weights: A_{l} must be square n x n for its spectral radius to exist (Theorem 6 assumes square "
                 f"weights), got shape {tuple(A.shape)}"
             )
-        if A.shape[-1] != as_float_tensor(weights[0], "weights[0]").shape[-1]:
+        if out and A.shape[-1] != out[0].shape[-1]:
             raise ValueError(f"weights: all A_l must have the same size n, A_{l} has {A.shape[-1]}")
         out.append(A)
     try:
         torch.broadcast_shapes(*[A.shape[:-2] for A in out])
     except RuntimeError as err:
         raise ValueError("weights: the batch dimensions of the weights do not broadcast") from err
-    return out
+    check_same_device(out, "weights")
+    dtype = common_dtype(*out)  # mixed float32/float64: computed in float64
+    return [A.to(dtype) for A in out]
+
+
+def _spectral_radius_2x2(A: torch.Tensor) -> torch.Tensor:
+    """rho of real 2 x 2 matrices without squaring an entry; see :func:`spectral_radius`."""
+    a, b, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
+    m = 0.5 * a + 0.5 * d  # halves first: a + d may overflow
+    p = (0.5 * a - 0.5 * d).abs()
+    q = b.abs().sqrt() * c.abs().sqrt()  # sqrt|bc| without forming bc
+    same_sign = (b >= 0) == (c >= 0)  # bc >= 0, zeros included
+    real_pair = same_sign | (q <= p)
+    r_same = torch.hypot(p, q)
+    r_diff = (p - q).clamp(min=0).sqrt() * (p + q).sqrt()  # real pair, bc < 0, q <= |p|
+    w = (q - p).clamp(min=0).sqrt() * (q + p).sqrt()  # imaginary part of a complex pair
+    real = m.abs() + torch.where(same_sign, r_same, r_diff)
+    return torch.where(real_pair, real, torch.hypot(m, w))
 
 
 def _check_map(weights, biases):
