@@ -11,8 +11,9 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 .PHONY: book test page install clean clean-cache benchmarks help
 
 help:
-	@echo "make book    - install into .venv, execute every chapter, render _build/html/index.html"
-	@echo "make test    - install into .venv, run unit tests, every chapter in quick mode, the book build (-W)"
+	@echo "make book    - install into .venv, execute every chapter, render _build/html/index.html, check it in a browser"
+	@echo "make test    - install into .venv, run unit tests, every chapter in quick mode (two instruction sets),"
+	@echo "               the book built in quick mode (-W) and checked in a browser"
 	@echo "make page CH=02 - build a small book of the intro, one chapter and the back matter (for authors)"
 	@echo "make benchmarks - print speed ratios of the batched code against simple loops"
 
@@ -44,6 +45,8 @@ book: $(STAMP)
 		rm -rf _build/.jupyter_cache _build/jupyter_execute _build/.doctrees; fi
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "$(SRC_HASH)" > _build/.src-hash
+	@# the browser checks of the test suite, on the full book just built
+	LINEAR_LENS_BUILT_BOOK=$(CURDIR)/_build/html $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_book.py
 	@echo "The book is at _build/html/index.html"
 
 test: $(STAMP)

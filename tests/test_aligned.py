@@ -1,11 +1,12 @@
 """Tests of linear_lens.aligned: the closed-form dynamics of aligned lambda-balanced networks (Anguita, 2024, Sec. 3.2)."""
 
 import math
+import os
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
@@ -256,7 +257,7 @@ def test_errors():
         aligned.singular_value_trajectory([1.0], 0.0, 1.0, -0.1)
     with pytest.raises(ValueError, match="^t: times must be non-negative"):
         aligned.singular_value_trajectory([-1.0], 1.0, 1.0, 0.1)
-    with pytest.raises(ValueError, match="^tau: must be positive"):
+    with pytest.raises(ValueError, match="^tau: expected a finite positive number"):
         aligned.singular_value_trajectory([1.0], 1.0, 1.0, 0.1, tau=0.0)
     with pytest.raises(ValueError, match="^lam, s, a0: shapes"):
         aligned.singular_value_trajectory([1.0], torch.zeros(3), torch.ones(2), 0.1)
@@ -270,7 +271,7 @@ def test_errors():
         aligned.large_lambda_trajectory([1.0], 0.0, 1.0, 0.1)
     with pytest.raises(ValueError, match="^s: singular values must be positive"):
         aligned.has_inflection(1.0, -1.0, 0.1)
-    with pytest.raises(ValueError, match="^tau: must be positive"):
+    with pytest.raises(ValueError, match="^tau: expected a finite positive number"):
         aligned.mode_rate(0.1, 1.0, 1.0, tau=-1.0)
     with pytest.raises(ValueError, match="^digits: expected an integer"):
         aligned.reference_trajectory([1.0], 1.0, 1.0, 0.1, digits=5)
@@ -278,7 +279,7 @@ def test_errors():
         aligned.reference_trajectory([1.0], 1.0, -1.0, 0.1)
     with pytest.raises(ValueError, match="^t: times must be non-negative"):
         aligned.reference_trajectory([-1.0], 1.0, 1.0, 0.1)
-    with pytest.raises(ValueError, match="^lr: must be positive"):
+    with pytest.raises(ValueError, match="^lr: expected a finite positive number"):
         aligned.descent_mode_balance(1.0, torch.zeros(3, 2), 1.0, 0.0)
     with pytest.raises(ValueError, match="^a: expected the modes at every step"):
         aligned.descent_mode_balance(1.0, torch.tensor(0.5), 1.0, 0.1)
@@ -286,9 +287,262 @@ def test_errors():
         aligned.mode_balance(torch.ones(2, 3), torch.ones(2, 2), torch.eye(2), torch.eye(2))
     with pytest.raises(ValueError, match="^a: expected at least 3 samples"):
         aligned.count_inflections(torch.ones(2, 3))
-    with pytest.raises(ValueError, match="^tol: must be positive"):
+    with pytest.raises(ValueError, match="^tol: expected a finite positive number"):
         aligned.count_inflections(torch.ones(5), tol=0.0)
     with pytest.raises(ValueError, match="^X, Y: expected shapes"):
         aligned.task_modes(torch.ones(2, 5), torch.ones(2, 4))
     with pytest.raises(ValueError, match="^W1, W2, U, V: shapes"):
         aligned.mode_values(torch.ones(2, 3), torch.ones(2, 2), torch.eye(2), torch.eye(2))
+
+
+# --- reliability: the cases of the review, the promised ranges, and an independent high-precision reference -------
+
+
+def test_negative_mode_with_tiny_lambda_keeps_its_value():
+    """r0 + 2 a0 cancels for negative a0 and small |lambda|; the closed form must still start at a0 (issue 8)."""
+    assert float(aligned.singular_value_trajectory(0.0, 1e-8, 3.0, -1.0)) == pytest.approx(-1.0, rel=1e-15)
+    for lam in (1e-8, 1e-30, 1e-100, -1e-150):
+        a = aligned.singular_value_trajectory([0.0, 0.1], lam, 3.0, -1.0)
+        assert float(a[0]) == pytest.approx(-1.0, rel=1e-15), lam
+        assert -1.0 < float(a[1]) < 0.0, f"the mode must rise towards 0 from below at lam={lam}"
+
+
+def test_zero_lambda_with_a_tiny_mode_is_finite_and_right():
+    a = aligned.singular_value_trajectory([0.0, 1.0, 1e8], 0.0, 1.0, 1e-200)
+    expected = [1e-200, 1e-200 * math.exp(2.0) / (1 + 1e-200 * (math.exp(2.0) - 1)), 1.0]
+    torch.testing.assert_close(a, torch.tensor(expected, dtype=F64), rtol=1e-14, atol=0)
+
+
+def test_reference_is_right_for_tiny_modes():
+    """The reference of the review's case: true value e^2 1e-200 = 7.389e-200 at t = 1."""
+    ref = aligned.reference_trajectory([0.0, 1.0], 0.0, 1.0, 1e-200)
+    torch.testing.assert_close(ref, torch.tensor([1e-200, math.exp(2.0) * 1e-200], dtype=F64), rtol=1e-15, atol=0)
+
+
+def _zero_lambda_exact(t, s, a0):
+    """Eq. (2.28) in 50-digit arithmetic: a = s a0 / (a0 + (s - a0) e^{-2st})."""
+    import mpmath
+
+    with mpmath.workdps(50):
+        s_, a_ = mpmath.mpf(s), mpmath.mpf(a0)
+        return float(s_ * a_ / (a_ + (s_ - a_) * mpmath.exp(-2 * s_ * mpmath.mpf(t))))
+
+
+@pytest.mark.parametrize("a0", [1e-300, 1e-100, 0.3, 2.5, 40.0])
+def test_reference_at_zero_lambda_matches_saxe_in_high_precision(a0):
+    t = [0.0, 0.3, 2.0, 50.0]
+    expected = torch.tensor([_zero_lambda_exact(x, 1.5, a0) for x in t], dtype=F64)
+    torch.testing.assert_close(aligned.reference_trajectory(t, 0.0, 1.5, a0), expected, rtol=1e-15, atol=0)
+    torch.testing.assert_close(aligned.singular_value_trajectory(t, 0.0, 1.5, a0), expected, rtol=1e-14, atol=0)
+    torch.testing.assert_close(aligned.zero_balanced_trajectory(t, 1.5, a0), expected, rtol=1e-14, atol=0)
+
+
+_mag = st.floats(-300, 3).map(lambda e: 10.0**e)
+
+
+@settings(max_examples=30, deadline=None)
+@given(lam=st.one_of(st.just(0.0), st.tuples(st.sampled_from([-1.0, 1.0]), _mag).map(lambda p: p[0] * p[1])),
+       s=st.floats(-1.3, 1.3).map(lambda e: 10.0**e),
+       a0=st.tuples(st.sampled_from([-1.0, 1.0]), st.floats(-300, 1.5).map(lambda e: 10.0**e)).map(lambda p: p[0] * p[1]),
+       t=st.sampled_from([0.0, 1e-3, 0.3, 2.0, 40.0, 1e8]))
+def test_closed_form_against_the_reference_over_the_promised_ranges(lam, s, a0, t):
+    """Relative accuracy over |lambda| <= 1e3 (and 0), |a0| down to 1e-300, t up to 1e8; near a zero crossing the
+    error is measured against |lambda| instead."""
+    if lam == 0 and a0 <= 0:
+        a0 = -a0
+    ref = float(aligned.reference_trajectory([t], lam, s, a0)[0])
+    got = float(aligned.singular_value_trajectory(t, lam, s, a0))
+    scale = abs(ref) + (abs(lam) if a0 < 0 else 0.0)
+    assert abs(got - ref) <= 1e-13 * scale, f"lam={lam}, s={s}, a0={a0}, t={t}: {got} vs {ref}"
+
+
+@pytest.mark.parametrize("lam", [0.0, 1e-3, -1.0, 1e3, -1e3])
+@pytest.mark.parametrize("t", [0.0, 1e8])
+def test_promises_at_their_ends(lam, t):
+    """Finite, and right, at t = 1e8, |lambda| = 1e3 and lambda = 0 (the docstring's promise)."""
+    for a0 in (1e-300, 0.2, 3.0, -2.0) if lam != 0 else (1e-300, 0.2, 3.0):
+        got = aligned.singular_value_trajectory(t, lam, 0.7, a0)
+        ref = aligned.reference_trajectory([t], lam, 0.7, a0)[0]
+        assert bool(torch.isfinite(got)) and abs(float(got - ref)) <= 1e-13 * (abs(float(ref)) + abs(lam)), (a0, got, ref)
+
+
+def test_huge_and_tiny_scales_are_rescaled_exactly():
+    """The mode equation is homogeneous: a(t; c lam, c s, c a0) = c a(c t; lam, s, a0), also for c = 1e200, 1e-250."""
+    t = torch.tensor([0.0, 0.2, 1.5], dtype=F64)
+    base = aligned.singular_value_trajectory(t, 0.7, 1.3, -0.4)
+    for c in (1e200, 1e-250):
+        scaled = aligned.singular_value_trajectory(t / c, 0.7 * c, 1.3 * c, -0.4 * c)
+        torch.testing.assert_close(scaled / c, base, rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError, match="^s: a singular value more than 1e290 times smaller"):
+        aligned.singular_value_trajectory(1.0, 0.0, 1e-300, 1e150)
+
+
+def test_dtype_policy():
+    """Integers and float32 are computed in float64; complex is refused."""
+    ints = aligned.singular_value_trajectory(torch.tensor([0, 1]), torch.tensor(2), torch.tensor(3), torch.tensor(1))
+    floats = aligned.singular_value_trajectory([0.0, 1.0], 2.0, 3.0, 1.0)
+    assert ints.dtype == F64 and torch.equal(ints, floats)
+    f32 = aligned.singular_value_trajectory(torch.tensor([0.5], dtype=torch.float32), 1.0, 2.0, 0.1)
+    assert f32.dtype == F64
+    with pytest.raises(ValueError, match="^a0: expected real numbers, got complex"):
+        aligned.singular_value_trajectory(1.0, 1.0, 1.0, torch.tensor([0.1 + 0j]))
+
+
+# --- the closed form applied to networks: preconditions and hidden units -------------------------------------------
+
+
+def _aligned_net(lam, n_in, n_out, n_hidden, seed=3, sigma=0.4):
+    gen = torch.Generator().manual_seed(seed)
+    svals = [3.0, 2.0, 1.0, 0.5, 0.25][: min(n_in, n_out)]
+    X, Y = tasks.regression_task_with_spectrum(svals, n_in, n_out, 30, generator=gen)
+    W1, W2 = balanced.aligned_lambda_balanced_init(lam, X, Y, n_hidden, sigma=sigma, generator=gen)
+    return W1, W2, X, Y
+
+
+@pytest.mark.parametrize("lam, dims", [(0.5, (4, 4, 4)), (3.0, (3, 5, 4)), (-3.0, (5, 3, 4)), (1.0, (4, 4, 2)),
+                                       (0.0, (4, 4, 6)), (-1.0, (5, 4, 1)), (0.0, (3, 5, 2))])
+def test_network_trajectory_matches_the_flow(lam, dims):
+    n_in, n_out, n_hidden = dims
+    W1, W2, X, Y = _aligned_net(lam, n_in, n_out, n_hidden)
+    U, s, V = aligned.task_modes(X, Y)
+    t = np.linspace(0, 3, 7)
+    flow = gf.integrate(W1, W2, X, Y, t)
+    a_flow, _ = aligned.mode_values(flow.W1, flow.W2, U, V)
+    a = aligned.network_trajectory(t, W1, W2, X, Y)
+    torch.testing.assert_close(a, a_flow, rtol=1e-8, atol=1e-12)
+    if n_hidden < min(n_in, n_out):
+        assert float(a_flow[:, n_hidden:].abs().max()) < 1e-12, "modes without a hidden unit must stay at zero"
+        blind = aligned.singular_value_trajectory(t, lam if lam != 0 else 1.0, s, a_flow[0])
+        assert float((blind[-1, n_hidden:] - a_flow[-1, n_hidden:]).abs().max()) > 0.1, "the blind form learns them"
+
+
+def test_network_trajectory_zero_lambda_with_opposite_signs():
+    """At lambda = 0 a mode with c = -d has a = -c^2 < 0 and decays to 0 without crossing; the flow agrees."""
+    W1, W2, X, Y = _aligned_net(0.0, 3, 3, 3)
+    U, _, V = aligned.task_modes(X, Y)
+    flip = torch.diag(torch.tensor([1.0, -1.0, 1.0], dtype=F64))
+    U_full, _, V_full = aligned.task_modes(X, Y, full=True)
+    W1n = W1 @ V_full @ flip @ V_full.T                     # c_2 -> -c_2: factored form and zero balance kept
+    t = np.linspace(0, 2, 5)
+    flow = gf.integrate(W1n, W2, X, Y, t)
+    a_flow, _ = aligned.mode_values(flow.W1, flow.W2, U, V)
+    assert float(a_flow[0, 1]) < 0
+    torch.testing.assert_close(aligned.network_trajectory(t, W1n, W2, X, Y), a_flow, rtol=1e-8, atol=1e-12)
+
+
+def test_network_trajectory_refuses_what_the_closed_form_does_not_cover():
+    W1, W2, X, Y = _aligned_net(1.0, 4, 4, 4)
+    G = torch.eye(4, dtype=F64) + 0.3 * torch.ones(4, 4, dtype=F64).triu(1)
+    with pytest.raises(ValueError, match="^W1, W2: the closed form needs weights aligned with the task in factored form"):
+        aligned.network_trajectory([1.0], G @ W1, W2 @ torch.linalg.inv(G), X, Y)
+    with pytest.raises(ValueError, match="^W1, W2: the closed form needs lambda-balanced weights"):
+        aligned.network_trajectory([1.0], W1, 2 * W2, X, Y)
+    with pytest.raises(ValueError, match="^X: the closed form needs whitened inputs"):
+        aligned.network_trajectory([1.0], W1, W2, 2 * X, Y)
+
+
+def test_factored_residual():
+    for lam, dims in [(0.5, (4, 4, 4)), (3.0, (3, 5, 4)), (-3.0, (5, 3, 4)), (1.0, (4, 4, 2)), (0.0, (3, 5, 7))]:
+        W1, W2, X, Y = _aligned_net(lam, dims[0], dims[1], dims[2])
+        U, _, V = aligned.task_modes(X, Y, full=True)
+        assert float(aligned.factored_residual(W1, W2, U, V)) < 1e-13
+        # any basis of the null spaces describes the same form
+        k = min(dims[:2])
+        Qo = torch.eye(dims[1], dtype=F64)
+        if dims[1] - k >= 2:
+            Qo[k:, k:] = torch.linalg.qr(torch.randn(dims[1] - k, dims[1] - k, dtype=F64,
+                                                     generator=torch.Generator().manual_seed(0)))[0]
+        assert float(aligned.factored_residual(W1, W2, U @ Qo, V)) < 1e-13
+        n_h = dims[2]
+        G = torch.eye(n_h, dtype=F64) + 0.3 * torch.randn(n_h, n_h, dtype=F64, generator=torch.Generator().manual_seed(1))
+        assert float(aligned.factored_residual(G @ W1, W2 @ torch.linalg.inv(G), U, V)) > 1e-3
+    batch = aligned.factored_residual(torch.stack([W1, 2 * W1]), torch.stack([W2, W2 / 2]), U, V)
+    assert batch.shape == (2,) and float(batch.max()) < 1e-13
+
+
+# --- printed formula: where it is exact -----------------------------------------------------------------------------
+
+
+def test_printed_formula_is_exact_on_its_curve_and_only_there():
+    lam = torch.tensor([0.01, 0.1, 0.25, 1 / 3], dtype=F64)
+    a0 = aligned.printed_c0_curve(lam)
+    t = np.linspace(0, 2, 5)
+    for sign in (1.0, -1.0):
+        exact = aligned.singular_value_trajectory(t, lam, 1.7, sign * a0)
+        printed = aligned.thesis_singular_value_trajectory(t, lam, 1.7, sign * a0)
+        assert float((printed - exact).abs().max()) < 1e-11
+    off = aligned.thesis_singular_value_trajectory(t, lam[:3], 1.7, a0[:3] + 0.05)
+    assert float((off - aligned.singular_value_trajectory(t, lam[:3], 1.7, a0[:3] + 0.05)).abs().amax(0).min()) > 1e-3
+    assert bool(torch.isnan(aligned.printed_c0_curve(torch.tensor([-0.5, 0.0, 0.4, 2.0]))).all())
+    zero = aligned.thesis_singular_value_trajectory(t, torch.tensor([0.5, 3.0]), 1.0, 0.0)
+    assert float((zero - aligned.singular_value_trajectory(t, torch.tensor([0.5, 3.0]), 1.0, 0.0)).abs().max()) < 1e-12
+
+
+# --- learning time, curvature and gradient descent ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lam, s, a0, target", [(0.0, 1.0, 1e-3, 0.5), (2.0, 1.5, -0.3, 1.0), (-30.0, 0.5, 0.1, 0.45),
+                                                (0.7, 1.0, 3.0, 1.5), (1e3, 2.0, 1e-200, 1.9)])
+def test_learning_time_inverts_the_closed_form(lam, s, a0, target):
+    t = aligned.learning_time(lam, s, a0, target)
+    assert float(aligned.singular_value_trajectory(t, lam, s, a0)) == pytest.approx(target, rel=1e-11)
+
+
+def test_learning_time_at_zero_lambda_is_eq_2_27():
+    s, a0, af = 2.0, 0.01, 1.3
+    assert float(aligned.learning_time(0.0, s, a0, af)) == pytest.approx(math.log(af * (s - a0) / (a0 * (s - af))) / (2 * s),
+                                                                        rel=1e-13)
+
+
+@pytest.mark.parametrize("lam", [0.0, -0.5, 3.0, 100.0])
+def test_mode_curvature_is_the_hessian_eigenvalue_at_the_balanced_minimum(lam):
+    s = 1.3
+    r = math.sqrt(lam**2 + 4 * s**2)
+    cd = torch.tensor([math.sqrt((r - lam) / 2), math.sqrt((r + lam) / 2)], dtype=F64)
+    H = torch.autograd.functional.hessian(lambda v: 0.5 * (s - v[0] * v[1]) ** 2, cd)
+    assert float(torch.linalg.eigvalsh(H)[-1]) == pytest.approx(float(aligned.mode_curvature(lam, s)), rel=1e-12)
+
+
+def test_mode_descent_is_gradient_descent_on_an_aligned_network():
+    W1, W2, X, Y = _aligned_net(0.8, 3, 3, 3)
+    U, s, V = aligned.task_modes(X, Y)
+    a0, _ = aligned.mode_values(W1, W2, U, V)
+    run = gf.train(W1, W2, X, Y, lr=0.05, steps=40, record_every=1, show_progress=False)
+    a_net, _ = aligned.mode_values(run.W1, run.W2, U, V)
+    a_modes, balance = aligned.mode_descent(0.8, s, a0, 0.05, 40)
+    torch.testing.assert_close(a_modes, a_net, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(balance, aligned.mode_balance(run.W1, run.W2, U, V), rtol=1e-10, atol=1e-12)
+
+
+def test_mode_descent_step_cap():
+    """Below 2/K gradient descent settles at the lambda-balanced minimum; above it, it does not."""
+    lam = torch.tensor([0.0, 1.0, 10.0, 1e3], dtype=F64)
+    K = aligned.mode_curvature(lam, 1.0)
+    a, b = aligned.mode_descent(lam, 1.0, 1e-3, 1.8 / K, 600)
+    assert float((a[-1] - 1).abs().max()) < 1e-10
+    a, b = aligned.mode_descent(lam, 1.0, 1e-3, 2.2 / K, 600)
+    at_min = ((a[-1] - 1).abs() < 1e-6) & ((b[-1] - lam).abs() < 1e-3 * lam.clamp(min=1))
+    assert not bool(at_min.any())
+    a, _ = aligned.mode_descent(1.0, 1.0, 0.5, 50.0, 20)
+    assert bool(torch.isnan(a[-1])), "a diverging run is reported as NaN"
+
+
+DEVICE = torch.device(os.environ.get("LINEAR_LENS_TEST_DEVICE", "cpu"))
+
+
+@pytest.mark.skipif(DEVICE.type == "cuda" and not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_device_matches_cpu():
+    """Results stay on the device of the inputs and agree with the CPU (LINEAR_LENS_TEST_DEVICE, default cpu)."""
+    lam = torch.tensor([-2.0, 0.0, 0.5, 30.0], dtype=F64)
+    a0 = torch.tensor([-0.3, 0.01, 0.2, 1e-100], dtype=F64)
+    t = torch.linspace(0, 3, 7, dtype=F64)
+    cpu = aligned.singular_value_trajectory(t, lam, 1.5, a0)
+    dev = aligned.singular_value_trajectory(t.to(DEVICE), lam.to(DEVICE), 1.5, a0.to(DEVICE))
+    assert dev.device.type == DEVICE.type
+    torch.testing.assert_close(dev.cpu(), cpu, rtol=1e-13, atol=0)
+    W1, W2, X, Y = _aligned_net(1.0, 4, 4, 2)
+    a_dev = aligned.network_trajectory(t.to(DEVICE), W1.to(DEVICE), W2.to(DEVICE), X.to(DEVICE), Y.to(DEVICE))
+    assert a_dev.device.type == DEVICE.type
+    torch.testing.assert_close(a_dev.cpu(), aligned.network_trajectory(t, W1, W2, X, Y), rtol=1e-12, atol=1e-14)
+    m_dev, _ = aligned.mode_descent(lam.to(DEVICE), 1.0, a0.abs().to(DEVICE), 0.05, 10)
+    assert m_dev.device.type == DEVICE.type

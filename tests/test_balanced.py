@@ -241,8 +241,8 @@ def test_sigma_scales_the_product_and_generator_reproduces():
         (dict(in_dim=0), "^in_dim: expected a positive integer"),
         (dict(hidden_dim=2.5), "^hidden_dim: expected a positive integer"),
         (dict(out_dim=-1), "^out_dim: expected a positive integer"),
-        (dict(sigma=0.0), "^sigma: expected a positive finite number"),
-        (dict(sigma=float("inf")), "^sigma: expected a positive finite number"),
+        (dict(sigma=0.0), "^sigma: expected a finite positive number"),
+        (dict(sigma=float("inf")), "^sigma: expected a finite real number"),
     ],
 )
 def test_lambda_balanced_init_rejects_bad_arguments(kwargs, match):
@@ -397,7 +397,7 @@ def test_balance_statistics_known_answer():
         (lambda: init_variances("xavier", 2, 2, 2), "^scheme: expected one of lecun, glorot, he, scaled"),
         (lambda: init_variances("scaled", 2, 2, 2), r"^alpha: the 'scaled' scheme needs alpha"),
         (lambda: init_variances("scaled", 2, 2, 2, alpha=(1.0,)), r"^alpha: the 'scaled' scheme needs alpha"),
-        (lambda: init_variances("scaled", 2, 2, 2, alpha=(1.0, -1.0)), "^alpha: expected a positive finite"),
+        (lambda: init_variances("scaled", 2, 2, 2, alpha=(1.0, -1.0)), "^alpha: expected a finite positive"),
         (lambda: init_variances("lecun", 2, 2, 2, alpha=(1.0, 1.0)), "^alpha: only the 'scaled' scheme"),
         (lambda: init_variances("he", 0, 2, 2), "^n_in: expected a positive integer"),
         (lambda: balance_moments("he", 2, 0, 2), "^n_hidden: expected a positive integer"),
@@ -446,7 +446,7 @@ def test_min_balance_residuals_rejects_bad_input():
         balanced.min_balance_residuals([(1.0, 2, 3)])
     with pytest.raises(ValueError, match="^hidden_dim: expected a positive integer"):
         balanced.min_balance_residuals([(1.0, 2, 0, 3)])
-    with pytest.raises(ValueError, match="^lr: expected a positive finite number"):
+    with pytest.raises(ValueError, match="^lr: expected a finite positive number"):
         balanced.min_balance_residual(1.0, 2, 2, 2, lr=0.0)
 
 
@@ -522,53 +522,6 @@ def test_aligned_init_and_random_init_on_device():
     assert float(best[0]) < 1e-6 and abs(float(best[1]) - float(bound[1])) < 1e-6 * float(bound[1])
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# fitted_lambda under training (Section 4.5): conserved by gradient flow for homogeneous activations
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _small_training_problem():
-    gen = torch.Generator().manual_seed(8)
-    X, Y = random_regression_task(4, 3, 20, generator=gen)
-    W1, W2 = lambda_balanced_init(0.5, 4, 3, 3, sigma=0.5, generator=gen)
-    return W1, W2, X, 2 * Y
-
-
-@pytest.mark.parametrize("activation", ["relu", "identity"])
-def test_diagonal_of_balance_drifts_at_first_order_in_lr_for_homogeneous_activations(activation):
-    """Gradient flow conserves diag(B) (Du et al. 2018); gradient descent drifts by O(lr): halving lr halves it."""
-    W1, W2, X, Y = _small_training_problem()
-    rec = balanced.fitted_lambda_training(W1, W2, X, Y, activation, [0.04, 0.02, 0.01], horizon=2.0, n_record=5)
-    drift = rec["diag_drift"][:, -1]
-    assert float(drift[0]) > 1e-5, f"{activation}: no measurable drift at lr=0.04 ({float(drift[0])})"
-    ratios = drift[:-1] / drift[1:]
-    assert bool(((ratios - 2).abs() < 0.25).all()), f"{activation}: drift ratios {ratios.tolist()}, expected 2"
-    assert float(rec["loss"][0, -1]) < float(rec["loss"][0, 0]), "training should lower the loss"
-
-
-def test_linear_network_conserves_all_of_balance_and_tanh_does_not():
-    W1, W2, X, Y = _small_training_problem()
-    lin = balanced.fitted_lambda_training(W1, W2, X, Y, "identity", [0.02, 0.01], horizon=2.0, n_record=4)
-    assert bool((lin["distance"][:, -1] / torch.tensor([0.02, 0.01], dtype=F64) < 5).all()), "B = lam I up to O(lr)"
-    tanh = balanced.fitted_lambda_training(W1, W2, X, Y, "tanh", [0.02, 0.01], horizon=2.0, n_record=4)
-    drift = (tanh["lam_star"][:, -1] - tanh["lam_star"][:, 0]).abs()
-    assert float(drift[1]) > 1e-2 and abs(float(drift[0] / drift[1]) - 1) < 0.05, f"tanh drift {drift.tolist()}"
-
-
-def test_fitted_lambda_training_rejects_bad_input():
-    W1, W2, X, Y = _small_training_problem()
-    with pytest.raises(ValueError, match="^lrs: horizon / lr must be a multiple of n_record"):
-        balanced.fitted_lambda_training(W1, W2, X, Y, "relu", [0.03], horizon=1.0, n_record=4)
-    with pytest.raises(ValueError, match="^lrs: expected a non-empty list"):
-        balanced.fitted_lambda_training(W1, W2, X, Y, "relu", [], horizon=1.0)
-    with pytest.raises(ValueError, match="^X, Y: expected shapes"):
-        balanced.fitted_lambda_training(W1, W2, X[:2], Y, "relu", [0.1], horizon=1.0, n_record=5)
-    with pytest.raises(ValueError, match="^activation: unknown name"):
-        balanced.fitted_lambda_training(W1, W2, X, Y, "swish2", [0.1], horizon=1.0, n_record=5)
-    with pytest.raises(ValueError, match="^horizon: expected a positive finite number"):
-        balanced.fitted_lambda_training(W1, W2, X, Y, "relu", [0.1], horizon=-1.0)
-
-
 @settings(max_examples=6)
 @given(st.lists(st.tuples(st.sampled_from([-1.0, 1.0]), st.integers(1, 5), st.integers(1, 6), st.integers(1, 5)),
                 min_size=6, max_size=6), st.integers(0, 2**31 - 1))
@@ -581,3 +534,103 @@ def test_feasible_agrees_with_gradient_descent(requests, seed):
             assert b < 1e-6, f"{req} is feasible but gradient descent stops at {b}"
         else:
             assert lb > 0 and abs(b - lb) <= 1e-6 * lb, f"{req}: residual {b} vs proven minimum {lb}"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Theorem 4.1.1, both halves; balanced partners; alignment; seeds and dtypes
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _balanced_pair(lam, dims, seed):
+    """A lambda-balanced pair drawn by the polar construction, independently of the product's SVD."""
+    n_in, n_hidden, n_out = dims
+    gen = torch.Generator().manual_seed(seed)
+    if lam >= 0:
+        W1 = torch.randn(n_hidden, n_in, generator=gen, dtype=F64)
+        return W1, balanced.balanced_second_layer(W1, lam, n_out, generator=gen)
+    W2 = torch.randn(n_out, n_hidden, generator=gen, dtype=F64)
+    return balanced.balanced_second_layer(W2.mT, -lam, n_in, generator=gen).mT, W2
+
+
+@pytest.mark.parametrize("lam, dims", [(1.5, (3, 4, 5)), (0.0, (4, 4, 6)), (2.0, (4, 2, 6)), (-2.0, (5, 4, 3)),
+                                       (-0.5, (6, 3, 2)), (1e3, (2, 3, 4)), (1e-6, (3, 3, 3)), (0.0, (5, 2, 3))])
+def test_every_balanced_pair_has_the_form_of_theorem_4_1_1(lam, dims):
+    n_in, n_hidden, n_out = dims
+    for seed in range(3):
+        W1, W2 = _balanced_pair(lam, dims, seed)
+        assert _balance_error(W1, W2, lam) < 20 * EPS
+        parts = balanced.balanced_decomposition(W1, W2)
+        assert float(parts["residual"]) < 1e-13
+        for name, size in (("U", n_out), ("R", n_hidden), ("V", n_in)):
+            Q = parts[name]
+            torch.testing.assert_close(Q.mT @ Q, _eye(size), rtol=0, atol=1e-12, msg=f"{name} not orthogonal")
+        k = min(dims)
+        S2, S1 = balanced_singular_values(torch.linalg.svdvals(W2 @ W1)[:k], lam, n_in, n_hidden, n_out)
+        scale = float(W1.norm() + W2.norm())
+        torch.testing.assert_close(parts["S2"] / scale, S2 / scale, rtol=0, atol=1e-13)
+        torch.testing.assert_close(parts["S1"] / scale, S1 / scale, rtol=0, atol=1e-13)
+
+
+def test_balanced_decomposition_refuses_unbalanced_pairs(generator):
+    W1, W2 = random_init("lecun", 4, 4, 6, 1, generator=generator)
+    with pytest.raises(ValueError, match="^W1, W2: not lambda-balanced"):
+        balanced.balanced_decomposition(W1[0], W2[0])
+
+
+@pytest.mark.parametrize("lam, dims", [(0.7, (3, 4, 5)), (-1.2, (5, 4, 3)), (0.0, (4, 6, 3)), (2.0, (4, 2, 6))])
+def test_balanced_factors_keep_the_product(lam, dims):
+    n_in, n_hidden, n_out = dims
+    gen = torch.Generator().manual_seed(4)
+    k = min(dims)
+    M = torch.randn(n_out, k, generator=gen, dtype=F64) @ torch.randn(k, n_in, generator=gen, dtype=F64)
+    W1, W2 = balanced.balanced_factors(M, lam, n_hidden, generator=7)
+    torch.testing.assert_close(W2 @ W1, M, rtol=0, atol=1e-12)
+    assert _balance_error(W1, W2, lam) < 20 * EPS
+    V1, V2 = balanced.balanced_factors(M, lam, n_hidden, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(W1, V1) and torch.equal(W2, V2), "an int seed equals the generator it names"
+
+
+def test_balanced_factors_refuse_ranks_and_non_orthogonal_R():
+    with pytest.raises(ValueError, match="^product: has rank larger than hidden_dim"):
+        balanced.balanced_factors(torch.eye(3, dtype=F64), 0.0, 2)
+    with pytest.raises(ValueError, match="^R: must be orthogonal"):
+        balanced.balanced_factors(torch.eye(3, dtype=F64), 0.0, 3, R=2 * torch.eye(3))
+
+
+def test_balanced_second_layer(generator):
+    W1 = torch.randn(3, 4, generator=generator, dtype=F64)
+    for lam in (0.0, 0.5, 40.0):
+        W2 = balanced.balanced_second_layer(W1, lam, 5, generator=generator)
+        assert W2.shape == (5, 3) and _balance_error(W1, W2, lam) < 20 * EPS
+    sigma_min = float(torch.linalg.svdvals(W1)[-1])
+    W2 = balanced.balanced_second_layer(W1, -0.9 * sigma_min**2, 3, generator=generator)
+    assert _balance_error(W1, W2, -0.9 * sigma_min**2) < 50 * EPS
+    with pytest.raises(ValueError, match="^lam: lambda I \\+ W1 W1\\^T must be positive semidefinite"):
+        balanced.balanced_second_layer(W1, -1.1 * sigma_min**2, 3)
+
+
+def test_align_with_task_keeps_balance_and_aligns(generator):
+    X, Y = random_regression_task(3, 5, 20, generator=generator)
+    W1, W2 = lambda_balanced_init(1.0, 3, 4, 5, generator=generator)
+    A1, A2 = balanced.align_with_task(W1, W2, X, Y)
+    torch.testing.assert_close(balance(A1, A2), balance(W1, W2), rtol=0, atol=1e-12)
+    Ut, _, Vht = torch.linalg.svd(input_output_correlation(X, Y))
+    M = Ut.T @ A2 @ A1 @ Vht.T
+    off = M - M * torch.eye(*M.shape, dtype=F64)
+    assert float(off.abs().max()) < 1e-12, f"the product is not diagonal in the task's bases: {off}"
+
+
+def test_seeds_dtypes_and_devices():
+    a = lambda_balanced_init(0.5, 3, 3, 4, generator=0)
+    b = lambda_balanced_init(0.5, 3, 3, 4, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    W1, W2 = lambda_balanced_init(0.5, 3, 3, 4, generator=0, dtype=torch.float32, device="cpu")
+    assert W1.dtype == torch.float32 and W2.device.type == "cpu"
+    R1, R2 = random_init("he", 3, 4, 5, 2, generator=3, dtype=torch.float32)
+    assert R1.dtype == torch.float32 and R1.shape == (2, 4, 3)
+    assert balance(R1, R2.double()).dtype == F64, "mixed float32 and float64 is computed in float64"
+    stats = balanced.monte_carlo_balance("he", [(3, 4, 5)], 5, generator=0, progress_bar=False)
+    assert stats[0].trials == 5
+    X, Y = random_regression_task(3, 4, 10, generator=1)
+    A1, A2 = aligned_lambda_balanced_init(1.0, X.float(), Y, 4, generator=2)
+    assert A1.dtype == F64

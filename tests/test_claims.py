@@ -69,3 +69,33 @@ def test_literal_claim_ids_are_unique_across_the_book():
         prefix = f"ch{path.name[:2]}."
         wrong = [i for i in pattern.findall(path.read_text()) if not i.startswith(prefix)]
         assert not wrong, f"{path.name}: claim ids of another chapter: {wrong}"
+
+
+def test_erratum_takes_one_id_or_several():
+    claim("ch02.one", True, "m", erratum="E02.1", **META)
+    claim("ch02.two", True, "m", erratum=["E09.1", "E09.3"], **META)
+    got = {c["id"]: c["erratum"] for c in claims.records()}
+    assert got == {"ch02.one": "E02.1", "ch02.two": ["E09.1", "E09.3"]}
+    with pytest.raises(ValueError, match="erratum: expected an id"):
+        claim("ch02.bad", True, "m", erratum="errata 2.1", **META)
+
+
+def test_errata_cited_by_claims_exist_on_the_errata_page():
+    errata = (ROOT / "book" / "errata.md").read_text()
+    listed = set(re.findall(r"^\| (E\d\d\.\d+) \|", errata, flags=re.M))
+    cited = set()
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md")):
+        for group in re.findall(r"erratum=(\[[^\]]*\]|\"[^\"]*\"|'[^']*')", path.read_text()):
+            cited |= set(re.findall(r"E\d\d\.\d+", group))
+    assert not cited - listed, f"claims cite errata that book/errata.md does not list: {sorted(cited - listed)}"
+
+
+def test_errata_rows_have_five_cells():
+    """A '|' inside maths splits a Markdown table cell: write absolute values as \\lvert x\\rvert in tables."""
+    bad = []
+    for i, line in enumerate((ROOT / "book" / "errata.md").read_text().splitlines(), 1):
+        if line.startswith("| E"):
+            pipes = len(re.findall(r"(?<!\\)\|", line))
+            if pipes != 6:
+                bad.append(f"line {i}: {pipes - 1} cells: {line[:60]}")
+    assert not bad, "errata rows with a '|' in a cell:\n" + "\n".join(bad)

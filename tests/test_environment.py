@@ -23,3 +23,14 @@ def test_environment_yml_matches_pyproject():
 def test_torch_is_pinned_to_the_cpu_wheel_version():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert "torch==2.13.0" in deps, "an unpinned torch downloads gigabytes of CUDA packages"
+
+
+def test_bibliography_parses_and_has_no_duplicate_keys():
+    import re
+
+    from pybtex.database import parse_file
+
+    text = (ROOT / "book" / "references.bib").read_text()
+    keys = re.findall(r"^@\w+\{([^,]+),", text, flags=re.M)
+    assert len(keys) == len(set(keys)), f"duplicate keys: {sorted(k for k in set(keys) if keys.count(k) > 1)}"
+    assert len(parse_file(str(ROOT / "book" / "references.bib")).entries) == len(keys)

@@ -1,6 +1,7 @@
 """Tests of linear_lens.gradient_flow: gradients, gradient descent, integrated gradient flow (Anguita, 2024, Sec. 2.2)."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -205,7 +206,7 @@ def test_errors(generator):
         gf.loss(W1.expand(2, -1, -1), W2.expand(3, -1, -1), X, Y)
     with pytest.raises(ValueError, match="^W1: contains NaN"):
         gf.loss(torch.full_like(W1, float("nan")), W2, X, Y)
-    with pytest.raises(ValueError, match="^lr: must be positive"):
+    with pytest.raises(ValueError, match="^lr: expected a finite positive number"):
         gf.train(W1, W2, X, Y, lr=0.0, steps=3)
     with pytest.raises(ValueError, match="^lr: learning rates must be positive"):
         gf.train(W1, W2, X, Y, lr=torch.tensor([0.1, -0.1]), steps=3)
@@ -225,9 +226,9 @@ def test_errors(generator):
         gf.integrate(W1, W2, X, Y, [-1.0, 0.5])
     with pytest.raises(ValueError, match="^t: expected a non-empty"):
         gf.integrate(W1, W2, X, Y, [])
-    with pytest.raises(ValueError, match="^tau: must be positive"):
+    with pytest.raises(ValueError, match="^tau: expected a finite positive number"):
         gf.integrate(W1, W2, X, Y, [1.0], tau=0.0)
-    with pytest.raises(ValueError, match="^rtol: must be positive"):
+    with pytest.raises(ValueError, match="^rtol: expected a finite positive number"):
         gf.integrate(W1, W2, X, Y, [1.0], rtol=-1.0)
     with pytest.raises(ValueError, match="^method: expected one of"):
         gf.integrate(W1, W2, X, Y, [1.0], method="Euler")
@@ -242,7 +243,7 @@ def test_shallow_errors(generator):
         gf.shallow_solution(torch.zeros(3, 2), X, Y, [1.0])
     with pytest.raises(ValueError, match="^X, Y: expected shapes"):
         gf.integrate_shallow(W0, X, Y[:, :3], [1.0])
-    with pytest.raises(ValueError, match="^tau: must be positive"):
+    with pytest.raises(ValueError, match="^tau: expected a finite positive number"):
         gf.shallow_solution(W0, X, Y, [1.0], tau=-2.0)
 
 
@@ -280,3 +281,99 @@ def test_train_follows_the_flow_without_whitening(generator):
     errors = [float((gf.train(W1, W2, X, Y, lr=lr, steps=round(1 / lr)).product[-1] - ref).abs().max())
               for lr in (0.01, 0.005)]
     assert errors[1] < 1e-2 and 1.8 < errors[0] / errors[1] < 2.2, f"errors {errors}"
+
+
+# --- repeated times, long horizons, dtypes, representations ----------------------------------------------------------
+
+
+def test_repeated_times_are_allowed(generator):
+    W1, W2, X, Y = _setup(generator, batch=(2,))
+    traj = gf.integrate(W1, W2, X, Y, [0.0, 0.0, 1.0, 1.0, 1.0, 2.5])
+    once = gf.integrate(W1, W2, X, Y, [0.0, 1.0, 2.5])
+    torch.testing.assert_close(traj.W1[[0, 2, 5]], once.W1, rtol=0, atol=1e-14)
+    assert torch.equal(traj.W1[2], traj.W1[3]) and torch.equal(traj.W1[3], traj.W1[4])
+    assert torch.equal(traj.W2[0], W2)
+    shallow = gf.integrate_shallow(W2 @ W1, X, Y, [1.0, 1.0])
+    assert torch.equal(shallow[0], shallow[1])
+
+
+@pytest.mark.parametrize("horizon", [1e3, 1e6, 1e8])
+def test_long_horizons_are_finite_and_converged(horizon, generator):
+    """t = 1e6 and 1e8 take a stiff method past the flow's time scales; the flow has converged long before."""
+    W1, W2, X, Y = _setup(generator, n_in=3, n_hidden=3, n_out=3, batch=(2,))
+    traj = gf.integrate(W1, W2, X, Y, [0.0, 1.0, 400.0, horizon])
+    assert bool(torch.isfinite(traj.W1).all() and torch.isfinite(traj.W2).all())
+    assert float(traj.loss[-1].max()) < 1e-20
+    torch.testing.assert_close(traj.product[-1], traj.product[-2], rtol=0, atol=1e-9)
+    torch.testing.assert_close(balanced.balance(traj.W1[-1], traj.W2[-1]), balanced.balance(W1, W2), rtol=0, atol=1e-8)
+    ref = gf.integrate(W1, W2, X, Y, [0.0, 1.0], method="DOP853")
+    torch.testing.assert_close(traj.W1[1], ref.W1[1], rtol=0, atol=1e-10)
+
+
+def test_auto_switches_to_the_implicit_method_only_for_long_horizons(generator, monkeypatch):
+    W1, W2, X, Y = _setup(generator)
+    used = []
+    real = gf.solve_ivp
+
+    def spy(fun, span, y0, method, **kwargs):
+        used.append(method)
+        return real(fun, span, y0, method=method, **kwargs)
+
+    monkeypatch.setattr(gf, "solve_ivp", spy)
+    gf.integrate(W1, W2, X, Y, [0.0, 2.0])
+    assert used == ["DOP853"]
+    used.clear()
+    gf.integrate(W1, W2, X, Y, [0.0, 2.0, 1e7])
+    assert used == ["DOP853", "Radau"]
+
+
+def test_dtype_policy(generator):
+    W1, W2, X, Y = _setup(generator)
+    mixed = gf.integrate(W1.float(), W2, X, Y, [0.5])
+    assert mixed.W1.dtype == F64 and mixed.loss.dtype == F64
+    single = gf.integrate(W1.float(), W2.float(), X.float(), Y.float(), [0.5])
+    assert single.W1.dtype == torch.float32
+    torch.testing.assert_close(single.W1[0].double(), mixed.W1[0], rtol=1e-5, atol=1e-6)
+    ints = gf.loss(torch.ones(2, 3, dtype=torch.int64), torch.ones(2, 2, dtype=torch.int32), X, Y[:2])
+    assert ints.dtype == F64
+    assert gf.train(W1.float(), W2, X, Y, lr=0.1, steps=2).W1.dtype == F64
+    with pytest.raises(ValueError, match="^Y: expected real numbers, got complex"):
+        gf.loss(W1, W2, X, Y.to(torch.complex128))
+
+
+def test_representations(generator):
+    W1, W2, X, Y = _setup(generator, batch=(3,))
+    r_in, r_out = gf.representations(W1, W2)
+    torch.testing.assert_close(r_in, W1.mT @ W1, rtol=0, atol=0)
+    torch.testing.assert_close(r_out, W2 @ W2.mT, rtol=0, atol=0)
+    Q = torch.linalg.qr(torch.randn(4, 4, generator=generator, dtype=F64))[0]
+    q_in, q_out = gf.representations(Q @ W1, W2 @ Q.mT)
+    torch.testing.assert_close(q_in, r_in, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(q_out, r_out, rtol=1e-12, atol=1e-13)
+    traj = gf.integrate(W1, W2, X, Y, [0.0, 0.5])
+    torch.testing.assert_close(traj.input_representation[0], r_in, rtol=0, atol=0)
+    torch.testing.assert_close(traj.output_representation[0], r_out, rtol=0, atol=0)
+
+
+def test_zero_balanced_aligned_representations_converge_to_the_task_roots(generator):
+    X, Y = tasks.regression_task_with_spectrum([2.0, 1.0, 0.5], 3, 3, 20, generator=generator)
+    W1, W2 = balanced.aligned_lambda_balanced_init(0.0, X, Y, 3, sigma=0.2, generator=generator)
+    traj = gf.integrate(W1, W2, X, Y, [0.0, 1e4])
+    U, s, V = aligned.task_modes(X, Y)
+    torch.testing.assert_close(traj.input_representation[-1], V @ torch.diag(s) @ V.T, rtol=0, atol=1e-9)
+    torch.testing.assert_close(traj.output_representation[-1], U @ torch.diag(s) @ U.T, rtol=0, atol=1e-9)
+
+
+DEVICE = torch.device(os.environ.get("LINEAR_LENS_TEST_DEVICE", "cpu"))
+
+
+@pytest.mark.skipif(DEVICE.type == "cuda" and not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_device_matches_cpu(generator):
+    W1, W2, X, Y = _setup(generator, batch=(2,))
+    on = [x.to(DEVICE) for x in (W1, W2, X, Y)]
+    traj = gf.integrate(*on, [0.0, 1.0])
+    assert traj.W1.device.type == DEVICE.type and traj.loss.device.type == DEVICE.type
+    torch.testing.assert_close(traj.W1.cpu(), gf.integrate(W1, W2, X, Y, [0.0, 1.0]).W1, rtol=1e-12, atol=1e-13)
+    run = gf.train(*on, lr=0.05, steps=5)
+    assert run.W2.device.type == DEVICE.type
+    torch.testing.assert_close(run.W2.cpu(), gf.train(W1, W2, X, Y, lr=0.05, steps=5).W2, rtol=1e-12, atol=1e-13)

@@ -105,7 +105,7 @@ def test_large_lambda_ntk_is_lambda_times_shallow_ntk(generator):
     W0 = torch.randn(3, 3, generator=generator, dtype=F64)
     gaps = []
     for lam in (10.0, 100.0, -100.0):
-        W1, W2 = rc.balanced_factors(W0, lam, 3)
+        W1, W2 = balanced.balanced_factors(W0, lam, 3, R=torch.eye(3, dtype=F64))
         K = ntk.ntk(W1, W2, X) / abs(lam)
         gaps.append(float(ntk.kernel_change(K, ntk.shallow_ntk(X, 3))))
     assert gaps[1] < gaps[0] / 50 and gaps[2] == pytest.approx(gaps[1], rel=1e-3), gaps

@@ -64,7 +64,7 @@ def test_balanced_weights_match_balanced_factors(shape, generator):
     lams = [v for v in (-3.0, -0.2, 0.0, 0.2, 3.0) if balanced.feasible(v, *shape)]
     W1, W2 = rp.balanced_weights(W, torch.tensor(lams, dtype=F64), n_hidden)
     for i, lam in enumerate(lams):
-        A1, A2 = rc.balanced_factors(W, lam, n_hidden)
+        A1, A2 = balanced.balanced_factors(W, lam, n_hidden, R=torch.eye(n_hidden, dtype=F64))
         torch.testing.assert_close(W1[i], A1, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(W2[i], A2, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(balanced.balance(W1[i], W2[i]), lam * torch.eye(n_hidden, dtype=F64),
@@ -144,7 +144,7 @@ def test_ntk_change_leading_term_corrected_and_printed(generator):
     W0 = torch.randn(3, 3, generator=generator, dtype=F64)
     errors = {}
     for lam in (100.0, 1000.0, -1000.0):
-        W1, W2 = rc.balanced_factors(W0, lam, 3)
+        W1, W2 = balanced.balanced_factors(W0, lam, 3, R=torch.eye(3, dtype=F64))
         b = rc.blocks(rc.qqt(torch.tensor([0.0, 20.0 / abs(lam)], dtype=F64), W1, W2, X, Y), 3)
         d1, d2 = b.input_rep[1] - b.input_rep[0], b.output_rep[1] - b.output_rep[0]
         for printed in (False, True):

@@ -1,5 +1,7 @@
 """Tests of linear_lens.tasks: whitening, random tasks and their correlation matrices (Anguita, 2024, eqs. 2.5-2.6)."""
 
+import os
+
 import pytest
 import torch
 from hypothesis import given
@@ -102,3 +104,46 @@ def test_task_errors():
         tasks.input_output_correlation(torch.ones(2, 5), torch.ones(1, 4))
     with pytest.raises(ValueError, match="^X: expected a 2-D tensor"):
         tasks.input_correlation(torch.ones(5))
+
+
+# --- seeds, dtypes and devices ---------------------------------------------------------------------------------------
+
+
+def test_integer_seeds_equal_generators():
+    a = tasks.random_regression_task(3, 2, 8, generator=5)
+    b = tasks.random_regression_task(3, 2, 8, generator=torch.Generator().manual_seed(5))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    c = tasks.regression_task_with_spectrum([2.0, 1.0], 3, 2, 8, generator=0)
+    d = tasks.regression_task_with_spectrum([2.0, 1.0], 3, 2, 8, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(x, y) for x, y in zip(c, d))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dtype_and_device_are_honoured(dtype):
+    X, Y = tasks.regression_task_with_spectrum([2.0, 1.0], 2, 3, 10, generator=1, dtype=dtype, device="cpu")
+    assert X.dtype == dtype and Y.dtype == dtype and X.device.type == "cpu"
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(tasks.input_correlation(X), torch.eye(2, dtype=dtype), rtol=0, atol=tol)
+    s = torch.linalg.svdvals(tasks.input_output_correlation(X, Y))
+    torch.testing.assert_close(s, torch.tensor([2.0, 1.0], dtype=dtype), rtol=tol, atol=0)
+    X2, Y2 = tasks.random_regression_task(2, 3, 10, generator=1, dtype=dtype)
+    assert X2.dtype == dtype and Y2.dtype == dtype
+
+
+def test_mixed_and_integer_inputs():
+    X, Y = tasks.random_regression_task(2, 2, 6, generator=3)
+    assert tasks.input_output_correlation(X.float(), Y).dtype == torch.float64
+    assert tasks.input_correlation(torch.ones(2, 3, dtype=torch.int64)).dtype == torch.float64
+    assert tasks.whiten(torch.tensor([[1, 2, 3], [2, 0, 1]])).dtype == torch.float64
+
+
+DEVICE = torch.device(os.environ.get("LINEAR_LENS_TEST_DEVICE", "cpu"))
+
+
+@pytest.mark.skipif(DEVICE.type == "cuda" and not torch.cuda.is_available(), reason="no CUDA device")
+def test_tasks_on_device_equal_the_cpu_draws():
+    X, Y = tasks.regression_task_with_spectrum([2.0, 1.0], 2, 3, 8, generator=4, device=DEVICE)
+    Xc, Yc = tasks.regression_task_with_spectrum([2.0, 1.0], 2, 3, 8, generator=4)
+    assert X.device.type == DEVICE.type
+    torch.testing.assert_close(X.cpu(), Xc, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(Y.cpu(), Yc, rtol=1e-12, atol=1e-13)

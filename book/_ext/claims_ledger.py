@@ -189,10 +189,10 @@ def _ledger_html(app, docname: str) -> str:
             uri = builder.get_relative_uri(docname, c["doc"]) + (f"#{c['anchor']}" if c["anchor"] else "")
             where = html.escape(c["title"] + (f" › {c['section']}" if c["section"] else ""))
             link = f"<a href='{uri}' title='{where}'><code>{html.escape(c['id'])}</code></a>"
-            err = ""
-            if c.get("erratum"):
-                euri = builder.get_relative_uri(docname, errata) + "#" + erratum_anchor(c["erratum"])
-                err = f"<a href='{euri}'>{html.escape(c['erratum'])}</a>"
+            ids = c.get("erratum") or []
+            ids = [ids] if isinstance(ids, str) else ids
+            base = builder.get_relative_uri(docname, errata)
+            err = ", ".join(f"<a href='{base}#{erratum_anchor(e)}'>{html.escape(e)}</a>" for e in ids)
             rob = "not surveyed"
             if robust is not None and c["id"] in robust:
                 r = robust[c["id"]]

@@ -13,10 +13,17 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.balanced`: the $\\lambda$-balanced property and its initialisations (Anguita, Sections 3.1, 3.4).
 - :mod:`linear_lens.gradient_flow`: gradient descent and exactly integrated gradient flow of two-layer linear networks.
 - :mod:`linear_lens.aligned`: closed-form dynamics of aligned $\\lambda$-balanced networks (Anguita, Theorem 3.2.1).
+- :mod:`linear_lens.riccati`: the exact dynamics $QQ^\\top(t)$ of unaligned $\\lambda$-balanced networks, equal and unequal
+  dimensions (Anguita, Sections 3.3-3.4), and the reference forms it corrects.
+- :mod:`linear_lens.ntk`: the neural tangent kernel of a two-layer linear network and the representations.
+- :mod:`linear_lens.dmft`: dynamic mean-field theory of the random recurrent network $\\dot x = -x + J\\phi(x)$ (Clark).
+- :mod:`linear_lens.rnn`: its batched simulation, and the linear-equivalent and naive-closure covariances.
 - :mod:`linear_lens.sampling`: Haar-random orthogonal matrices, seeded Gaussian draws, grids over the phase portraits' domains.
 - :mod:`linear_lens.plotting`: plot helpers shared by chapters (regions of the complex plane).
 - :mod:`linear_lens.progress`: text progress bars for anything that takes more than a few seconds.
 - :mod:`linear_lens.runner`: re-execute a chapter with your own parameters (``python -m linear_lens run 01``).
+- :mod:`linear_lens.claims`: claims as data (``claim``, ``report``), the source of the book's claims ledger.
+- :mod:`linear_lens.survey`: run chapters once per seed in survey mode on Dask (``python -m linear_lens survey``).
 
 Submodules are imported on demand: ``from linear_lens import affine``.
 """

@@ -1,7 +1,8 @@
 r"""Closed-form learning dynamics of aligned $\lambda$-balanced two-layer linear networks (Anguita, 2024, Section 3.2).
 
 Let the task have $\Sigma^{yx} = \tilde U \tilde S \tilde V^\top$ with singular values $s_\alpha > 0$, and let the
-weights be *aligned*, $W_1 = R\,\mathrm{diag}(c)\,\tilde V^\top$, $W_2 = \tilde U\,\mathrm{diag}(d)\,R^\top$, and
+weights be *aligned in factored form*, $W_1 = R\,C\,\tilde V^\top$, $W_2 = \tilde U\,D\,R^\top$ with $R$ orthogonal
+and $C$, $D$ rectangular diagonal (one hidden unit $r_\alpha$ per mode, with strengths $c_\alpha$, $d_\alpha$), and
 $\lambda$-balanced, $d_\alpha^2 - c_\alpha^2 = \lambda$. Under the gradient flow (eqs. 2.11-2.12, whitened inputs)
 each mode $a_\alpha = c_\alpha d_\alpha$ of $W_2 W_1 = \tilde U\,\mathrm{diag}(a)\,\tilde V^\top$ evolves on its own:
 
@@ -9,7 +10,14 @@ $$\tau \dot c = d (s - c d), \qquad \tau \dot d = c (s - c d), \qquad
   \tau \dot a = (c^2 + d^2)(s - a) = \sqrt{\lambda^2 + 4 a^2}\,(s - a),$$
 
 using $(c^2 + d^2)^2 = (d^2 - c^2)^2 + 4 c^2 d^2$ (eqs. 3.3-3.9). The right-hand side depends on $\lambda$ only
-through $\lambda^2$: a mode learns the same way for $\lambda$ and $-\lambda$.
+through $\lambda^2$: a mode learns the same way for $\lambda$ and $-\lambda$. The same ODE appears in
+Tarmoun et al. (2021); the thesis's results were published as Dominé et al. (2025).
+
+The factored form is stronger than Definition 2.2.2 (the *product* shares the task's singular vectors): a product
+that is aligned while its factors are not leaves alignment under the flow (chapter 8). :func:`factored_residual`
+measures the distance from the factored form; :func:`network_trajectory` applies the closed form to a network only
+after checking both preconditions, and keeps at zero the modes that have no hidden unit (a bottlenecked network,
+$N_h < \min(N_i, N_o)$, has at most $N_h$ modes that can move).
 
 **Closed form used here.** With $p = c + d$ and $P = p^2 = \sqrt{\lambda^2 + 4a^2} + 2a$, the flow becomes the Riccati
 equation $\tau \dot P = -\tfrac12 (P - P_+)(P - P_-)$, $P_\pm = 2s \pm K$, $K = \sqrt{\lambda^2 + 4 s^2}$, so that
@@ -19,9 +27,17 @@ $$\frac{P(t) - P_+}{P(t) - P_-} = \frac{P(0) - P_+}{P(0) - P_-}\, e^{-K t / \tau
 
 Only the decaying exponential $e^{-Kt/\tau}$ appears, so nothing overflows as $t \to \infty$, and every quantity is
 continuous at $\lambda = 0$, where the formula reduces to the sigmoid (2.28) of Saxe et al. (2014).
-:func:`singular_value_trajectory` evaluates it in a rearranged form that keeps full relative precision even for
-modes far below $|\lambda|$. :func:`thesis_singular_value_trajectory` evaluates Theorem 3.2.1 as printed (and with
-its corrections) for comparison; it is wrong as printed, see errata E10.1-E10.2.
+:func:`singular_value_trajectory` evaluates it in rearranged forms that keep full relative precision for small,
+negative and tiny modes; :func:`reference_trajectory` is an independent high-precision solution (separation of
+variables, quadrature and root finding in ``mpmath``). :func:`thesis_singular_value_trajectory` evaluates
+Theorem 3.2.1 as printed (and with its corrections) for comparison; it is wrong as printed except on the set
+:func:`printed_c0_curve` describes, see errata E10.1-E10.2.
+
+**Gradient descent.** The flow's time is not the number of steps. The loss of one mode, $(s - cd)^2/2$, has at its
+$\lambda$-balanced minimum the curvature $c^2 + d^2 = K$ (:func:`mode_curvature`), so gradient descent converges to
+it only for learning rates $\eta < 2/K$; :func:`mode_descent` runs it mode by mode.
+
+All functions compute in float64; inputs follow the package's dtype policy (:mod:`linear_lens._checks`).
 """
 
 from __future__ import annotations
@@ -30,21 +46,34 @@ import math
 
 import torch
 
-from linear_lens._checks import as_float_tensor, check_real
+from linear_lens._checks import (
+    as_float_tensor,
+    check_nonnegative_int,
+    check_positive_real,
+    check_real,
+    common_dtype,
+)
+from linear_lens._threads import single_thread
 
 __all__ = [
     "singular_value_trajectory",
+    "network_trajectory",
     "thesis_singular_value_trajectory",
+    "printed_c0_curve",
     "zero_balanced_trajectory",
     "large_lambda_trajectory",
     "large_lambda_correction",
     "reference_trajectory",
+    "learning_time",
     "mode_rate",
+    "mode_curvature",
+    "mode_descent",
     "has_inflection",
     "count_inflections",
     "task_modes",
     "mode_values",
     "mode_balance",
+    "factored_residual",
     "descent_mode_balance",
 ]
 
@@ -52,42 +81,108 @@ __all__ = [
 def singular_value_trajectory(t, lam, s, a0, tau: float = 1.0) -> torch.Tensor:
     r"""Return the mode $a(t)$ of an aligned $\lambda$-balanced network: the exact solution of $\tau\dot a = \sqrt{\lambda^2 + 4a^2}(s - a)$.
 
-    Theorem 3.2.1 of Anguita (2024), corrected: see errata E10.1-E10.2. Writing $L = |\lambda|$,
-    $K = \sqrt{\lambda^2 + 4s^2}$ and $\Delta = P - L$ with $P = \sqrt{\lambda^2 + 4a^2} + 2a$ (module docstring),
-    $\Delta$ has fixed points $\Delta_+ = 2s + K - L > 0$ and $\Delta_- = 2s - K - L \le 0$ and
+    Theorem 3.2.1 of Anguita (2024), corrected: see errata E10.1-E10.2 (the ODE is that of Tarmoun et al., 2021).
+    With $L = |\lambda|$, $K = \sqrt{\lambda^2 + 4s^2}$, $P_\pm = 2s \pm K$, $P_0 = \sqrt{\lambda^2 + 4a_0^2} + 2a_0$,
+    $A = P_0 - P_-$, $B = P_+ - P_0$, $E = e^{-Kt/\tau}$ and $\Delta = P - L$ (module docstring),
 
-    $$\Delta(t) = \Delta_+ \frac{1 - H_0 e^{-Kt/\tau}}{1 - G_0 e^{-Kt/\tau}}, \quad
-      G_0 = \frac{\Delta_0 - \Delta_+}{\Delta_0 - \Delta_-}, \quad H_0 = G_0 \frac{\Delta_-}{\Delta_+}, \quad
-      a(t) = \frac{\Delta (\Delta + 2L)}{4 (\Delta + L)},$$
+    $$\Delta(t) = \frac{\Delta_+ A - B\,m\,E}{A + B E}, \qquad m = L + \lambda^2/P_+, \quad \Delta_+ = P_+ - L,
+      \qquad a = \frac{\Delta(\Delta + 2L)}{4(\Delta + L)},$$
 
-    with $1 - H_0 e^{-Kt/\tau}$ evaluated through ``expm1``/``log1p`` and $\Delta_0 = 2a_0 (r_0 + L + 2a_0)/(r_0 + L)$,
-    $r_0 = \sqrt{\lambda^2 + 4a_0^2}$, so that small modes keep their relative precision. It depends on $\lambda$
-    only through $|\lambda|$, never overflows, and at $\lambda = 0$ equals eq. (2.28).
+    evaluated in forms without cancellation: the numerator as $2K\Delta_0 + B m (1 - E)$ where that is the sum of
+    smaller terms, $1 - E$ by ``expm1``, $\Delta_0 = 2a_0 (L + P_0)/(r_0 + L)$, $P_0 = \lambda^2/(r_0 - 2a_0)$ for
+    $a_0 < 0$, and, for negative modes far below $-|\lambda|$, $a = (P - \lambda^2/P)/4$ with $P$ and $\lambda^2/P$
+    scaled by $L$. It depends on $\lambda$ only through $|\lambda|$ and at $\lambda = 0$ equals eq. (2.28).
+
+    Accuracy (tested against :func:`reference_trajectory`): a few units of float64 roundoff relative to $|a|$ for
+    $t \in [0, 10^8\tau]$, $|\lambda| \le 10^3$ including $\lambda = 0$, $s > 0$, and $|a_0|$ down to $10^{-300}$;
+    near the time where a mode that starts negative crosses zero the error is a few ulps of $|\lambda|$ instead.
+    Finite for every finite input.
+
+    This is the trajectory of a mode *carried by a hidden unit*. A network whose hidden layer is narrower than the
+    task's number of modes has modes with no hidden unit, which stay at zero; use :func:`network_trajectory`, which
+    reads the modes, the hidden units and $\lambda$ from the weights and checks the preconditions.
 
     ``t``: times $\ge 0$, shape ``(T,)`` (or a number); ``lam`` $= \lambda$, ``s`` $= s_\alpha > 0$,
     ``a0`` $= a_\alpha(0)$: numbers or tensors broadcastable to a common mode shape ``(...)``; ``tau`` $= \tau > 0$.
     Returns ``(T, ...)`` (``(...)`` for a scalar ``t``), float64, on the device of the first tensor argument.
-    Raises ``ValueError`` for $s \le 0$, and for $a_0 \le 0$ where $\lambda = 0$ (the saddle at the origin).
+    Raises ``ValueError`` for $s \le 0$, for $a_0 \le 0$ where $\lambda = 0$ (the saddle at the origin), and for
+    an $s$ more than $10^{290}$ times smaller than $|\lambda|$ or $|a_0|$ (the equation is evaluated after an exact
+    rescaling by a power of two, $a(t; c\lambda, cs, ca_0) = c\,a(ct; \lambda, s, a_0)$, which keeps every other
+    combination of magnitudes in range).
     """
     times, lam, s, a0, tau, scalar_t = _prepare(t, lam, s, a0, tau)
     if bool(((lam == 0) & (a0 <= 0)).any()):
         raise ValueError("a0: must be positive where lam = 0 (a0 <= 0 sits on the saddle of the zero-balanced flow)")
-    L = lam.abs()
-    K = torch.hypot(lam, 2 * s)
-    d_plus = 2 * s + 4 * s**2 / (K + L)          # 2s + K - |lam| without cancellation
-    d_minus = -(lam**2) / (2 * s + K) - L
-    r0 = torch.hypot(lam, 2 * a0)
-    d0 = 2 * a0 * (r0 + L + 2 * a0) / (r0 + L + (r0 + L == 0).to(a0))
-    g0 = (d0 - d_plus) / (d0 - d_minus)
-    one_minus_h0 = d0 * (d_plus - d_minus) / ((d0 - d_minus) * d_plus)
-    decay = torch.exp(-K * times / tau)
-    # 1 - H0 e^{-Kt}: through log1p/expm1 where H0 in (0, 1], which is where it can cancel.
-    safe = one_minus_h0 < 1
-    log_h0 = torch.log1p(-torch.where(safe, one_minus_h0, torch.zeros_like(one_minus_h0)))
-    one_minus_h = torch.where(safe, -torch.expm1(log_h0 - K * times / tau), 1 - (1 - one_minus_h0) * decay)
-    delta = d_plus * one_minus_h / (1 - g0 * decay)
-    a = delta * (delta + 2 * L) / (4 * (delta + L))
+    a = _scaled_closed_form(times / tau, lam, s, a0)
     return a[0] if scalar_t else a
+
+
+def network_trajectory(t, W1, W2, X, Y, tau: float = 1.0, tol: float = 1e-9) -> torch.Tensor:
+    r"""Return the closed-form modes $a_\alpha(t)$ of a network, after checking that the closed form applies to it.
+
+    The closed form (:func:`singular_value_trajectory`, Theorem 3.2.1 of Anguita (2024), corrected) assumes
+    (i) whitened inputs, (ii) weights aligned with the task *in factored form*, $W_1 = R\,C\,\tilde V^\top$,
+    $W_2 = \tilde U\,D\,R^\top$ (:func:`factored_residual`), and (iii) $\lambda$-balanced weights,
+    $W_2^\top W_2 - W_1 W_1^\top = \lambda I$. It raises ``ValueError`` naming the first assumption that fails,
+    with the measured deviation; ``tol`` is the relative tolerance of the checks.
+
+    Each mode $\alpha$ moves only if a hidden unit carries it, $c_\alpha^2 + d_\alpha^2 =
+    \lVert W_1\tilde v_\alpha\rVert^2 + \lVert W_2^\top\tilde u_\alpha\rVert^2 > 0$. In a bottlenecked network
+    ($N_h < \min(N_i, N_o)$) at least $\min(N_i, N_o) - N_h$ modes have none: the flow keeps them at zero, and so
+    does this function (applied blindly with $a_0 = 0$ and $\lambda \neq 0$, the closed form would have them
+    learned). At $\lambda = 0$ a mode with $c_\alpha = d_\alpha = 0$ sits on the saddle and stays at zero too.
+
+    ``t``: ``(T,)`` times $\ge 0$; ``W1``: ``(..., N_h, N_i)``; ``W2``: ``(..., N_o, N_h)``; ``X``: ``(N_i, P)``;
+    ``Y``: ``(N_o, P)``; ``tau``: $\tau > 0$. Returns ``(T, ..., k)`` float64 with $k = \min(N_i, N_o)$, the modes in
+    the order of :func:`task_modes` (descending $s_\alpha$). The task's singular values must be positive.
+    """
+    tol = check_positive_real(tol, "tol")
+    X = as_float_tensor(X, "X")
+    Y = as_float_tensor(Y, "Y")
+    dtype = torch.float64
+    X, Y = X.to(dtype), Y.to(dtype=dtype, device=X.device)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
+        raise ValueError(f"X, Y: expected shapes (N_i, P) and (N_o, P) with the same P, got {tuple(X.shape)} and "
+                         f"{tuple(Y.shape)}")
+    sxx = X @ X.T / X.shape[1]
+    dev = float((sxx - torch.eye(X.shape[0], dtype=dtype, device=X.device)).abs().max())
+    if dev > tol * 100:
+        raise ValueError(f"X: the closed form needs whitened inputs (X X^T / P = I); max deviation {dev:.2e}")
+    U, s, V = task_modes(X, Y, full=True)
+    W1, W2, U, V = _check_modes(W1, W2, U, V)
+    W1, W2 = W1.to(dtype), W2.to(dtype)
+    k = s.shape[0]
+    if bool((s <= s[0] * 1e-12).any()):
+        raise ValueError("Y: the closed form needs a task whose singular values are all positive")
+    scale = (W1.pow(2).sum((-2, -1)) + W2.pow(2).sum((-2, -1))).clamp(min=torch.finfo(dtype).tiny)
+    resid = factored_residual(W1, W2, U, V)
+    if bool((resid > tol).any()):
+        raise ValueError(f"W1, W2: the closed form needs weights aligned with the task in factored form, "
+                         f"W1 = R C V^T and W2 = U D R^T (Definition 2.2.2 for the product is not enough); relative "
+                         f"residual {float(resid.max()):.2e} > tol = {tol:g}")
+    n_h = W1.shape[-2]
+    B = W2.mT @ W2 - W1 @ W1.mT
+    lam = B.diagonal(dim1=-2, dim2=-1).mean(-1)
+    eye = torch.eye(n_h, dtype=dtype, device=W1.device)
+    off = torch.linalg.matrix_norm(B - lam[..., None, None] * eye) / scale
+    if bool((off > tol).any()):
+        raise ValueError(f"W1, W2: the closed form needs lambda-balanced weights, W2^T W2 - W1 W1^T = lambda I; "
+                         f"relative distance {float(off.max()):.2e} > tol = {tol:g}")
+    Uk, Vk = U[:, :k], V[:, :k]
+    a0 = (Uk.mT @ W2 @ W1 @ Vk).diagonal(dim1=-2, dim2=-1)
+    strength = (W1 @ Vk).pow(2).sum(-2) + (W2.mT @ Uk).pow(2).sum(-2)            # c^2 + d^2 per mode
+    carried = strength > tol * scale[..., None]
+    times = as_float_tensor(t, "t", dtype=dtype).to(W1.device)
+    if times.ndim > 1:
+        raise ValueError(f"t: expected a number or a 1-D array of times, got shape {tuple(times.shape)}")
+    times = times.reshape(-1)
+    if bool((times < 0).any()):
+        raise ValueError("t: times must be non-negative")
+    tau = check_positive_real(tau, "tau")
+    lam_modes = lam[..., None].expand_as(a0)
+    a0_safe = torch.where(carried, a0, torch.ones_like(a0))
+    a = _scaled_closed_form(times.reshape(-1, *([1] * a0.ndim)) / tau, lam_modes, s.expand_as(a0), a0_safe)
+    return torch.where(carried, a, torch.zeros_like(a))
 
 
 def thesis_singular_value_trajectory(
@@ -103,12 +198,16 @@ def thesis_singular_value_trajectory(
     ``fix_c0=True`` uses $q = 4 a_0 s \operatorname{sgn}\lambda / (\sqrt{\lambda^2 + 4a_0^2} + |\lambda|)$ (errata
     E10.1); ``fix_sign=True`` uses the exponent $\operatorname{sgn}(\lambda) K t/\tau$ of the thesis's own proof,
     eq. (3.14) (errata E10.2). With both corrections the formula is exact, but it overflows once $Kt/\tau \gtrsim 709$
-    and is undefined at $\lambda = 0$: use :func:`singular_value_trajectory`. This function exists to show where the
-    printed formula fails.
+    and is undefined at $\lambda = 0$: use :func:`singular_value_trajectory`. As printed it is exact only where the
+    printed and the corrected $q$ agree (:func:`printed_c0_curve`). This function exists to show where the printed
+    formula fails.
 
     Arguments as in :func:`singular_value_trajectory`; ``lam`` must be non-zero. Entries the printed formula
     cannot evaluate (a negative number under the root, an overflow) come out as NaN: that is part of the evidence.
     """
+    for flag, name in ((fix_c0, "fix_c0"), (fix_sign, "fix_sign")):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name}: expected True or False, got {flag!r}")
     times, lam, s, a0, tau, scalar_t = _prepare(t, lam, s, a0, tau)
     if bool((lam == 0).any()):
         raise ValueError("lam: Theorem 3.2.1 assumes a non-zero lambda (the formula divides 0 by 0 at lambda = 0)")
@@ -126,17 +225,45 @@ def thesis_singular_value_trajectory(
     return a[0] if scalar_t else a
 
 
+def printed_c0_curve(lam) -> torch.Tensor:
+    r"""Return the initial mode $a_0 \ge 0$ at which the printed $C_0$ of Theorem 3.2.1 is right, for each $\lambda$.
+
+    The printed $q = 4a_0 s\operatorname{sgn}\lambda/\sqrt{\lambda^2 + 4a_0^2 + \lambda}$ equals the corrected
+    $4a_0 s\operatorname{sgn}\lambda/(\sqrt{\lambda^2 + 4a_0^2} + |\lambda|)$ iff $a_0 = 0$ or
+    $\lambda^2 + 4a_0^2 + \lambda = (\sqrt{\lambda^2 + 4a_0^2} + |\lambda|)^2$, i.e. $\lambda = \lambda^2 +
+    2|\lambda|\sqrt{\lambda^2 + 4a_0^2}$. For $\lambda < 0$ the right side is positive and the left negative: never.
+    For $\lambda > 0$ it reads $\sqrt{\lambda^2 + 4a_0^2} = (1 - \lambda)/2$, that is
+
+    $$16 a_0^2 = (1 - 3\lambda)(1 + \lambda), \qquad 0 < \lambda \le 1/3.$$
+
+    The curve does not depend on $s$ and is not invariant under rescaling $(\lambda, s, a_0) \mapsto c(\lambda, s, a_0)$
+    (which only rescales time in the mode equation): a sign that the printed formula mixes $\lambda$ and $\lambda^2$
+    (errata E10.1). Since the exponent of eq. (3.2) is right for $\lambda > 0$ (errata E10.2), the printed Theorem 3.2.1
+    is exact for $\lambda > 0$ exactly at $a_0 = 0$ and at $a_0 = \pm$ this value, and wrong for every other $a_0$.
+
+    ``lam``: a number or tensor. Returns the non-negative root $a_0 = \sqrt{(1 - 3\lambda)(1 + \lambda)}/4$ where
+    $0 < \lambda \le 1/3$ and NaN elsewhere (float64, the shape of ``lam``).
+    """
+    lam = as_float_tensor(lam, "lam", dtype=torch.float64)
+    inside = (lam > 0) & (lam <= 1 / 3)
+    value = torch.sqrt(((1 - 3 * lam) * (1 + lam)).clamp(min=0)) / 4
+    return torch.where(inside, value, torch.full_like(lam, float("nan")))
+
+
 def zero_balanced_trajectory(t, s, a0, tau: float = 1.0) -> torch.Tensor:
     r"""Return Saxe's sigmoid $a(t) = \dfrac{s\, e^{2st/\tau}}{e^{2st/\tau} - 1 + s/a_0}$ for an aligned zero-balanced mode.
 
-    Implements eq. (2.28) of Anguita (2024) (Saxe et al., 2014), the solution of $\tau \dot a = 2a(s - a)$, evaluated
-    as $s / (1 + (s/a_0 - 1) e^{-2st/\tau})$ so that it does not overflow.
+    Implements eq. (2.28) of Anguita (2024) (Saxe et al., 2014), the solution of $\tau \dot a = 2a(s - a)$ for
+    $a_0 > 0$, evaluated as $s a_0/(a_0 + (s - a_0)e^{-2st/\tau})$ for $a_0 \le s$ and as
+    $s a_0/(s + (a_0 - s)(1 - e^{-2st/\tau}))$ for $a_0 > s$ (sums of positive terms, $1 - e^{-x}$ by ``expm1``), after
+    an exact rescaling by a power of two: the $\lambda = 0$ case of :func:`singular_value_trajectory`. No overflow, and
+    full relative precision for $a_0$ down to $10^{-300}$.
     ``t``: ``(T,)``; ``s`` $> 0$, ``a0`` $> 0$ broadcastable; returns ``(T, ...)``.
     """
     times, _, s, a0, tau, scalar_t = _prepare(t, 0.0, s, a0, tau)
     if bool((a0 <= 0).any()):
         raise ValueError("a0: must be positive (eq. 2.28 divides by a0; a0 <= 0 is the saddle at the origin)")
-    a = s / (1 + (s / a0 - 1) * torch.exp(-2 * s * times / tau))
+    a = _scaled_closed_form(times / tau, torch.zeros_like(s), s, a0)
     return a[0] if scalar_t else a
 
 
@@ -166,7 +293,7 @@ def large_lambda_correction(u, s, a0) -> torch.Tensor:
     It quantifies how far the deep network is from "a shallow network compressed in time by $|\lambda|$".
     ``u``: ``(T,)`` rescaled times $\ge 0$; ``s`` $> 0$, ``a0``: broadcastable. Returns ``(T, ...)``.
     """
-    times, _, s, a0, _, scalar_t = _prepare(u, 1.0, s, a0, 1.0)
+    times, _, s, a0, _, scalar_t = _prepare(u, 1.0, s, a0, 1.0, time_name="u")
     D = s - a0
     decay = torch.exp(-times)
     integral = s**2 * times - 2 * s * D * (-torch.expm1(-times)) + D**2 / 2 * (-torch.expm1(-2 * times))
@@ -175,43 +302,207 @@ def large_lambda_correction(u, s, a0) -> torch.Tensor:
 
 
 def reference_trajectory(t, lam: float, s: float, a0: float, tau: float = 1.0, digits: int = 30) -> torch.Tensor:
-    r"""Solve the mode equation $\tau\dot a = \sqrt{\lambda^2 + 4a^2}\,(s - a)$ numerically in high precision.
+    r"""Solve the mode equation $\tau\dot a = \sqrt{\lambda^2 + 4a^2}\,(s - a)$ in high precision, independently of the closed form.
 
-    An independent reference for :func:`singular_value_trajectory` that knows nothing of its closed form: Taylor-series
-    integration of eq. (3.9) of Anguita (2024) by ``mpmath.odefun`` with ``digits`` significant digits, rounded to
-    float64. Slow (about a second per trajectory): for checks, not for sweeps.
+    An independent reference for :func:`singular_value_trajectory` that knows nothing of its Riccati algebra:
+    separation of variables, numerical quadrature and root finding in ``mpmath``. With $L = |\lambda| > 0$ and the
+    thesis's substitution $a = \tfrac{L}{2}\sinh\theta$, the mode equation becomes $\tau\dot\theta = 2s - L\sinh\theta$,
+    which moves $\theta$ monotonically from $\theta_0$ to $\theta_s = \operatorname{asinh}(2s/L)$; at $\lambda = 0$ the
+    variable $\theta = \ln a$ obeys $\tau\dot\theta = 2(s - e^\theta)$. Writing $\theta = \theta_s - \delta$,
+    $\delta = (\theta_s - \theta_0)e^{-y}$, the time to reach $y$ is
 
-    ``t``: ``(T,)`` non-negative times; ``lam``, ``s`` $> 0$, ``a0``, ``tau`` $> 0$: numbers (one mode);
-    ``digits``: working precision, 16 to 60. Returns ``(T,)`` float64.
+    $$t(y) = \tau\int_0^y \frac{\delta\,dv}{2L\cosh\frac{\theta_s + \theta}{2}\,\sinh\frac{\delta}{2}}
+      \quad\Big(\text{or } \tau\int_0^y \frac{\delta\,dv}{2s\,(1 - e^{-\delta})} \text{ at } \lambda = 0\Big),$$
+
+    a smooth, bounded integrand (no cancellation, no singularity as $a \to s$). For each time, $t(y) = t$ is solved by
+    Newton's method safeguarded by bisection, each integral by Gauss-Legendre quadrature with ``digits`` + 5
+    significant digits, continuing from the previous time; then $\theta = \theta_0 - (\theta_s - \theta_0)
+    \operatorname{expm1}(-y)$ and $a = \tfrac{L}{2}\sinh\theta$ (or $e^\theta$), rounded to float64. The floating
+    exponent of ``mpmath`` keeps full relative precision for modes far below one (an ODE integrator with an
+    absolute tolerance would not).
+
+    ``t``: ``(T,)`` non-negative times; ``lam``, ``s`` $> 0$, ``a0``, ``tau`` $> 0$: numbers (one mode); with
+    $\lambda = 0$, ``a0`` must be positive. ``digits``: working precision, 16 to 60. Returns ``(T,)`` float64.
+    Slow (hundredths of a second per time): for checks, not for sweeps.
     """
     import mpmath
 
-    times = as_float_tensor(t, "t", dtype=torch.float64).reshape(-1)
+    times = as_float_tensor(t, "t", dtype=torch.float64)
+    if times.ndim > 1:
+        raise ValueError(f"t: expected a number or a 1-D array of times, got shape {tuple(times.shape)}")
+    times = times.reshape(-1)
     if bool((times < 0).any()):
         raise ValueError("t: times must be non-negative")
     lam, s, a0 = check_real(lam, "lam"), check_real(s, "s"), check_real(a0, "a0")
     if s <= 0:
         raise ValueError("s: singular values must be positive")
-    tau = _positive(tau, "tau")
+    if lam == 0 and a0 <= 0:
+        raise ValueError("a0: must be positive where lam = 0 (the reference follows a mode that moves)")
+    tau = check_positive_real(tau, "tau")
     if isinstance(digits, bool) or not isinstance(digits, int) or not 16 <= digits <= 60:
         raise ValueError(f"digits: expected an integer in [16, 60], got {digits!r}")
-    with mpmath.workdps(digits):
-        L, S, T = mpmath.mpf(lam), mpmath.mpf(s), mpmath.mpf(tau)
-        solution = mpmath.odefun(lambda _, a: mpmath.sqrt(L**2 + 4 * a**2) * (S - a) / T, 0, mpmath.mpf(a0))
-        values = [float(solution(mpmath.mpf(float(x)))) for x in times]
-    return torch.tensor(values, dtype=torch.float64)
+    values = {}
+    with mpmath.workdps(digits + 5):
+        L, S, A0, T = (mpmath.mpf(v) for v in (abs(lam), s, a0, tau))
+        K = mpmath.sqrt(L**2 + 4 * S**2)
+        if L > 0:
+            theta0, theta_s = mpmath.asinh(2 * A0 / L), mpmath.asinh(2 * S / L)
+        else:
+            theta0, theta_s = mpmath.log(A0), mpmath.log(S)
+        span = theta_s - theta0
+        tol = mpmath.mpf(10) ** (-digits)
+        v_flat = mpmath.mpf(2.31 * (digits + 8) + 5)          # beyond it delta < 10^-(digits+8): the rate is 1/K
+
+        def speed(v):                                         # dt/dy divided by tau
+            delta = span * mpmath.exp(-v)
+            if L > 0:
+                return delta / (2 * L * mpmath.cosh(theta_s - delta / 2) * mpmath.sinh(delta / 2))
+            return delta / (-2 * S * mpmath.expm1(-delta))
+
+        def elapsed(y1, y2):
+            total = mpmath.mpf(0)
+            top = min(y2, v_flat)
+            if top > y1:
+                pieces = int(min(top - y1, 40)) + 1
+                total += mpmath.quad(speed, mpmath.linspace(y1, top, pieces + 1), method="gauss-legendre")
+            start = max(y1, v_flat)
+            if y2 > start:
+                total += (y2 - start) / K
+            return T * total
+
+        base_y, base_t = mpmath.mpf(0), mpmath.mpf(0)
+        for value in sorted(set(times.tolist())):
+            target = mpmath.mpf(value)
+            if target == 0 or span == 0:
+                values[value] = float(A0)
+                continue
+            lo, hi = base_y, None
+            y = base_y + (target - base_t) / (T * speed(base_y))
+            for _ in range(200):
+                t_y = base_t + elapsed(base_y, y) if y > base_y else base_t
+                gap = t_y - target
+                if gap <= 0:
+                    lo, base_y, base_t = y, y, t_y
+                else:
+                    hi = y
+                if gap == 0:
+                    break
+                step = y - gap / (T * speed(y))
+                if step < lo or (hi is not None and step > hi):
+                    step = (lo + hi) / 2 if hi is not None else 2 * y + 1
+                done = (abs(step - y) <= tol * abs(step) or abs(gap) <= tol * target / 100
+                        or (hi is not None and hi - lo <= tol * hi))
+                y = step
+                if done:
+                    break
+            theta = theta0 - span * mpmath.expm1(-y)
+            values[value] = float(L / 2 * mpmath.sinh(theta)) if L > 0 else float(mpmath.exp(theta))
+    return torch.tensor([values[v] for v in times.tolist()], dtype=torch.float64)
+
+
+def learning_time(lam, s, a0, target, tau: float = 1.0) -> torch.Tensor:
+    r"""Return the time the mode of :func:`singular_value_trajectory` takes to go from $a_0$ to ``target``.
+
+    Inverting the closed form (module docstring): with $G(a) = (P(a) - P_+)/(P(a) - P_-)$,
+    $t = \frac{\tau}{K}\ln\frac{G(a_0)}{G(a_*)}$, evaluated as a difference of logarithms. At $\lambda = 0$ it is
+    eq. (2.27) of Anguita (2024), $t = \frac{\tau}{2s}\ln\frac{a_*(s - a_0)}{a_0(s - a_*)}$; for $|\lambda| \to \infty$
+    it tends to $\frac{\tau}{|\lambda|}\ln\frac{s - a_0}{s - a_*}$.
+
+    ``lam``, ``s`` $> 0$, ``a0``, ``target`` $= a_*$: broadcastable; $a_*$ must lie strictly between $a_0$ and $s$
+    (or equal $a_0$, time 0), and $a_0 > 0$ where $\lambda = 0$. Returns the broadcast shape, float64.
+    """
+    lam = as_float_tensor(lam, "lam", dtype=torch.float64)
+    s = as_float_tensor(s, "s", dtype=torch.float64).to(lam.device)
+    a0 = as_float_tensor(a0, "a0", dtype=torch.float64).to(lam.device)
+    target = as_float_tensor(target, "target", dtype=torch.float64).to(lam.device)
+    tau = check_positive_real(tau, "tau")
+    if bool((s <= 0).any()):
+        raise ValueError("s: singular values must be positive")
+    try:
+        lam, s, a0, target = torch.broadcast_tensors(lam, s, a0, target)
+    except RuntimeError as err:
+        raise ValueError("lam, s, a0, target: shapes do not broadcast") from err
+    between = ((a0 <= target) & (target < s)) | ((s < target) & (target <= a0))
+    if not bool(between.all()):
+        raise ValueError("target: must lie between a0 (included) and s (excluded), where the mode passes")
+    if bool(((lam == 0) & (a0 <= 0)).any()):
+        raise ValueError("a0: must be positive where lam = 0 (a0 <= 0 never leaves the saddle at 0)")
+    K = torch.hypot(lam, 2 * s)
+    return tau / K * (_log_abs_g(lam, s, a0) - _log_abs_g(lam, s, target))
 
 
 def mode_rate(a, lam, s, tau: float = 1.0) -> torch.Tensor:
     r"""Return $\dot a = \sqrt{\lambda^2 + 4a^2}\,(s - a)/\tau$, the right-hand side of eq. (3.9) of Anguita (2024).
 
-    ``a``, ``lam``, ``s``: broadcastable numbers or tensors. Returns their broadcast shape.
+    ``a``, ``lam``, ``s``: broadcastable numbers or tensors. Returns their broadcast shape, float64.
     """
     a = as_float_tensor(a, "a", dtype=torch.float64)
     lam = as_float_tensor(lam, "lam", dtype=torch.float64).to(a.device)
     s = as_float_tensor(s, "s", dtype=torch.float64).to(a.device)
-    tau = _positive(tau, "tau")
+    tau = check_positive_real(tau, "tau")
     return torch.hypot(lam, 2 * a) * (s - a) / tau
+
+
+def mode_curvature(lam, s) -> torch.Tensor:
+    r"""Return $K = \sqrt{\lambda^2 + 4s^2}$, the curvature of a mode's loss at its $\lambda$-balanced minimum.
+
+    The loss of one mode of an aligned network is $\ell(c, d) = (s - cd)^2/2$. Its Hessian is
+    $\begin{pmatrix} d^2 & 2cd - s \\ 2cd - s & c^2 \end{pmatrix}$; at a minimum, $cd = s$, its eigenvalues are
+    $0$ (along the curve of minima) and $c^2 + d^2$, which at the $\lambda$-balanced minimum ($d^2 - c^2 = \lambda$)
+    is $K$. It is also the rate of the decaying exponential of the closed form. Gradient descent with learning rate
+    $\eta$ is stable at that minimum only if $\eta < 2/K$: its step is capped by the curvature, so the flow's
+    speed-up with $|\lambda|$ does not carry over to the number of steps (chapter 10).
+
+    ``lam``, ``s``: broadcastable. Returns their broadcast shape, float64.
+    """
+    lam = as_float_tensor(lam, "lam", dtype=torch.float64)
+    s = as_float_tensor(s, "s", dtype=torch.float64).to(lam.device)
+    if bool((s <= 0).any()):
+        raise ValueError("s: singular values must be positive")
+    return torch.hypot(lam, 2 * s)
+
+
+def mode_descent(lam, s, a0, lr, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Run gradient descent on one mode of an aligned $\lambda$-balanced network, for many modes at once.
+
+    The loss of mode $\alpha$ is $(s - cd)^2/2$ (the network's loss (2.3) restricted to aligned weights, whitened
+    inputs); one step is $c \leftarrow c + \eta d e$, $d \leftarrow d + \eta c e$ with $e = s - cd$, which is what
+    :func:`linear_lens.gradient_flow.train` does to aligned weights. It starts from the balanced factors
+    $d = \sqrt{(r_0 + \lambda)/2}$, $c = \operatorname{sgn}(a_0)\sqrt{(r_0 - \lambda)/2}$, $r_0 = \sqrt{\lambda^2 + 4a_0^2}$.
+    Entries whose iterates overflow are NaN from then on (divergence, reported, not raised).
+
+    ``lam``, ``s`` $> 0$, ``a0``, ``lr`` $= \eta > 0$: broadcastable to a batch shape ``(...)``; ``steps``: number
+    of steps $\ge 0$. Returns ``(a, balance)``, each ``(steps + 1, ...)``: the mode $cd$ and the balance
+    $d^2 - c^2$ after every step (step 0 included).
+    """
+    lam = as_float_tensor(lam, "lam", dtype=torch.float64)
+    s = as_float_tensor(s, "s", dtype=torch.float64).to(lam.device)
+    a0 = as_float_tensor(a0, "a0", dtype=torch.float64).to(lam.device)
+    lr = as_float_tensor(lr, "lr", dtype=torch.float64).to(lam.device)
+    steps = check_nonnegative_int(steps, "steps")
+    if bool((s <= 0).any()):
+        raise ValueError("s: singular values must be positive")
+    if bool((lr <= 0).any()):
+        raise ValueError("lr: learning rates must be positive")
+    try:
+        lam, s, a0, lr = torch.broadcast_tensors(lam, s, a0, lr)
+    except RuntimeError as err:
+        raise ValueError("lam, s, a0, lr: shapes do not broadcast") from err
+    r0 = torch.hypot(lam, 2 * a0)
+    d = torch.sqrt((r0 + lam).clamp(min=0) / 2)
+    c = torch.where(a0 < 0, -1.0, 1.0).to(r0) * torch.sqrt((r0 - lam).clamp(min=0) / 2)
+    a_out = torch.empty(steps + 1, *a0.shape, dtype=torch.float64, device=a0.device)
+    b_out = torch.empty_like(a_out)
+    a_out[0], b_out[0] = c * d, d**2 - c**2
+    with single_thread():                                   # many steps on small tensors
+        for k in range(1, steps + 1):
+            e = s - c * d
+            c, d = c + lr * d * e, d + lr * c * e
+            bad = ~(torch.isfinite(c) & torch.isfinite(d))
+            c = torch.where(bad, torch.full_like(c, float("nan")), c)
+            d = torch.where(bad, torch.full_like(d, float("nan")), d)
+            a_out[k], b_out[k] = c * d, d**2 - c**2
+    return a_out, b_out
 
 
 def has_inflection(lam, s, a0) -> torch.Tensor:
@@ -232,6 +523,10 @@ def has_inflection(lam, s, a0) -> torch.Tensor:
     a0 = as_float_tensor(a0, "a0", dtype=torch.float64).to(lam.device)
     if bool((s <= 0).any()):
         raise ValueError("s: singular values must be positive")
+    try:
+        lam, s, a0 = torch.broadcast_tensors(lam, s, a0)
+    except RuntimeError as err:
+        raise ValueError(f"lam, s, a0: shapes {tuple(lam.shape)}, {tuple(s.shape)}, {tuple(a0.shape)} do not broadcast") from err
     return _inflection(lam, s, a0)
 
 
@@ -245,7 +540,7 @@ def count_inflections(a: torch.Tensor, tol: float = 1e-12) -> torch.Tensor:
     a = as_float_tensor(a, "a", dtype=torch.float64)
     if a.ndim < 1 or a.shape[0] < 3:
         raise ValueError(f"a: expected at least 3 samples along axis 0, got shape {tuple(a.shape)}")
-    tol = _positive(tol, "tol")
+    tol = check_positive_real(tol, "tol")
     second = a[2:] - 2 * a[1:-1] + a[:-2]
     signs = torch.where(second.abs() > tol, torch.sign(second), torch.zeros_like(second))
     # carry the last non-zero sign forward so that ignored entries do not break or create a change
@@ -257,37 +552,44 @@ def count_inflections(a: torch.Tensor, tol: float = 1e-12) -> torch.Tensor:
     return counts
 
 
-def task_modes(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r"""Return the compact SVD $\Sigma^{yx} = \tilde U \tilde S \tilde V^\top$ of the task (eq. 2.16 of Anguita, 2024).
+def task_modes(X, Y, full: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Return the SVD $\Sigma^{yx} = \tilde U \tilde S \tilde V^\top$ of the task (eq. 2.16 of Anguita, 2024).
 
     ``X``: ``(N_i, P)``; ``Y``: ``(N_o, P)``. Returns ``U`` ``(N_o, k)``, ``s`` ``(k,)`` (descending) and ``V``
-    ``(N_i, k)`` with $k = \min(N_i, N_o)$.
+    ``(N_i, k)`` with $k = \min(N_i, N_o)$; with ``full=True`` the full orthogonal bases ``U`` ``(N_o, N_o)`` and
+    ``V`` ``(N_i, N_i)`` (their first $k$ columns are the compact ones), as eq. (2.1) defines the SVD.
+    Computed in the wider dtype of ``X`` and ``Y``, on the device of ``X``.
     """
     X = as_float_tensor(X, "X")
-    Y = as_float_tensor(Y, "Y").to(X)
+    Y = as_float_tensor(Y, "Y")
+    dtype = common_dtype(X, Y)
+    X, Y = X.to(dtype), Y.to(dtype=dtype, device=X.device)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
         raise ValueError(f"X, Y: expected shapes (N_i, P) and (N_o, P) with the same P, got {tuple(X.shape)} and "
                          f"{tuple(Y.shape)}")
-    U, s, Vh = torch.linalg.svd(Y @ X.T / X.shape[1], full_matrices=False)
+    U, s, Vh = torch.linalg.svd(Y @ X.T / X.shape[1], full_matrices=bool(full))
     return U, s, Vh.mT
 
 
-def mode_values(W1: torch.Tensor, W2: torch.Tensor, U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def mode_values(W1, W2, U, V) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Return the modes $a_\alpha = \tilde u_\alpha^\top W_2 W_1 \tilde v_\alpha$ and how far $W_2W_1$ is from aligned.
 
     ``W1``: ``(..., N_h, N_i)``; ``W2``: ``(..., N_o, N_h)``; ``U``, ``V``: the task's singular vectors from
     :func:`task_modes`. Returns ``a`` of shape ``(..., k)`` and the misalignment
     $\lVert W_2 W_1 - \tilde U \mathrm{diag}(a) \tilde V^\top \rVert_F$ of shape ``(...)``, zero exactly when the
     product is aligned with the task (Definition 2.2.2). Both are invariant to the sign ambiguity of the SVD.
+    With full bases (``task_modes(..., full=True)``) only the first $k = \min(N_i, N_o)$ columns are used.
     """
     W1, W2, U, V = _check_modes(W1, W2, U, V)
+    k = min(U.shape[1], V.shape[1])
+    U, V = U[:, :k], V[:, :k]
     product = W2 @ W1
     a = (U.mT @ product @ V).diagonal(dim1=-2, dim2=-1)
     residual = product - U @ torch.diag_embed(a) @ V.mT
     return a, torch.linalg.matrix_norm(residual)
 
 
-def mode_balance(W1: torch.Tensor, W2: torch.Tensor, U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+def mode_balance(W1, W2, U, V) -> torch.Tensor:
     r"""Return the balance of each mode, $\lambda_\alpha = \lVert W_2^\top \tilde u_\alpha\rVert^2 - \lVert W_1 \tilde v_\alpha\rVert^2$.
 
     For aligned weights $W_1 = R\,\mathrm{diag}(c)\,\tilde V^\top$, $W_2 = \tilde U\,\mathrm{diag}(d)\,R^\top$ this is
@@ -296,10 +598,59 @@ def mode_balance(W1: torch.Tensor, W2: torch.Tensor, U: torch.Tensor, V: torch.T
     task's singular vectors from :func:`task_modes`. Returns ``(..., k)``.
     """
     W1, W2, U, V = _check_modes(W1, W2, U, V)
-    return (W2.mT @ U).pow(2).sum(-2) - (W1 @ V).pow(2).sum(-2)
+    k = min(U.shape[1], V.shape[1])
+    return (W2.mT @ U[:, :k]).pow(2).sum(-2) - (W1 @ V[:, :k]).pow(2).sum(-2)
 
 
-def descent_mode_balance(lam, a: torch.Tensor, s, lr: float) -> torch.Tensor:
+def factored_residual(W1, W2, U, V) -> torch.Tensor:
+    r"""Return how far the weights are from the factored aligned form $W_1 = R\,C\,\tilde V^\top$, $W_2 = \tilde U\,D\,R^\top$.
+
+    Definition 2.2.2 of Anguita (2024) asks only that the product $W_2W_1$ share the task's singular vectors; the
+    closed forms of Sections 2.2 and 3.2 use the stronger *factored* form, with $R$ orthogonal and $C$
+    ($N_h \times N_i$), $D$ ($N_o \times N_h$) rectangular diagonal: every task direction $\tilde v_\alpha$
+    (resp. $\tilde u_\alpha$) is sent by $W_1$ (resp. $W_2^\top$) to a multiple of one hidden unit $r_\alpha$, and
+    different directions to orthogonal hidden units. With $m_\alpha = W_1\tilde v_\alpha$ and
+    $n_\alpha = W_2^\top\tilde u_\alpha$ for the $k = \min(N_i, N_o)$ modes, and the blocks $M_\perp = W_1\tilde V_\perp$,
+    $N_\perp = W_2^\top\tilde U_\perp$ of the null spaces of $\Sigma^{yx}$ (whose bases are arbitrary), the form holds
+    (for distinct singular values) iff the $m_\alpha$, $n_\beta$ are pairwise orthogonal except
+    $m_\alpha \parallel n_\alpha$, both null blocks are orthogonal to all of them, and $M_\perp M_\perp^\top$ commutes
+    with $N_\perp N_\perp^\top$ (then a choice of null-space bases makes both blocks diagonal on the same hidden units).
+    This returns the root of the sum of the squares of all these defects (the off-diagonal Gram entries, the wedge
+    products $m_\alpha \wedge n_\alpha$, the cross products with the null blocks and the commutator) divided by
+    $\lVert W_1\rVert_F^2 + \lVert W_2\rVert_F^2$: zero exactly in factored form, dimensionless, invariant under the
+    choice of the null-space bases, and computed without cancellation (roundoff gives a few ulps).
+
+    ``W1``: ``(..., N_h, N_i)``; ``W2``: ``(..., N_o, N_h)``; ``U``: ``(N_o, N_o)``, ``V``: ``(N_i, N_i)``, the full
+    bases of ``task_modes(X, Y, full=True)``. Returns ``(...)``.
+    """
+    W1, W2, U, V = _check_modes(W1, W2, U, V)
+    if U.shape[0] != U.shape[1] or V.shape[0] != V.shape[1]:
+        raise ValueError(f"U, V: expected the full square bases of task_modes(X, Y, full=True), got shapes "
+                         f"{tuple(U.shape)} and {tuple(V.shape)}")
+    n_i, n_o = V.shape[0], U.shape[0]
+    k = min(n_i, n_o)
+    M = W1 @ V                                    # columns m_alpha = W1 v_alpha, (..., N_h, N_i)
+    N = W2.mT @ U                                 # columns n_beta = W2^T u_beta, (..., N_h, N_o)
+    Mk, Nk, Mn, Nn = M[..., :k], N[..., :k], M[..., k:], N[..., k:]
+    gm, gn, gx = Mk.mT @ Mk, Nk.mT @ Nk, Mk.mT @ Nk
+
+    def off_diagonal(G):
+        return (G - torch.diag_embed(G.diagonal(dim1=-2, dim2=-1))).pow(2).sum((-2, -1))
+
+    total = off_diagonal(gm) + off_diagonal(gn) + off_diagonal(gx)
+    # m_alpha parallel to n_alpha: |m ^ n|^2 = sum_{i<j} (m_i n_j - m_j n_i)^2, computed without cancellation
+    wedge = Mk.mT[..., :, :, None] * Nk.mT[..., :, None, :] - Nk.mT[..., :, :, None] * Mk.mT[..., :, None, :]
+    total = total + wedge.pow(2).sum((-3, -2, -1)) / 2
+    # the null-space blocks: orthogonal to every mode's hidden unit, and sharing one set of hidden units
+    for block in (Mn, Nn):
+        total = total + (Mk.mT @ block).pow(2).sum((-2, -1)) + (Nk.mT @ block).pow(2).sum((-2, -1))
+    Pm, Pn = Mn @ Mn.mT, Nn @ Nn.mT
+    total = total + (Pm @ Pn - Pn @ Pm).pow(2).sum((-2, -1))
+    scale = (W1.pow(2).sum((-2, -1)) + W2.pow(2).sum((-2, -1))).clamp(min=torch.finfo(W1.dtype).tiny)
+    return total.sqrt() / scale
+
+
+def descent_mode_balance(lam, a, s, lr: float) -> torch.Tensor:
     r"""Return the balance of each mode along gradient descent on aligned weights: $\lambda \prod_{j<k} (1 - \eta^2 e_j^2)$.
 
     One gradient step on aligned weights maps $c \mapsto c + \eta d e$, $d \mapsto d + \eta c e$ with
@@ -316,7 +667,7 @@ def descent_mode_balance(lam, a: torch.Tensor, s, lr: float) -> torch.Tensor:
         raise ValueError(f"a: expected the modes at every step along axis 0, got shape {tuple(a.shape)}")
     lam = as_float_tensor(lam, "lam", dtype=torch.float64).to(a.device)
     s = as_float_tensor(s, "s", dtype=torch.float64).to(a.device)
-    lr = _positive(lr, "lr")
+    lr = check_positive_real(lr, "lr")
     factors = 1 - lr**2 * (s - a[:-1]) ** 2
     ones = torch.ones_like(a[:1])
     return lam * torch.cat([ones, torch.cumprod(factors, dim=0)])
@@ -327,15 +678,91 @@ def descent_mode_balance(lam, a: torch.Tensor, s, lr: float) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _prepare(t, lam, s, a0, tau):
-    """Validate and broadcast: times to (T, 1, ..., 1), parameters to a common mode shape."""
+def _scaled_closed_form(x, lam, s, a0):
+    """The closed form after an exact rescaling by a power of two: a(t; c lam, c s, c a0) = c a(c t; lam, s, a0).
+
+    The mode equation is homogeneous of degree 2, so scaling (lam, s, a0) by c scales a by c and time by 1/c; with
+    c = 2^-e, e the exponent of max(|lam|, s, |a0|), every quantity inside is of order one and nothing overflows or
+    underflows unless the inputs themselves span more than the float64 range.
+    """
+    big = torch.maximum(torch.maximum(lam.abs(), s), a0.abs())
+    if bool((s < big * 1e-290).any()):
+        raise ValueError("s: a singular value more than 1e290 times smaller than |lam| or |a0| cannot be resolved in "
+                         "float64 (the rescaled mode equation underflows)")
+    _, exponent = torch.frexp(big)
+    scale = torch.ldexp(torch.ones_like(big), exponent)
+    return _closed_form(x * scale, lam / scale, s / scale, a0 / scale) * scale
+
+
+def _closed_form(x, lam, s, a0):
+    """The corrected Theorem 3.2.1 at rescaled times x = t / tau, shape (T, 1, ..., 1); lam, s, a0 of one shape.
+
+    Every branch is free of cancellation except at a zero crossing of a (module and function docstrings).
+    Entries of untaken branches may be inf or NaN; torch.where discards them.
+    """
+    f64 = torch.float64
+    zero = torch.zeros((), dtype=f64, device=a0.device)
+    L = lam.abs()
+    K = torch.hypot(lam, 2 * s)
+    Pp = 2 * s + K                                           # P_+ > 0
+    Dp = 2 * s + 4 * s**2 / (K + L)                          # Delta_+ = P_+ - L > 0, no cancellation
+    r0 = torch.hypot(lam, 2 * a0)
+    neg = a0 < 0
+    Lpos = torch.where(L > 0, L, torch.ones_like(L))         # L where it is used as a scale (L > 0 there)
+    E = torch.exp(-K * x)
+    omE = -torch.expm1(-K * x)                               # 1 - E
+    # --- a0 >= 0 (then a >= 0 for all t): Delta = (Delta_+ A - B m E) / (A + B E)
+    P0 = r0 + 2 * a0
+    lam2_Pp = lam**2 / Pp                                # |P_-|
+    m = L + lam2_Pp                                      # -Delta_-
+    A = P0 + lam2_Pp                                     # P0 - P_- > 0
+    D0 = 2 * a0 * ((L + P0) / torch.where(r0 + L > 0, r0 + L, torch.ones_like(L)))
+    B = Dp - D0                                          # P_+ - P0
+    Bn = B.clamp(max=0).abs()
+    num_up = 2 * K * D0 + B.clamp(min=0) * m * omE       # B >= 0: a sum of non-negative terms
+    den_up = A + B.clamp(min=0) * E
+    num_down = Dp * A + Bn * m * E                       # B < 0 (a0 > s): positive terms
+    den_down = 2 * K + Bn * omE
+    up = B >= 0
+    delta_pos = torch.where(up, num_up / den_up, num_down / den_down)
+    ratio = torch.where(L > 0, (delta_pos + 2 * L) / (4 * (delta_pos + L)), torch.full_like(delta_pos, 0.25))
+    a_pos = delta_pos * ratio
+    # --- a0 < 0 and lam != 0: everything scaled by L so that lam^2 never underflows.
+    rm = torch.where(neg, r0 - 2 * a0, torch.ones_like(r0))          # r0 - 2 a0 = lam^2 / P0 > 0
+    P0h = 1 / rm                                                     # P0 / lam^2
+    LA = Lpos * (P0h + 1 / Pp)                                       # L * A / lam^2 = A / L
+    mh = 1 + Lpos / Pp                                               # m / L
+    D0L = 2 * a0 * (1 + Lpos * P0h) / (r0 + Lpos)                    # Delta_0 / L
+    Bneg = Dp - Lpos * D0L                                           # P_+ - P0 > 0
+    eps = torch.where(Lpos > 1e-250, E / Lpos, torch.exp(-K * x - torch.log(Lpos)))   # E / L, no overflow
+    den = LA + Bneg * eps                                            # (A + B E) / L
+    form1 = 2 * K * D0L + Bneg * mh * omE                            # (numerator) / L, two ways
+    form2 = Dp * LA - Bneg * mh * E
+    big1 = torch.maximum((2 * K * D0L).abs(), Bneg * mh * omE)
+    big2 = torch.maximum(Dp * LA, Bneg * mh * E)
+    delta_neg = torch.where(big1 <= big2, form1, form2) / den
+    a_cross = delta_neg * (delta_neg + 2 * Lpos) / (4 * (delta_neg + Lpos))
+    q = den / (2 * K * P0h + Bneg / Pp * omE)                        # (lam^2 / P) / L, from P = lam^2 N / (A + B E)
+    a_far = Lpos * (1 / q - q) / 4                                   # (P - lam^2/P) / 4 with P / L = 1 / q
+    a_negl = torch.where(delta_neg < -Lpos / 2, a_far, a_cross)
+    # --- a0 <= 0 and lam == 0: tau a' = 2|a| (s - a) never leaves (-inf, 0]: a = s g / (1 + g)
+    g = a0 / (s - a0) * torch.exp(-2 * s * x)
+    a_zero = s * g / (1 + g)
+    a = torch.where(neg, torch.where(L > 0, a_negl, a_zero), a_pos)
+    return torch.where((a0 == 0) & (L == 0), zero.expand_as(a), a)
+
+
+def _prepare(t, lam, s, a0, tau, time_name: str = "t"):
+    """Validate and broadcast: times to (T, 1, ..., 1), parameters to a common mode shape, all float64."""
     ref = next((x for x in (t, lam, s, a0) if isinstance(x, torch.Tensor)), None)
     device = ref.device if ref is not None else None
-    times = as_float_tensor(t, "t", dtype=torch.float64).to(device)
+    times = as_float_tensor(t, time_name, dtype=torch.float64).to(device)
+    if times.ndim > 1:
+        raise ValueError(f"{time_name}: expected a number or a 1-D array of times, got shape {tuple(times.shape)}")
     scalar_t = times.ndim == 0
     times = times.reshape(-1)
     if bool((times < 0).any()):
-        raise ValueError("t: times must be non-negative")
+        raise ValueError(f"{time_name}: times must be non-negative")
     lam = as_float_tensor(lam, "lam", dtype=torch.float64).to(device)
     s = as_float_tensor(s, "s", dtype=torch.float64).to(device)
     a0 = as_float_tensor(a0, "a0", dtype=torch.float64).to(device)
@@ -345,17 +772,10 @@ def _prepare(t, lam, s, a0, tau):
         raise ValueError(f"lam, s, a0: shapes {tuple(lam.shape)}, {tuple(s.shape)}, {tuple(a0.shape)} do not broadcast") from err
     if bool((s <= 0).any()):
         raise ValueError("s: singular values must be positive")
-    tau = _positive(tau, "tau")
+    tau = check_positive_real(tau, "tau")
     lam, s, a0 = (x.expand(shape) for x in (lam, s, a0))
     times = times.reshape(-1, *([1] * len(shape)))
     return times, lam, s, a0, tau, scalar_t
-
-
-def _positive(x, name: str) -> float:
-    value = check_real(x, name)
-    if value <= 0:
-        raise ValueError(f"{name}: must be positive, got {value}")
-    return value
 
 
 def _inflection(lam, s, a0):
@@ -367,13 +787,36 @@ def _inflection(lam, s, a0):
     return (a0 < s) & (q > 0)
 
 
+def _log_abs_g(lam, s, a):
+    """log |G(a)| with G(a) = (P(a) - P_+) / (P(a) - P_-), without overflow or cancellation beyond P_+ - P(a)."""
+    L = lam.abs()
+    K = torch.hypot(lam, 2 * s)
+    Pp = 2 * s + K
+    Dp = 2 * s + 4 * s**2 / (K + L)
+    r = torch.hypot(lam, 2 * a)
+    neg = a < 0
+    Lpos = torch.where(L > 0, L, torch.ones_like(L))
+    P = torch.where(neg, lam**2 / torch.where(neg, r - 2 * a, torch.ones_like(r)), r + 2 * a)
+    delta = 2 * a * ((L + P) / torch.where(r + L > 0, r + L, torch.ones_like(r)))      # P - L
+    log_top = torch.log((Dp - delta).abs())                                             # |P_+ - P|
+    log_bottom = torch.where(neg, 2 * torch.log(Lpos) + torch.log(1 / torch.where(neg, r - 2 * a, torch.ones_like(r))
+                                                                   + 1 / Pp),
+                             torch.log(P + lam**2 / Pp))                                # P - P_- > 0
+    return log_top - log_bottom
+
+
 def _check_modes(W1, W2, U, V):
-    """Validate weights and task singular vectors for :func:`mode_values` / :func:`mode_balance`; common dtype."""
+    """Validate weights and task singular vectors; compute in their widest dtype, on the device of W1."""
     W1 = as_float_tensor(W1, "W1")
-    W2 = as_float_tensor(W2, "W2").to(W1)
-    U = as_float_tensor(U, "U").to(W1)
-    V = as_float_tensor(V, "V").to(W1)
-    if W2.shape[-1] != W1.shape[-2] or U.shape[0] != W2.shape[-2] or V.shape[0] != W1.shape[-1] or U.shape[1] != V.shape[1]:
+    W2 = as_float_tensor(W2, "W2")
+    U = as_float_tensor(U, "U")
+    V = as_float_tensor(V, "V")
+    dtype = common_dtype(W1, W2, U, V)
+    W1 = W1.to(dtype)
+    W2, U, V = (x.to(dtype=dtype, device=W1.device) for x in (W2, U, V))
+    if (W1.ndim < 2 or W2.ndim < 2 or U.ndim != 2 or V.ndim != 2 or W2.shape[-1] != W1.shape[-2]
+            or U.shape[0] != W2.shape[-2] or V.shape[0] != W1.shape[-1]
+            or min(U.shape[1], V.shape[1]) != min(W1.shape[-1], W2.shape[-2])):
         raise ValueError(f"W1, W2, U, V: shapes {tuple(W1.shape)}, {tuple(W2.shape)}, {tuple(U.shape)}, "
                          f"{tuple(V.shape)} do not fit (..., N_h, N_i), (..., N_o, N_h), (N_o, k), (N_i, k)")
     return W1, W2, U, V

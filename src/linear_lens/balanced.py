@@ -25,13 +25,19 @@ $n_i = N_i$, $n_{i+1} = N_h$, $n_{i+2} = N_o$, and its $W_i, W_{i+1}$ are our $W
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple
 
 import torch
 
-from linear_lens.sampling import haar_orthogonal
-from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+from linear_lens._checks import (
+    as_float_tensor,
+    as_generator,
+    check_positive_int,
+    check_positive_real,
+    check_real,
+    common_dtype,
+)
+from linear_lens.sampling import haar_orthogonal, randn
 from linear_lens._threads import single_thread
 from linear_lens.progress import progress
 
@@ -41,7 +47,11 @@ __all__ = [
     "fitted_lambda",
     "feasible",
     "balanced_singular_values",
+    "balanced_factors",
+    "balanced_decomposition",
     "lambda_balanced_init",
+    "balanced_second_layer",
+    "align_with_task",
     "aligned_lambda_balanced_init",
     "init_variances",
     "random_init",
@@ -53,7 +63,6 @@ __all__ = [
     "algorithm1_accepts",
     "min_balance_residual",
     "min_balance_residuals",
-    "fitted_lambda_training",
 ]
 
 SCHEMES = ("lecun", "glorot", "he", "scaled")
@@ -143,6 +152,98 @@ def balanced_singular_values(
     return S2, S1
 
 
+def balanced_factors(product, lam: float, hidden_dim: int, R=None, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return $\lambda$-balanced weights with a given product: $W_2 = U S_2 R^\top$, $W_1 = R S_1 V^\top$, $W_2 W_1 = M$.
+
+    The construction half of Theorem 4.1.1 of Anguita (2024), corrected (errata E09.7): with the full SVD
+    $M = U S V^\top$ and $S_2$, $S_1$ from :func:`balanced_singular_values`, $W_2^\top W_2 - W_1 W_1^\top =
+    R (S_2^\top S_2 - S_1 S_1^\top) R^\top = \lambda I$ and $W_2 W_1 = U S_2 S_1 V^\top = M$. Every $\lambda$-balanced
+    pair with product $M$ is of this form for some $R$ (the other half, :func:`balanced_decomposition`).
+
+    ``product`` $= M$: ``(N_o, N_i)``; ``lam`` $= \lambda$; ``hidden_dim`` $= N_h$, at least the rank of $M$;
+    ``R``: an orthogonal ``(N_h, N_h)`` matrix, or ``None`` for a Haar-random one drawn with ``generator``
+    (``None``, a ``torch.Generator`` or an ``int`` seed). Returns ``W1`` ``(N_h, N_i)`` and ``W2`` ``(N_o, N_h)`` in the
+    dtype of ``product`` (float64 for integers), on its device. Raises ``ValueError`` if no such weights exist
+    (:func:`feasible`) or if $M$ has rank larger than $N_h$.
+    """
+    M = as_float_tensor(product, "product")
+    if M.ndim != 2:
+        raise ValueError(f"product: expected a matrix (N_o, N_i), got shape {tuple(M.shape)}")
+    lam = check_real(lam, "lam")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+    out_dim, in_dim = M.shape
+    _raise_if_infeasible(lam, in_dim, hidden_dim, out_dim)
+    U, S, Vh = torch.linalg.svd(M, full_matrices=True)
+    k = min(in_dim, hidden_dim, out_dim)
+    if S.shape[0] > k and bool(S[k] > 1e-12 * max(float(S[0]), 1e-300)):
+        raise ValueError(f"product: has rank larger than hidden_dim = {hidden_dim} (singular value {float(S[k]):.3g}); "
+                         "a product of N_h-wide factors has rank at most N_h")
+    if R is None:
+        R = haar_orthogonal(hidden_dim, generator=as_generator(generator), dtype=M.dtype, device=M.device)
+    else:
+        R = as_float_tensor(R, "R").to(dtype=M.dtype, device=M.device)
+        if R.shape != (hidden_dim, hidden_dim):
+            raise ValueError(f"R: expected shape ({hidden_dim}, {hidden_dim}), got {tuple(R.shape)}")
+        dev = float((R.mT @ R - torch.eye(hidden_dim, dtype=M.dtype, device=M.device)).abs().max())
+        tol = 0.01 * torch.finfo(M.dtype).eps ** 0.5  # 1.5e-10 in float64: R computed from data is orthogonal to ~1e-12
+        if dev > tol:
+            raise ValueError(f"R: must be orthogonal; max |R^T R - I| = {dev:.2e} > {tol:.1e}")
+    S2, S1 = balanced_singular_values(S[:k], lam, in_dim, hidden_dim, out_dim)
+    return R @ S1 @ Vh, U @ S2 @ R.mT
+
+
+def balanced_decomposition(W1, W2, tol: float = 1e-9) -> dict[str, torch.Tensor]:
+    r"""Write $\lambda$-balanced weights as $W_2 = U S_2 R^\top$, $W_1 = R S_1 V^\top$: the second half of Theorem 4.1.1.
+
+    Theorem 4.1.1 of Anguita (2024) states that *every* $\lambda$-balanced pair has this form, with $U S V^\top$ an SVD
+    of the product, $R$ orthogonal and $S_2$, $S_1$ given by eq. (4.2) (corrected, errata E09.7; see
+    :func:`balanced_singular_values`). Proof, and the algorithm used here: $W_2^\top W_2 = \lambda I + W_1 W_1^\top$
+    commutes with $W_1 W_1^\top$, so one orthogonal $R$ (eigenvectors of $W_1 W_1^\top$, eigenvalues $c_j^2$ in
+    decreasing order) diagonalises both: $d_j^2 = c_j^2 + \lambda$. Then $V$ is the orthogonal polar factor of
+    $W_1^\top R S_1$ and $U$ that of $W_2 R S_2^\top$ (the closest orthogonal matrices, which on the directions with
+    $c_j > 0$, resp. $d_j > 0$, are $W_1^\top r_j / c_j$, resp. $W_2 r_j / d_j$), and $U (S_2 S_1) V^\top$ is an SVD of
+    $W_2 W_1$ whose values $a_j = c_j d_j$ fix $c_j$, $d_j$ through eq. (4.2).
+
+    ``W1``: ``(N_h, N_i)``; ``W2``: ``(N_o, N_h)``; ``tol``: relative tolerance of the balance check,
+    $\lVert B - \lambda I\rVert_F \le \mathrm{tol}\,(\lVert W_1\rVert_F^2 + \lVert W_2\rVert_F^2)$ with
+    $\lambda = \operatorname{Tr}(B)/N_h$. Returns a dict with ``U`` ``(N_o, N_o)``, ``S2`` ``(N_o, N_h)``, ``R``
+    ``(N_h, N_h)``, ``S1`` ``(N_h, N_i)``, ``V`` ``(N_i, N_i)``, ``lam`` (0-d) and ``residual``, the relative
+    reconstruction error $\max(\lVert W_2 - U S_2 R^\top\rVert_F, \lVert W_1 - R S_1 V^\top\rVert_F) /
+    (\lVert W_1\rVert_F + \lVert W_2\rVert_F)$. Raises ``ValueError`` if the weights are not $\lambda$-balanced.
+    """
+    W1, W2 = _check_pair(W1, W2)
+    if W1.ndim != 2:
+        raise ValueError(f"W1, W2: expected single matrices, got shapes {tuple(W1.shape)}, {tuple(W2.shape)}")
+    tol = check_positive_real(tol, "tol")
+    n_h, n_i = W1.shape
+    n_o = W2.shape[0]
+    B = W2.mT @ W2 - W1 @ W1.mT
+    lam = B.diagonal().mean()
+    scale = float(W1.pow(2).sum() + W2.pow(2).sum())
+    eye = torch.eye(n_h, dtype=W1.dtype, device=W1.device)
+    off = float(torch.linalg.matrix_norm(B - lam * eye))
+    if off > tol * max(scale, 1e-300):
+        raise ValueError(f"W1, W2: not lambda-balanced: ||B - lambda I||_F = {off:.3g} for the best lambda = "
+                         f"{float(lam):.6g}, more than tol = {tol:g} times ||W1||^2 + ||W2||^2 = {scale:.3g}")
+    evals, R = torch.linalg.eigh(W1 @ W1.mT)
+    evals, R = evals.flip(-1), R.flip(-1)                       # c_j^2 in decreasing order
+    floor = 8 * max(n_h, n_i, n_o) * torch.finfo(W1.dtype).eps * (evals.abs().max() + lam.abs())
+    c2, d2 = evals, evals + lam
+    c = torch.where(c2 > floor, c2, torch.zeros_like(c2)).sqrt()     # roundoff of a zero eigenvalue is not a value
+    d = torch.where(d2 > floor, d2, torch.zeros_like(d2)).sqrt()
+    S1 = W1.new_zeros(n_h, n_i)
+    S2 = W1.new_zeros(n_o, n_h)
+    idx1 = torch.arange(min(n_h, n_i), device=W1.device)
+    idx2 = torch.arange(min(n_h, n_o), device=W1.device)
+    S1[idx1, idx1] = c[: len(idx1)]
+    S2[idx2, idx2] = d[: len(idx2)]
+    V = _polar(W1.mT @ R @ S1)
+    U = _polar(W2 @ R @ S2.mT)
+    err = max(float(torch.linalg.matrix_norm(W2 - U @ S2 @ R.mT)), float(torch.linalg.matrix_norm(W1 - R @ S1 @ V.mT)))
+    norm = float(torch.linalg.matrix_norm(W1) + torch.linalg.matrix_norm(W2))
+    return {"U": U, "S2": S2, "R": R, "S1": S1, "V": V, "lam": lam, "residual": torch.tensor(err / max(norm, 1e-300))}
+
+
 def lambda_balanced_init(
     lam: float,
     in_dim: int,
@@ -152,6 +253,7 @@ def lambda_balanced_init(
     generator: torch.Generator | None = None,
     *,
     dtype: torch.dtype = torch.float64,
+    device=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Draw random $\lambda$-balanced weights $W_1, W_2$ with $W_2^\top W_2 - W_1 W_1^\top = \lambda I$.
 
@@ -162,7 +264,8 @@ def lambda_balanced_init(
     Algorithm 1's error message, and which factor carries the $\sqrt{\pm\lambda}$ block).
 
     ``lam`` $=\lambda$; ``in_dim`` $=N_i$, ``hidden_dim`` $=N_h$, ``out_dim`` $=N_o$; ``sigma`` $=\sigma > 0$;
-    ``generator``: a ``torch.Generator`` (the weights are created on its device). Returns ``W1`` of shape
+    ``generator``: ``None``, a ``torch.Generator`` or an ``int`` seed (draws are made on the CPU, so a seed gives the
+    same weights on every device); ``dtype``, ``device`` of the result. Returns ``W1`` of shape
     ``(hidden_dim, in_dim)`` and ``W2`` of shape ``(out_dim, hidden_dim)``, balanced to machine precision.
 
     Raises ``ValueError`` naming the constraint when no such weights exist: $\lambda > 0$ with $N_h > N_o$, or
@@ -172,16 +275,14 @@ def lambda_balanced_init(
     in_dim = check_positive_int(in_dim, "in_dim")
     hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
     out_dim = check_positive_int(out_dim, "out_dim")
-    sigma = _check_positive_real(sigma, "sigma")
+    sigma = check_positive_real(sigma, "sigma")
     _raise_if_infeasible(lam, in_dim, hidden_dim, out_dim)
-    device = generator.device if generator is not None else None
-    W1 = sigma * torch.randn(hidden_dim, in_dim, generator=generator, dtype=dtype, device=device)
-    W2 = sigma * torch.randn(out_dim, hidden_dim, generator=generator, dtype=dtype, device=device)
-    U, S, Vh = torch.linalg.svd(W2 @ W1, full_matrices=True)
-    k = min(in_dim, hidden_dim, out_dim)
+    _check_dtype(dtype)
+    generator = as_generator(generator)
+    W1 = sigma * randn((hidden_dim, in_dim), generator, dtype, device)
+    W2 = sigma * randn((out_dim, hidden_dim), generator, dtype, device)
     R = haar_orthogonal(hidden_dim, generator=generator, dtype=dtype, device=device)
-    S2, S1 = balanced_singular_values(S[:k], lam, in_dim, hidden_dim, out_dim)
-    return R @ S1 @ Vh, U @ S2 @ R.T
+    return balanced_factors(W2 @ W1, lam, hidden_dim, R=R)
 
 
 def aligned_lambda_balanced_init(
@@ -201,24 +302,83 @@ def aligned_lambda_balanced_init(
 
     so $W_2 W_1 = \tilde U S \tilde V^\top$ shares the singular vectors of $\Sigma^{yx}$ (Definition 2.2.2) and
     $B(W_1, W_2) = B(W_1^0, W_2^0) = \lambda I$ because the multiplying factors are orthogonal. Implements
-    Algorithm 2 of Anguita (2024), corrected: see errata E09.9 (full SVDs are required, and ``sigma`` is passed on).
+    Algorithm 2 of Anguita (2024), with ``sigma`` passed on (errata E09.9).
+
+    The thesis's own definition of the SVD (eq. 2.1) is the full one, and its authors' code (``numpy.linalg.svd``
+    with its default ``full_matrices=True``) uses full SVDs; only an implementation with reduced SVDs would break
+    the balance. The slip of Algorithm 2 is that it accepts $\sigma$ and does not pass it on (errata E09.9).
 
     ``lam`` $=\lambda$; ``X``: inputs ``(N_i, P)``; ``Y``: targets ``(N_o, P)``; ``hidden_dim`` $=N_h$;
     ``sigma``, ``generator`` as in :func:`lambda_balanced_init`. Returns ``W1`` ``(N_h, N_i)``, ``W2`` ``(N_o, N_h)``
-    with the dtype and device of ``X``.
+    in the widest dtype of ``X`` and ``Y``, on the device of ``X``.
     """
     X = as_float_tensor(X, "X")
     Y = as_float_tensor(Y, "Y")
+    dtype = common_dtype(X, Y)
+    X, Y = X.to(dtype), Y.to(dtype=dtype, device=X.device)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
         raise ValueError(
             f"X, Y: expected shapes (N_i, P) and (N_o, P) with the same P, got {tuple(X.shape)} and {tuple(Y.shape)}"
         )
     in_dim, out_dim = X.shape[0], Y.shape[0]
-    W1, W2 = lambda_balanced_init(lam, in_dim, hidden_dim, out_dim, sigma, generator, dtype=X.dtype)
-    W1, W2 = W1.to(X.device), W2.to(X.device)
-    U_task, _, Vh_task = torch.linalg.svd(Y.to(X.dtype) @ X.T / X.shape[1], full_matrices=True)
+    W1, W2 = lambda_balanced_init(lam, in_dim, hidden_dim, out_dim, sigma, generator, dtype=dtype, device=X.device)
+    return align_with_task(W1, W2, X, Y)
+
+
+def balanced_second_layer(W1, lam: float, out_dim: int, generator=None) -> torch.Tensor:
+    r"""Return a random $W_2$ that makes $(W_1, W_2)$ $\lambda$-balanced: $W_2 = Q\,(\lambda I + W_1 W_1^\top)^{1/2}$.
+
+    $W_2^\top W_2 - W_1 W_1^\top = \lambda I$ says exactly that $W_2^\top W_2 = \lambda I + W_1 W_1^\top$, so (polar
+    decomposition) the $\lambda$-balanced partners of $W_1$ are $W_2 = Q M^{1/2}$ with $M = \lambda I + W_1W_1^\top$
+    and $Q$ any $N_o \times N_h$ matrix with orthonormal columns, here Haar-random. This parametrises balanced pairs
+    without going through the singular values of the product, which makes it an independent check of
+    Theorem 4.1.1 of Anguita (2024) (:func:`balanced_decomposition`).
+
+    ``W1``: ``(N_h, N_i)``; ``lam`` $= \lambda$ with $\lambda I + W_1W_1^\top \succeq 0$ (any $\lambda \ge 0$, or
+    $\lambda \ge -\sigma_{\min}(W_1)^2$); ``out_dim`` $= N_o \ge N_h$; ``generator``: ``None``, a ``torch.Generator``
+    or an ``int`` seed. Returns ``W2`` ``(N_o, N_h)`` in the dtype and on the device of ``W1``.
+    """
+    W1 = as_float_tensor(W1, "W1")
+    if W1.ndim != 2:
+        raise ValueError(f"W1: expected a matrix (N_h, N_i), got shape {tuple(W1.shape)}")
+    lam = check_real(lam, "lam")
+    out_dim = check_positive_int(out_dim, "out_dim")
+    n_h = W1.shape[0]
+    if out_dim < n_h:
+        raise ValueError(f"out_dim: needs out_dim >= N_h = {n_h} for W2 = Q M^(1/2) with orthonormal Q, got {out_dim}")
+    evals, P = torch.linalg.eigh(W1 @ W1.mT + lam * torch.eye(n_h, dtype=W1.dtype, device=W1.device))
+    floor = -8 * n_h * torch.finfo(W1.dtype).eps * float(evals.abs().max())
+    if float(evals.min()) < floor:
+        raise ValueError(f"lam: lambda I + W1 W1^T must be positive semidefinite; its smallest eigenvalue is "
+                         f"{float(evals.min()):.3g} (lam must be at least -sigma_min(W1)^2)")
+    root = P @ torch.diag(evals.clamp(min=0).sqrt()) @ P.mT
+    Q = haar_orthogonal(out_dim, generator=as_generator(generator), dtype=W1.dtype, device=W1.device, columns=n_h)
+    return Q @ root
+
+
+def align_with_task(W1, W2, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Rotate a weight pair so that its product has the task's singular vectors: the second step of Algorithm 2.
+
+    With full SVDs $\Sigma^{yx} = \tilde U \tilde S \tilde V^\top$ and $W_2 W_1 = U S V^\top$, returns
+    $(W_1 V \tilde V^\top, \tilde U U^\top W_2)$: the product becomes $\tilde U S \tilde V^\top$ (aligned in the sense
+    of Definition 2.2.2 of Anguita, 2024) and the balance $W_2^\top W_2 - W_1 W_1^\top$ is unchanged, because the
+    rotations are orthogonal. ``W1``: ``(N_h, N_i)``; ``W2``: ``(N_o, N_h)``; ``X``: ``(N_i, P)``; ``Y``: ``(N_o, P)``.
+    Returns the rotated pair in the widest dtype of the inputs, on the device of ``W1``.
+    """
+    W1, W2 = _check_pair(W1, W2)
+    X = as_float_tensor(X, "X")
+    Y = as_float_tensor(Y, "Y")
+    dtype = common_dtype(W1, X, Y)
+    W1, W2 = W1.to(dtype), W2.to(dtype)
+    X, Y = X.to(dtype=dtype, device=W1.device), Y.to(dtype=dtype, device=W1.device)
+    if W1.ndim != 2:
+        raise ValueError(f"W1, W2: expected single matrices, got shapes {tuple(W1.shape)}, {tuple(W2.shape)}")
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or X.shape[0] != W1.shape[1] or Y.shape[0] != W2.shape[0]:
+        raise ValueError(f"X, Y: expected shapes ({W1.shape[1]}, P) and ({W2.shape[0]}, P), got {tuple(X.shape)} and "
+                         f"{tuple(Y.shape)}")
+    U_task, _, Vh_task = torch.linalg.svd(Y @ X.T / X.shape[1], full_matrices=True)
     U, _, Vh = torch.linalg.svd(W2 @ W1, full_matrices=True)
-    return W1 @ Vh.T @ Vh_task, U_task @ U.T @ W2
+    return W1 @ Vh.mT @ Vh_task, U_task @ U.mT @ W2
 
 
 def init_variances(
@@ -244,8 +404,8 @@ def init_variances(
     if scheme == "scaled":
         if alpha is None or isinstance(alpha, (str, bytes)) or len(alpha) != 2:
             raise ValueError(f"alpha: the 'scaled' scheme needs alpha = (alpha_1, alpha_2), got {alpha!r}")
-        a1 = _check_positive_real(alpha[0], "alpha")
-        a2 = _check_positive_real(alpha[1], "alpha")
+        a1 = check_positive_real(alpha[0], "alpha")
+        a2 = check_positive_real(alpha[1], "alpha")
         return a1**2 / n_in, a2**2 / n_hidden
     if alpha is not None:
         raise ValueError(f"alpha: only the 'scaled' scheme takes alpha; got alpha={alpha!r} with scheme {scheme!r}")
@@ -265,20 +425,22 @@ def random_init(
     alpha: tuple[float, float] | None = None,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
+    device=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Draw ``trials`` independent weight pairs under a random initialisation scheme, as one batch.
 
     Entries of $W_1$ are i.i.d. $\mathcal{N}(0, \sigma_1^2)$ and of $W_2$ i.i.d. $\mathcal{N}(0, \sigma_2^2)$ with the
     variances of :func:`init_variances` (the setting of Theorem 3.1.1 of Anguita, 2024).
 
-    Returns ``W1`` of shape ``(trials, n_hidden, n_in)`` and ``W2`` of shape ``(trials, n_out, n_hidden)``, on the
-    generator's device.
+    ``generator``: ``None``, a ``torch.Generator`` or an ``int`` seed (draws are made on the CPU and moved to
+    ``device``). Returns ``W1`` of shape ``(trials, n_hidden, n_in)`` and ``W2`` of shape ``(trials, n_out, n_hidden)``.
     """
     var1, var2 = init_variances(scheme, n_in, n_hidden, n_out, alpha)
     trials = check_positive_int(trials, "trials")
-    device = generator.device if generator is not None else None
-    W1 = torch.randn(trials, n_hidden, n_in, generator=generator, dtype=dtype, device=device) * math.sqrt(var1)
-    W2 = torch.randn(trials, n_out, n_hidden, generator=generator, dtype=dtype, device=device) * math.sqrt(var2)
+    _check_dtype(dtype)
+    generator = as_generator(generator)
+    W1 = randn((trials, n_hidden, n_in), generator, dtype, device) * math.sqrt(var1)
+    W2 = randn((trials, n_out, n_hidden), generator, dtype, device) * math.sqrt(var2)
     return W1, W2
 
 
@@ -365,8 +527,14 @@ def monte_carlo_balance(
     trials = check_positive_int(trials, "trials")
     if trials < 2:
         raise ValueError(f"trials: need at least 2 draws for a standard error, got {trials}")
+    generator = as_generator(generator)
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise ValueError(f"widths: expected a list of triples (n_in, n_hidden, n_out), got {widths!r}")
+    widths = list(widths)
+    if not widths:
+        raise ValueError("widths: expected a non-empty list of triples (n_in, n_hidden, n_out)")
     out = []
-    for triple in progress(list(widths), desc=f"Monte Carlo {scheme}", disable=not progress_bar):
+    for triple in progress(widths, desc=f"Monte Carlo {scheme}", disable=not progress_bar):
         n_in, n_hidden, n_out = _check_widths(triple)
         if n_hidden < 2:
             raise ValueError(f"widths: the hidden width must be at least 2 for off-diagonal entries, got {triple}")
@@ -392,11 +560,8 @@ def deviation_sweep(
     - ``entry_sd``: the root mean square of the off-diagonal entries of $E$ (Monte Carlo), and ``entry_sd_theory``
       $= \sqrt{v}$ with $v = N_o\sigma_2^4 + N_i\sigma_1^4$;
     - ``max_entry``: the largest $|E_{jl}|$ (mean over draws);
-    - ``spectral``: $\lVert E 
-Vert_2$ (mean over draws), and ``frobenius_bound`` $= \sqrt{(N_h + 1) v}$, the value
-      around which $\lVert E 
-Vert_F / \sqrt{N_h} \le \lVert E 
-Vert_2$ concentrates;
+    - ``spectral``: $\lVert E \rVert_2$ (mean over draws), and ``frobenius_bound`` $= \sqrt{(N_h + 1) v}$, the value
+      around which $\lVert E \rVert_F / \sqrt{N_h} \le \lVert E \rVert_2$ concentrates;
     - ``zero_fraction``: the fraction of eigenvalues of $B$ that vanish (below $10^{-9}$ times its norm); $B$ has rank
       at most $N_i + N_o$, so at least $N_h - N_i - N_o$ of them do.
 
@@ -404,7 +569,8 @@ Vert_2$ concentrates;
     """
     base = _check_widths(base)
     trials = check_positive_int(trials, "trials")
-    if not scales:
+    generator = as_generator(generator)
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__len__") or not scales:
         raise ValueError("scales: expected a non-empty list of positive integers")
     scales = [check_positive_int(s, "scales") for s in scales]
     keys = ("n_in", "n_hidden", "n_out", "lam", "entry_sd", "entry_sd_theory", "max_entry", "spectral",
@@ -489,8 +655,8 @@ def min_balance_residuals(
     starts share one Adam run (single-threaded: the tensors are tiny). Returns ``(best, bound)``, float64 tensors of
     shape ``(len(requests),)``.
     """
-    if not requests:
-        raise ValueError("requests: expected a non-empty list of (lam, in_dim, hidden_dim, out_dim)")
+    if isinstance(requests, (str, bytes)) or not hasattr(requests, "__len__") or len(requests) == 0:
+        raise ValueError(f"requests: expected a non-empty list of (lam, in_dim, hidden_dim, out_dim), got {requests!r}")
     checked = []
     for req in requests:
         if not isinstance(req, (tuple, list)) or len(req) != 4:
@@ -499,8 +665,9 @@ def min_balance_residuals(
                         check_positive_int(req[2], "hidden_dim"), check_positive_int(req[3], "out_dim")))
     starts = check_positive_int(starts, "starts")
     steps = check_positive_int(steps, "steps")
-    lr = _check_positive_real(lr, "lr")
-    device = generator.device if generator is not None else None
+    lr = check_positive_real(lr, "lr")
+    generator = as_generator(generator)
+    device = None
     f64 = torch.float64
     n, (mi, mh, mo) = len(checked), (max(r[k] for r in checked) for k in (1, 2, 3))
     lam = torch.tensor([r[0] for r in checked], dtype=f64, device=device)[:, None, None, None]
@@ -534,97 +701,17 @@ def min_balance_residuals(
     return residual.amin(-1), torch.tensor(bounds, dtype=f64)
 
 
-def fitted_lambda_training(
-    W1: torch.Tensor,
-    W2: torch.Tensor,
-    X: torch.Tensor,
-    Y: torch.Tensor,
-    activation: str,
-    lrs: list[float],
-    horizon: float,
-    n_record: int = 20,
-) -> dict[str, torch.Tensor]:
-    r"""Train $Y pprox W_2\,\sigma(W_1 X)$ by gradient descent at several learning rates and track $\lambda^*$.
-
-    Minimises $L = 	frac{1}{2P}\lVert Y - W_2 \sigma(W_1 X)
-Vert_F^2$ from the same $(W_1, W_2)$ with each learning
-    rate $\eta$ in ``lrs`` (one batch) for ``horizon`` $/\eta$ steps, i.e. up to the same time $t = \eta k$ of the
-    gradient flow, and records at ``n_record + 1`` equally spaced times the fitted coefficient
-    $\lambda^* = \operatorname{Tr}(B)/N_h$ (:func:`fitted_lambda`), the distance $\lVert B - \lambda^* I
-Vert_F$,
-    the largest change of a diagonal entry of $B$ since $t = 0$, and the loss. For a positively homogeneous
-    $\sigma$ (ReLU, identity) gradient flow conserves every diagonal entry of $B$ (Du et al., 2018), so under
-    gradient descent their drift is $O(\eta)$; Section 4.5 of Anguita (2024) relies on this for $\lambda^*$.
-
-    ``W1``: ``(N_h, N_i)``; ``W2``: ``(N_o, N_h)``; ``X``: ``(N_i, P)``; ``Y``: ``(N_o, P)``; ``activation``: a
-    name of :func:`linear_lens.activations.get`; ``horizon / lr`` must be a multiple of ``n_record`` for every
-    ``lr``. Returns a dict with ``times`` ``(n_record + 1,)`` and ``lam_star``, ``distance``, ``diag_drift``,
-    ``loss`` of shape ``(len(lrs), n_record + 1)``.
-    """
-    from linear_lens import activations
-
-    W1, W2 = _check_pair(W1, W2)
-    if W1.ndim != 2:
-        raise ValueError(f"W1, W2: expected single matrices, got shapes {tuple(W1.shape)}, {tuple(W2.shape)}")
-    X = as_float_tensor(X, "X", dtype=W1.dtype).to(W1.device)
-    Y = as_float_tensor(Y, "Y", dtype=W1.dtype).to(W1.device)
-    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1] or X.shape[0] != W1.shape[1] or Y.shape[0] != W2.shape[0]:
-        raise ValueError(f"X, Y: expected shapes ({W1.shape[1]}, P) and ({W2.shape[0]}, P), got "
-                         f"{tuple(X.shape)} and {tuple(Y.shape)}")
-    act = activations.get(activation).fn
-    horizon = _check_positive_real(horizon, "horizon")
-    n_record = check_positive_int(n_record, "n_record")
-    if not lrs:
-        raise ValueError("lrs: expected a non-empty list of positive learning rates")
-    lrs = [_check_positive_real(lr, "lrs") for lr in lrs]
-    steps = [round(horizon / lr) for lr in lrs]
-    for lr, n in zip(lrs, steps):
-        if abs(n * lr - horizon) > 1e-9 * horizon or n % n_record:
-            raise ValueError(f"lrs: horizon / lr must be a multiple of n_record={n_record}; got lr={lr}, {horizon / lr}")
-    n_lr, P = len(lrs), X.shape[1]
-    eta = torch.tensor(lrs, dtype=W1.dtype, device=W1.device)[:, None, None]
-    A1 = W1.detach().expand(n_lr, *W1.shape).clone().requires_grad_(True)
-    A2 = W2.detach().expand(n_lr, *W2.shape).clone().requires_grad_(True)
-    stride = [n // n_record for n in steps]
-    diag0 = balance(W1, W2).diagonal()
-    rec = {k: torch.zeros(n_lr, n_record + 1, dtype=W1.dtype) for k in ("lam_star", "distance", "diag_drift", "loss")}
-
-    def record(b: int, m: int, loss_b: torch.Tensor) -> None:
-        B = balance(A1[b].detach(), A2[b].detach())
-        lam = B.diagonal().mean()
-        rec["lam_star"][b, m] = float(lam)
-        rec["distance"][b, m] = float(torch.linalg.matrix_norm(B - lam * torch.eye(B.shape[0], dtype=B.dtype,
-                                                                                   device=B.device)))
-        rec["diag_drift"][b, m] = float((B.diagonal() - diag0).abs().max())
-        rec["loss"][b, m] = float(loss_b)
-
-    n_steps = torch.tensor(steps, device=W1.device)
-    with single_thread():  # small tensors, many steps: one thread is fastest
-        for k in progress(range(max(steps) + 1), desc=f"training ({activation})"):
-            residual = Y - A2 @ act(A1 @ X)
-            losses = 0.5 * residual.pow(2).sum((-1, -2)) / P
-            for b in range(n_lr):
-                if k <= steps[b] and k % stride[b] == 0:
-                    record(b, k // stride[b], losses[b].detach())
-            if k == max(steps):
-                break
-            g1, g2 = torch.autograd.grad(losses.sum(), (A1, A2))
-            active = (n_steps > k).to(W1.dtype)[:, None, None]
-            with torch.no_grad():
-                A1 -= eta * active * g1
-                A2 -= eta * active * g2
-    rec["times"] = torch.linspace(0.0, horizon, n_record + 1, dtype=torch.float64)
-    return rec
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
 
 
 def _check_pair(W1, W2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate a weight pair; convert both to their widest dtype, on the device of W1."""
     W1 = as_float_tensor(W1, "W1")
     W2 = as_float_tensor(W2, "W2")
+    dtype = common_dtype(W1, W2)
+    W1, W2 = W1.to(dtype), W2.to(dtype=dtype, device=W1.device)
     if W1.ndim < 2:
         raise ValueError(f"W1: expected shape (..., N_h, N_i), got {tuple(W1.shape)}")
     if W2.ndim < 2:
@@ -636,16 +723,21 @@ def _check_pair(W1, W2) -> tuple[torch.Tensor, torch.Tensor]:
     return W1, W2
 
 
+def _polar(M: torch.Tensor) -> torch.Tensor:
+    """The orthogonal polar factor of a square matrix: the orthogonal Q closest to M in Frobenius norm."""
+    P, _, Qh = torch.linalg.svd(M)
+    return P @ Qh
+
+
+def _check_dtype(dtype) -> None:
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype: expected torch.float32 or torch.float64, got {dtype!r}")
+
+
 def _check_widths(triple) -> tuple[int, int, int]:
     if not isinstance(triple, (tuple, list)) or len(triple) != 3:
         raise ValueError(f"widths: expected a triple (n_in, n_hidden, n_out) of positive integers, got {triple!r}")
     return tuple(check_positive_int(n, "widths") for n in triple)
-
-
-def _check_positive_real(x, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(float(x)) or x <= 0:
-        raise ValueError(f"{name}: expected a positive finite number, got {x!r}")
-    return float(x)
 
 
 def _check_scheme(scheme) -> str:

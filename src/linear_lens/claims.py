@@ -19,7 +19,7 @@ Each claim has a stable id ``chNN.slug`` (lower case, digits, ``-``, ``.``), uni
 what the check establishes about the seed: ``confirmed`` (the seed's statement holds), ``refuted`` (it does not),
 ``corrected`` (the book's corrected statement holds), ``beyond`` (a result of the book's own). ``source`` names the seed
 and the place ("Drgona et al., Theorem 6", "Anguita, eq. (3.49)"); ``says`` is a short phrase of what the seed says
-(or, for ``beyond``, what the book adds); ``erratum`` the errata entry (``"E02.1"``) where there is one.
+(or, for ``beyond``, what the book adds); ``erratum`` the errata entry (``"E02.1"``, or a list of ids) where there is one.
 
 :func:`report` displays the chapter's claims and embeds them, as JSON under the MIME type :data:`MIME_TYPE`, in the
 executed notebook. The runner writes them next to the executed notebook (``<chapter>.claims.json``,
@@ -35,7 +35,7 @@ import math
 import numbers
 import os
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 __all__ = [
     "VERDICTS",
@@ -89,7 +89,7 @@ def claim(
     source: str,
     says: str,
     verdict: str,
-    erratum: str | None = None,
+    erratum: str | Sequence[str] | None = None,
     values: Mapping[str, Any] | None = None,
 ) -> bool:
     """Check a claim: raise ``AssertionError(message)`` if ``holds`` is false (record it instead in survey mode).
@@ -114,6 +114,9 @@ def claim(
             raise ValueError(f"{name}: claim {id} needs a non-empty string")
     if not isinstance(message, str) or not message:
         raise ValueError("message: expected a non-empty string saying what failed")
+    errata = [erratum] if isinstance(erratum, str) else list(erratum or [])
+    if not all(isinstance(e, str) and re.fullmatch(r"E\d\d\.\d+", e) for e in errata):
+        raise ValueError(f"erratum: expected an id such as 'E02.1' or a list of them, got {erratum!r}")
     ok = _truth(holds, id)
     where = _caller()
     previous = _STATE["where"].get(id)
@@ -129,7 +132,7 @@ def claim(
         "source": source,
         "says": says,
         "verdict": verdict,
-        "erratum": erratum,
+        "erratum": errata[0] if len(errata) == 1 else (errata or None),
         "values": to_jsonable(dict(values or {})),
         "cell": where[2],
     }

@@ -131,7 +131,7 @@ def balanced_weights(W, lam, hidden_dim: int, R=None) -> tuple[torch.Tensor, tor
     The construction of Theorem 4.1.1 (Algorithm 1 of Anguita, 2024, corrected: errata E09.5-E09.7) with the
     singular values of :func:`weight_singular_values` on the diagonals of $S_2$ ``(N_o, N_h)`` and $S_1$
     ``(N_h, N_i)``; $W = USV^\top$ is the full SVD and $R$ an orthogonal $N_h \times N_h$ matrix (identity by
-    default). The batched counterpart of :func:`linear_lens.riccati.balanced_factors`: the same initial function
+    default). The batched counterpart of :func:`linear_lens.balanced.balanced_factors`: the same initial function
     factored for every $\lambda$ of a sweep, the setting of Theorem 4.1.3 ("$S$ does not depend on $\lambda$").
 
     ``W``: ``(..., N_o, N_i)``; ``lam``: ``(...)``, broadcast against the batch of ``W``; ``hidden_dim``: $N_h \ge

@@ -78,7 +78,6 @@ __all__ = [
     "riccati_rhs",
     "riccati_eigenbasis",
     "balance_coefficient",
-    "balanced_factors",
     "orientation",
     "qqt",
     "qqt_sigma",
@@ -285,31 +284,6 @@ def balance_coefficient(W1: torch.Tensor, W2: torch.Tensor) -> tuple[torch.Tenso
     scale = torch.maximum(torch.linalg.matrix_norm(A), torch.linalg.matrix_norm(Bm))
     err = torch.linalg.matrix_norm(B - lam[..., None, None] * eye)
     return lam, torch.where(scale > 0, err / torch.where(scale > 0, scale, torch.ones_like(scale)), err)
-
-
-def balanced_factors(W: torch.Tensor, lam, hidden_dim: int, R: torch.Tensor | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return $\lambda$-balanced $W_1$, $W_2$ with $W_2W_1 = W$: $W_2 = US_2R^\top$, $W_1 = RS_1V^\top$.
-
-    $W = USV^\top$ (full SVD), $S_1$, $S_2$ from :func:`linear_lens.balanced.balanced_singular_values` (Theorem 4.1.1
-    of Anguita (2024), corrected: errata E09.7), ``R``: an orthogonal ``(N_h, N_h)`` matrix (identity by default).
-    The same $W$ factored for several $\lambda$ isolates the effect of $\lambda$ from that of the initial function.
-    ``W``: ``(N_o, N_i)``; returns ``W1`` ``(N_h, N_i)``, ``W2`` ``(N_o, N_h)``.
-    """
-    from linear_lens import balanced
-
-    W = as_float_tensor(W, "W", dtype=F64)
-    if W.ndim != 2:
-        raise ValueError(f"W: expected a single (N_o, N_i) matrix, got shape {tuple(W.shape)}")
-    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
-    n_out, n_in = W.shape
-    U, s, Vh = torch.linalg.svd(W, full_matrices=True)
-    k = min(n_in, hidden_dim, n_out)
-    S2, S1 = balanced.balanced_singular_values(s[:k], check_real(lam, "lam"), n_in, hidden_dim, n_out)
-    R = torch.eye(hidden_dim, dtype=F64, device=W.device) if R is None else as_float_tensor(R, "R", dtype=F64)
-    if R.shape != (hidden_dim, hidden_dim) or float((R.T @ R - torch.eye(hidden_dim, dtype=F64)).abs().max()) > 1e-10:
-        raise ValueError(f"R: expected an orthogonal ({hidden_dim}, {hidden_dim}) matrix")
-    return R @ S1 @ Vh, U @ S2 @ R.T
 
 
 def orientation(W1: torch.Tensor, W2: torch.Tensor, X, Y) -> torch.Tensor:
@@ -837,11 +811,11 @@ def descent_deviation(n: int, lams, lrs, trials: int, steps: int = 200, sigma: f
         sig.append(Y @ X.T / n_samples)
         syy.append((Y * Y).sum() / n_samples)
         # Algorithm 1 draws Gaussians, keeps the product's SVD and a Haar R; with one draw for every lambda it is
-        # the same product factored for each lambda (balanced_factors)
+        # the same product factored for each lambda (balanced.balanced_factors)
         W1_0, W2_0 = balanced.lambda_balanced_init(0.0, n, n, n, sigma, g)
         U, _, _ = torch.linalg.svd(W2_0 @ W1_0)
         R = W2_0.T @ U / torch.linalg.svdvals(W2_0)[None, :]            # W2_0 = U S^(1/2) R^T at lambda = 0
-        pairs = [balanced_factors(W2_0 @ W1_0, lam, n, R) for lam in lams]
+        pairs = [balanced.balanced_factors(W2_0 @ W1_0, lam, n, R=R) for lam in lams]
         W1s.append(torch.stack([p[0] for p in pairs]))
         W2s.append(torch.stack([p[1] for p in pairs]))
     S = torch.stack(sig)[None]                               # (1, trials, n, n)

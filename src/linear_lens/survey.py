@@ -13,7 +13,12 @@ package finds, see :func:`linear_lens.runner.chapters`). Results come back to th
 - ``<output>/survey.csv``: one row per (run, claim): chapter, seed, parameters, quick, claim id, held, verdict,
   source, values, and the run's status and error (a run that failed before its first claim gets one row with an
   empty claim id);
-- ``<output>/meta.json``: when, with which package version, how many runs, workers and wall time.
+- ``<output>/meta.json``: when, with which package version, how many runs, workers and wall time
+  (``wall_seconds`` of the last call, ``total_wall_seconds`` over the calls that executed runs, ``run_seconds``
+  summed over the runs).
+
+The table and the meta data cover every run in the folder: surveys of different chapters, or of quick and full
+mode, made into one folder add up.
 
 :func:`summary` gives, per claim, the fraction of seeds where it held; :func:`load` reads a survey back.
 """
@@ -156,17 +161,24 @@ def run_survey(
             client.close()
             if cluster is not None:
                 cluster.close()
-    results = [json.loads(r.path(output).read_text()) for r in runs]
+    # The table holds every run in the folder, so that surveys of different chapters (or of quick and full mode)
+    # made into one folder add up.
+    results = [json.loads(p.read_text()) for p in sorted((output / "runs").glob("*/*.json"))]
     _write_table(results, output / "survey.csv")
+    previous = json.loads((output / "meta.json").read_text()) if (output / "meta.json").exists() else {}
+    wall = round(time.perf_counter() - start, 1)
     meta = {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "version": __version__,
-        "runs": len(runs),
+        "runs": len(results),
         "executed": len(todo),
         "workers": workers if scheduler is None else f"scheduler {scheduler}",
-        "wall_seconds": round(time.perf_counter() - start, 1),
-        "chapters": sorted({r.chapter for r in runs}),
-        "seeds": sorted({r.seed for r in runs}),
+        "wall_seconds": wall,
+        "total_wall_seconds": round(previous.get("total_wall_seconds", 0.0) + wall, 1) if todo else
+        previous.get("total_wall_seconds", wall),
+        "run_seconds": round(sum(r.get("seconds", 0.0) for r in results), 1),
+        "chapters": sorted({r["chapter"] for r in results}),
+        "seeds": sorted({r["seed"] for r in results}),
         "failed_runs": sum(r["status"] != "ok" for r in results),
     }
     (output / "meta.json").write_text(json.dumps(meta, indent=1))

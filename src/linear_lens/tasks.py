@@ -6,14 +6,18 @@ one column per sample. Its correlation matrices are (eq. 2.5)
 $$\Sigma^{xx} = \tfrac{1}{P} X X^\top, \qquad \Sigma^{yx} = \tfrac{1}{P} Y X^\top,$$
 
 and the inputs are *whitened* when $\Sigma^{xx} = I$ (eq. 2.6).
+
+Random tasks take a ``generator`` (``None``, a ``torch.Generator`` or an ``int`` seed), a ``dtype`` (float32 or
+float64) and a ``device``; draws are made on the CPU and moved to ``device``, so a seed gives the same task on every
+device.
 """
 
 from __future__ import annotations
 
 import torch
 
-from linear_lens.sampling import haar_orthogonal
-from linear_lens._checks import as_float_tensor, check_positive_int
+from linear_lens._checks import as_float_tensor, as_generator, check_positive_int, common_dtype
+from linear_lens.sampling import haar_orthogonal, randn
 
 __all__ = [
     "whiten",
@@ -31,7 +35,8 @@ def whiten(X: torch.Tensor) -> torch.Tensor:
     result is the whitened matrix closest to ``X``.
 
     ``X``: ``(N_i, P)`` inputs, one column per sample, with full row rank (``P >= N_i``).
-    Returns a tensor of the same shape and dtype. Raises ``ValueError`` if ``X`` is not full rank.
+    Returns a tensor of the same shape, dtype (float64 for integers) and device. Raises ``ValueError`` if ``X`` is
+    not full rank.
     """
     X = as_float_tensor(X, "X")
     if X.ndim != 2:
@@ -54,6 +59,7 @@ def random_regression_task(
     n_samples: int,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
+    device=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Draw a random linear regression task with whitened inputs.
 
@@ -61,17 +67,18 @@ def random_regression_task(
     $T \in \mathbb{R}^{N_o \times N_i}$ with i.i.d. standard normal entries scaled by $1/\sqrt{N_i}$, so that
     $\Sigma^{yx} = T$.
 
-    ``n_in`` $= N_i$, ``n_out`` $= N_o$, ``n_samples`` $= P \ge N_i$.
-    Returns ``X`` of shape ``(n_in, n_samples)`` and ``Y`` of shape ``(n_out, n_samples)``.
+    ``n_in`` $= N_i$, ``n_out`` $= N_o$, ``n_samples`` $= P \ge N_i$; ``generator``, ``dtype``, ``device``: see the
+    module docstring. Returns ``X`` of shape ``(n_in, n_samples)`` and ``Y`` of shape ``(n_out, n_samples)``.
     """
     n_in = check_positive_int(n_in, "n_in")
     n_out = check_positive_int(n_out, "n_out")
     n_samples = check_positive_int(n_samples, "n_samples")
     if n_samples < n_in:
         raise ValueError(f"n_samples: must be at least n_in={n_in} for whitened inputs, got {n_samples}")
-    X = torch.randn(n_in, n_samples, generator=generator, dtype=dtype)
-    X = whiten(X)
-    teacher = torch.randn(n_out, n_in, generator=generator, dtype=dtype) / n_in**0.5
+    _check_dtype(dtype)
+    generator = as_generator(generator)
+    X = whiten(randn((n_in, n_samples), generator, dtype, device))
+    teacher = randn((n_out, n_in), generator, dtype, device) / n_in**0.5
     return X, teacher @ X
 
 
@@ -82,6 +89,7 @@ def regression_task_with_spectrum(
     n_samples: int,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
+    device=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Draw a regression task with whitened inputs whose $\Sigma^{yx}$ has prescribed singular values.
 
@@ -91,29 +99,37 @@ def regression_task_with_spectrum(
     Anguita, 2024) exactly up to rounding.
 
     ``singular_values``: $k$ positive numbers $s_1, \dots, s_k$ (any order); ``n_in`` $= N_i$, ``n_out`` $= N_o$,
-    ``n_samples`` $= P \ge N_i$. Returns ``X`` of shape ``(n_in, n_samples)`` and ``Y`` of shape ``(n_out, n_samples)``.
+    ``n_samples`` $= P \ge N_i$; ``generator``, ``dtype``, ``device``: see the module docstring.
+    Returns ``X`` of shape ``(n_in, n_samples)`` and ``Y`` of shape ``(n_out, n_samples)``.
     """
     n_in = check_positive_int(n_in, "n_in")
     n_out = check_positive_int(n_out, "n_out")
     n_samples = check_positive_int(n_samples, "n_samples")
     if n_samples < n_in:
         raise ValueError(f"n_samples: must be at least n_in={n_in} for whitened inputs, got {n_samples}")
-    s = as_float_tensor(singular_values, "singular_values", dtype=dtype)
+    _check_dtype(dtype)
+    s = as_float_tensor(singular_values, "singular_values", dtype=dtype).to(device)
     k = min(n_in, n_out)
     if s.ndim != 1 or s.shape[0] != k:
         raise ValueError(f"singular_values: expected {k} = min(n_in, n_out) values, got shape {tuple(s.shape)}")
     if bool((s <= 0).any()):
         raise ValueError("singular_values: must be positive")
-    X = whiten(torch.randn(n_in, n_samples, generator=generator, dtype=dtype))
-    U = haar_orthogonal(n_out, generator=generator, dtype=dtype, columns=k)
-    V = haar_orthogonal(n_in, generator=generator, dtype=dtype, columns=k)
+    generator = as_generator(generator)
+    X = whiten(randn((n_in, n_samples), generator, dtype, device))
+    U = haar_orthogonal(n_out, generator=generator, dtype=dtype, device=device, columns=k)
+    V = haar_orthogonal(n_in, generator=generator, dtype=dtype, device=device, columns=k)
     return X, U @ torch.diag(s) @ V.T @ X
 
 
 def input_output_correlation(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    r"""Return $\Sigma^{yx} = Y X^\top / P$ (eq. 2.5 of Anguita, 2024), of shape ``(N_o, N_i)``."""
+    r"""Return $\Sigma^{yx} = Y X^\top / P$ (eq. 2.5 of Anguita, 2024), of shape ``(N_o, N_i)``.
+
+    Computed in the wider dtype of ``X`` and ``Y``, on the device of ``X``.
+    """
     X = as_float_tensor(X, "X")
     Y = as_float_tensor(Y, "Y")
+    dtype = common_dtype(X, Y)
+    X, Y = X.to(dtype), Y.to(dtype=dtype, device=X.device)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
         raise ValueError(
             f"X, Y: expected shapes (N_i, P) and (N_o, P) with the same P, got {tuple(X.shape)} and {tuple(Y.shape)}"
@@ -127,3 +143,13 @@ def input_correlation(X: torch.Tensor) -> torch.Tensor:
     if X.ndim != 2:
         raise ValueError(f"X: expected a 2-D tensor of shape (N_i, P), got shape {tuple(X.shape)}")
     return X @ X.T / X.shape[1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Private helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _check_dtype(dtype) -> None:
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype: expected torch.float32 or torch.float64, got {dtype!r}")
