@@ -109,3 +109,40 @@ def test_large_lambda_ntk_is_lambda_times_shallow_ntk(generator):
         K = ntk.ntk(W1, W2, X) / abs(lam)
         gaps.append(float(ntk.kernel_change(K, ntk.shallow_ntk(X, 3))))
     assert gaps[1] < gaps[0] / 50 and gaps[2] == pytest.approx(gaps[1], rel=1e-3), gaps
+
+
+E = torch.eye(3, dtype=F64)
+BAD = [
+    ("ntk shapes", lambda: ntk.ntk(E, torch.eye(2, dtype=F64), E), r"^W1, W2: expected"),
+    ("reps square", lambda: ntk.ntk_from_representations(torch.ones(3, 2, dtype=F64), E, E), r"^input_rep, output_rep"),
+    ("reps X", lambda: ntk.ntk_from_representations(E, E, torch.eye(2, dtype=F64)), r"^X: expected shape"),
+    ("empirical", lambda: ntk.empirical_ntk(E[None], E, E), r"^W1, W2, X: expected"),
+    ("shallow n_out", lambda: ntk.shallow_ntk(E, 0), r"^n_out: expected a positive integer"),
+    ("shallow X", lambda: ntk.shallow_ntk(torch.ones(3, dtype=F64), 2), r"^X: expected shape"),
+    ("empirical shallow", lambda: ntk.empirical_shallow_ntk(E, torch.eye(2, dtype=F64)), r"^W, X: expected"),
+    ("change shapes", lambda: ntk.kernel_change(E, torch.eye(4, dtype=F64)), r"^K, K0: shapes"),
+    ("change nan", lambda: ntk.kernel_change(E * float("nan"), E), r"^K: contains NaN"),
+    ("distance zero", lambda: ntk.kernel_distance(E, 0 * E), r"^K, K0: the kernel distance needs"),
+    ("distance 1d", lambda: ntk.kernel_distance(torch.ones(3, dtype=F64), E), r"^K, K0: expected matrices"),
+    ("inner batch", lambda: ntk.ntk_inner(E.expand(2, 3, 3), E.expand(3, 3, 3), E, E, E), r"^input_rep, output_rep: batch"),
+    ("rep change X", lambda: ntk.representation_kernel_change(E, E, E, E, torch.eye(2, dtype=F64)), r"^X: expected shape"),
+    ("rep distance zero", lambda: ntk.representation_kernel_distance(E, E, 0 * E, 0 * E, E),
+     r"^input_rep, output_rep: the kernel distance needs"),
+]
+
+
+@pytest.mark.parametrize("name, call, message", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_raises_a_clear_value_error(name, call, message):
+    with pytest.raises(ValueError, match=message) as info:
+        call()
+    assert "\n" not in str(info.value), f"{name}: the message should be one line"
+
+
+def test_every_public_function_has_a_bad_input_case():
+    import inspect
+    import re
+    from pathlib import Path
+
+    covered = set(re.findall(r"\bntk\.([a-z_0-9]+)\(", Path(__file__).read_text().split("BAD = [")[1]))
+    missing = [name for name in ntk.__all__ if inspect.isfunction(getattr(ntk, name)) and name not in covered]
+    assert not missing, f"public functions without a bad-input case: {missing}"

@@ -260,3 +260,58 @@ def test_draw_trials_and_lazy_limit_constant(generator):
     torch.testing.assert_close(lz.ntk_change * 1e6, c, rtol=1e-3, atol=0)       # O(lambda^-2) correction
     S2, W2_, _, _ = rp.draw_trials(2, 4, 5, 2, sigma=0.1, generator=generator)
     assert W2_.shape == (2, 5, 2) and float(W2_.abs().max()) < 1.0
+
+
+S53 = torch.randn(5, 3, generator=torch.Generator().manual_seed(1), dtype=F64)
+I3 = torch.eye(3, dtype=F64)
+BAD = [
+    ("modal nan", lambda: rp.modal_squares(float("nan"), 1.0), r"^s: contains NaN"),
+    ("modal negative", lambda: rp.modal_squares(-1.0, 1.0), r"^s: singular values must be non-negative"),
+    ("sv shape", lambda: rp.weight_singular_values(torch.ones(2, dtype=F64), 1.0, 3, 3, 3), r"^s: expected shape"),
+    ("sv width", lambda: rp.weight_singular_values(torch.ones(3, dtype=F64), 1.0, 3, 0, 3), r"^hidden_dim: expected"),
+    ("sv infeasible", lambda: rp.weight_singular_values(torch.ones(3, dtype=F64), -1.0, 3, 4, 5),
+     r"^lam: a negative lambda"),
+    ("weights 1d", lambda: rp.balanced_weights(torch.ones(3, dtype=F64), 1.0, 3), r"^W: expected"),
+    ("weights R", lambda: rp.balanced_weights(I3, 1.0, 3, R=2 * I3), r"^R: expected orthogonal"),
+    ("weights bottleneck", lambda: rp.balanced_weights(I3, 0.0, 2), r"^hidden_dim: the network would be"),
+    ("reps between", lambda: rp.representations_from_product(S53, 1.0, 4), r"^hidden_dim: for min"),
+    ("reps rank", lambda: rp.representations_from_product(torch.zeros(5, 3, dtype=F64), 1.0, 3),
+     r"^W: rank-deficient"),
+    ("reps tol", lambda: rp.representations_from_product(S53, 1.0, 3, rank_tol=0.0), r"^rank_tol: expected"),
+    ("printed 1d", lambda: rp.printed_convergence_representations(torch.ones(3, dtype=F64), 1.0),
+     r"^sigma_yx: expected"),
+    ("limit zero", lambda: rp.limit_representations(S53, 0.0), r"^lam: Theorem 4.1.2\(2\)"),
+    ("expansions zero", lambda: rp.printed_expansions(1.0, 0.0), r"^lam: the expansions"),
+    ("leading shapes", lambda: rp.ntk_change_leading_term(S53, I3, 1.0), r"^W0, W: expected"),
+    ("leading zero", lambda: rp.ntk_change_leading_term(I3, I3, 0.0), r"^lam: the leading term"),
+    ("linearised shapes", lambda: rp.linearised_product([0.0], I3, I3, torch.eye(2, dtype=F64), I3),
+     r"^input_0, output_0, sigma_yx"),
+    ("linearised times", lambda: rp.linearised_product([-1.0], I3, I3, I3, I3), r"^t: times"),
+    ("laziness X", lambda: rp.laziness(I3, I3, I3, I3, torch.eye(2, dtype=F64)), r"^X: expected shape"),
+    ("gap shape", lambda: rp.linearisation_gap(I3[None, None], [0.0, 1.0], I3, I3, I3, I3), r"^product: expected"),
+    ("rate shape", lambda: rp.convergence_rate(torch.ones(2, dtype=F64), 1.0, 3, 3, 3), r"^s: expected shape"),
+    ("rate tau", lambda: rp.convergence_rate(torch.ones(3, dtype=F64), 1.0, 3, 3, 3, tau=0.0), r"^tau: expected"),
+    ("constant shapes", lambda: rp.lazy_limit_constant(S53, I3), r"^W0, sigma_yx: expected"),
+    ("draw trials", lambda: rp.draw_trials(3, 3, 3, 0), r"^trials: expected a positive integer"),
+    ("draw sigma", lambda: rp.draw_trials(3, 3, 3, 1, sigma=-1.0), r"^sigma: expected"),
+    ("sweep shapes", lambda: rp.laziness_sweep(I3, I3, [1.0], 3), r"^sigma_yx, W0: expected"),
+    ("sweep empty", lambda: rp.laziness_sweep(I3[None], I3[None], torch.ones(0, dtype=F64), 3), r"^lams: expected"),
+    ("sweep horizon", lambda: rp.laziness_sweep(I3[None], I3[None], [1.0], 3, horizon=0.0), r"^horizon: expected"),
+]
+
+
+@pytest.mark.parametrize("name, call, message", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_raises_a_clear_value_error(name, call, message):
+    with pytest.raises(ValueError, match=message) as info:
+        call()
+    assert "\n" not in str(info.value), f"{name}: the message should be one line"
+
+
+def test_every_public_function_has_a_bad_input_case():
+    import inspect
+    import re
+    from pathlib import Path
+
+    covered = set(re.findall(r"\brp\.([a-z_0-9]+)\(", Path(__file__).read_text().split("BAD = [")[1]))
+    missing = [name for name in rp.__all__ if inspect.isfunction(getattr(rp, name)) and name not in covered]
+    assert not missing, f"public functions without a bad-input case: {missing}"

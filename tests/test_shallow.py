@@ -126,3 +126,38 @@ def test_bad_input():
         sh.projected_limit([0.0], W1, W2, S)
     with pytest.raises(ValueError, match="t: times"):
         sh.shallow_correction([-1.0], S, S)
+
+
+I3 = torch.eye(3, dtype=F64)
+BAD = [
+    ("reps 1d", lambda: sh.shallow_representations(torch.ones(3, dtype=F64)), r"^sigma_yx: expected a matrix"),
+    ("printed nan", lambda: sh.printed_shallow_representations(I3 * float("nan")), r"^sigma_yx: contains NaN"),
+    ("descent shapes", lambda: sh.shallow_descent(I3, torch.eye(2, dtype=F64), I3, 0.1, 3), r"^W0, X, Y: expected"),
+    ("descent steps", lambda: sh.shallow_descent(I3, I3, I3, 0.1, 0), r"^steps: expected a positive integer"),
+    ("descent lr", lambda: sh.shallow_descent(I3, I3, I3, 0.0, 3), r"^lr: learning rates must be positive"),
+    ("compressed zero", lambda: sh.compressed_shallow([0.0], I3, I3, 0.0), r"^lam: Theorem 4.2.3"),
+    ("compressed times", lambda: sh.compressed_shallow(torch.ones(2, 4, dtype=F64), I3[None].expand(3, 3, 3), I3,
+                                                       1.0), r"^t: shape"),
+    ("correction times", lambda: sh.shallow_correction([-1.0], I3, I3), r"^t: times must be non-negative"),
+    ("projected zero", lambda: sh.projected_limit([0.0], I3, I3, I3), r"^W1_0, W2_0: lambda = 0"),
+    ("projected unbalanced", lambda: sh.projected_limit([0.0], 2 * I3, torch.ones(3, 3, dtype=F64), I3),
+     r"^W1_0, W2_0: the weights are not lambda-balanced"),
+    ("projected tau", lambda: sh.projected_limit([0.0], I3, I3, I3, tau=-1.0), r"^tau: expected"),
+]
+
+
+@pytest.mark.parametrize("name, call, message", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_raises_a_clear_value_error(name, call, message):
+    with pytest.raises(ValueError, match=message) as info:
+        call()
+    assert "\n" not in str(info.value), f"{name}: the message should be one line"
+
+
+def test_every_public_function_has_a_bad_input_case():
+    import inspect
+    import re
+    from pathlib import Path
+
+    covered = set(re.findall(r"\bsh\.([a-z_0-9]+)\(", Path(__file__).read_text().split("BAD = [")[1]))
+    missing = [name for name in sh.__all__ if inspect.isfunction(getattr(sh, name)) and name not in covered]
+    assert not missing, f"public functions without a bad-input case: {missing}"

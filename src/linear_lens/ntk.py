@@ -129,8 +129,7 @@ def kernel_change(K: torch.Tensor, K0: torch.Tensor) -> torch.Tensor:
     ``K``: ``(..., M, M)``; ``K0``: ``(M, M)`` or broadcastable. Returns ``(...)``; ``inf`` where $K_0 = 0 \ne K$,
     ``0`` where both vanish.
     """
-    K = as_float_tensor(K, "K")
-    K0 = as_float_tensor(K0, "K0").to(K)
+    K, K0 = _check_kernels(K, K0)
     return _ratio(torch.linalg.matrix_norm(K - K0), torch.linalg.matrix_norm(K0))
 
 
@@ -141,8 +140,7 @@ def kernel_distance(K: torch.Tensor, K0: torch.Tensor) -> torch.Tensor:
     without the cancellation of $1 - \cos$ when the kernels are nearly parallel (the lazy regime). In $[0, 2]$;
     invariant to rescaling either kernel. ``K``: ``(..., M, M)``; ``K0``: broadcastable. Both must be non-zero.
     """
-    K = as_float_tensor(K, "K")
-    K0 = as_float_tensor(K0, "K0").to(K)
+    K, K0 = _check_kernels(K, K0)
     n, n0 = torch.linalg.matrix_norm(K), torch.linalg.matrix_norm(K0)
     if bool((n == 0).any()) or bool((n0 == 0).any()):
         raise ValueError("K, K0: the kernel distance needs non-zero kernels")
@@ -220,6 +218,18 @@ def _check_reps(input_rep, output_rep, X):
         raise ValueError(f"input_rep, output_rep: batch shapes {tuple(K1.shape[:-2])} and {tuple(K2.shape[:-2])} "
                          "do not broadcast") from err
     return K1, K2, X
+
+
+def _check_kernels(K, K0):
+    K = as_float_tensor(K, "K")
+    K0 = as_float_tensor(K0, "K0").to(K)
+    if K.ndim < 2 or K0.ndim < 2:
+        raise ValueError(f"K, K0: expected matrices (..., M, M), got shapes {tuple(K.shape)}, {tuple(K0.shape)}")
+    try:
+        torch.broadcast_shapes(K.shape, K0.shape)
+    except RuntimeError as err:
+        raise ValueError(f"K, K0: shapes {tuple(K.shape)} and {tuple(K0.shape)} do not broadcast") from err
+    return K, K0
 
 
 def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
