@@ -16,6 +16,10 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.riccati`: the exact dynamics $QQ^\\top(t)$ of unaligned $\\lambda$-balanced networks, equal and unequal
   dimensions (Anguita, Sections 3.3-3.4), and the reference forms it corrects.
 - :mod:`linear_lens.ntk`: the neural tangent kernel of a two-layer linear network and the representations.
+- :mod:`linear_lens.representations`: $\\lambda$ and the lazy and rich regimes: singular values, representations and
+  NTK movement as functions of $\\lambda$ (Anguita, Section 4.1).
+- :mod:`linear_lens.shallow`: the shallow network and the large-$\\lambda$ limit of deep dynamics (Anguita, Section 4.2).
+- :mod:`linear_lens.nonlinear`: ReLU and Tanh two-layer networks trained by gradient descent, and their fitted $\\lambda$.
 - :mod:`linear_lens.dmft`: dynamic mean-field theory of the random recurrent network $\\dot x = -x + J\\phi(x)$ (Clark).
 - :mod:`linear_lens.rnn`: its batched simulation, and the linear-equivalent and naive-closure covariances.
 - :mod:`linear_lens.sampling`: Haar-random orthogonal matrices, seeded Gaussian draws, grids over the phase portraits' domains.
