@@ -58,7 +58,7 @@ page: $(STAMP)
 	@test -n "$(CH)" || { echo "usage: make page CH=02"; exit 2; }
 	@mkdir -p _build/page-$(CH)
 	@f=$$(ls notebooks/$(CH)_*.md | head -1); \
-	printf 'format: jb-book\nroot: book/intro\nchapters:\n  - file: book/how-to-use\n  - file: book/notation\n  - file: %s\n  - file: book/errata\n  - file: book/claims\n  - file: book/references\n' "$${f%.md}" > _build/page-$(CH)/_toc.yml
+	printf 'format: jb-book\nroot: book/intro\nchapters:\n  - file: book/how-to-use\n  - file: book/notation\n  - file: %s\n  - file: book/errata\n  - file: book/claims\n  - file: book/reproducibility\n  - file: book/references\n' "$${f%.md}" > _build/page-$(CH)/_toc.yml
 	$(BIN)/jupyter-book build . -n --keep-going --toc _build/page-$(CH)/_toc.yml --path-output _build/page-$(CH) 2>&1 | tee _build/page-$(CH)/log.txt | grep -E "WARNING|ERROR|Error|Traceback" | grep -v "Kernel is running over TCP" || true
 	@echo "Page: _build/page-$(CH)/_build/html/notebooks/$$(basename $$(ls notebooks/$(CH)_*.md) .md).html"
 

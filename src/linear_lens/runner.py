@@ -38,6 +38,9 @@ __all__ = [
     "check_range",
     "read_checks",
     "describe_check",
+    "glued_values",
+    "glue_digest",
+    "environment",
     "main",
     "ParameterError",
 ]
@@ -246,6 +249,61 @@ def run_chapter(
         source.unlink(missing_ok=True)
     _write_claims(target)
     return target, _save_figures(target, out_dir / chapter.stem)
+
+
+def glued_values(notebook) -> dict[str, str]:
+    """Return the values an executed chapter glued, as ``{name: text}`` (their ``text/plain`` form; figures skipped).
+
+    ``notebook``: an executed ``.ipynb`` (a path or an nbformat node), or the ``.glue.json`` file myst-nb writes beside
+    the notebooks it executes.
+    """
+    import json
+
+    import nbformat
+
+    if not hasattr(notebook, "cells") and str(notebook).endswith(".glue.json"):
+        outputs = json.loads(Path(notebook).read_text()).values()
+    else:
+        nb = notebook if hasattr(notebook, "cells") else nbformat.read(str(notebook), as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    values = {}
+    for out in outputs:
+        meta = out.get("metadata", {}).get("scrapbook")
+        if not meta:
+            continue
+        data = out.get("data", {})
+        text = data.get(meta.get("mime_prefix", "") + "text/plain", data.get("text/plain"))
+        images = [k for k in data if "image/" in k]
+        if text is not None and not images:
+            values[meta["name"]] = text if isinstance(text, str) else "".join(text)
+    return values
+
+
+def glue_digest(notebook) -> str:
+    """A SHA-256 digest (16 hex digits) of the values a chapter glued: equal digests, equal numbers in the prose.
+
+    ``notebook`` as in :func:`glued_values`. Two runs of a chapter with the same parameters on the same machine give
+    the same digest (the chapters are seeded); the book's reproducibility page lists each chapter's.
+    """
+    import hashlib
+    import json
+
+    values = glued_values(notebook)
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def environment() -> dict[str, str]:
+    """The versions of Python and of the packages the chapters compute with."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("linear-lens", "torch", "numpy", "scipy", "mpmath", "matplotlib", "jupyter-book", "myst-nb"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 class ChapterError(RuntimeError):
