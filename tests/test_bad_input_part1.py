@@ -18,6 +18,7 @@ from linear_lens import activations as AC
 from linear_lens import affine as AF
 from linear_lens import networks as N
 from linear_lens import sampling as SA
+from linear_lens import secants as SC
 from linear_lens import stability as ST
 
 F32, F64 = torch.float32, torch.float64
@@ -53,8 +54,8 @@ ROWS = [
     ("symmetric_derivative z0", lambda: AC.symmetric_derivative(torch.tanh, NAN), r"^z0: expected a finite real number, got nan"),
     ("slope None", lambda: AC.slope("tanh", None), r"^z: expected an array of real numbers, got None"),
     ("slope complex", lambda: AC.slope("tanh", CPLX), r"^z: expected real numbers, got complex dtype"),
-    ("secant NaN", lambda: AC.secant("tanh", torch.tensor([NAN])), r"^z: contains NaN or infinite entries"),
-    ("secant form", lambda: AC.secant("tanh", torch.zeros(1), form="tangent"), r"^form: expected one of paper, shifted"),
+    ("secant NaN", lambda: SC.secant("tanh", torch.tensor([NAN])), r"^z: contains NaN or infinite entries"),
+    ("secant form", lambda: SC.secant("tanh", torch.zeros(1), form="tangent"), r"^form: expected one of paper, shifted"),
     ("Activation.secant None", lambda: AC.get("sigmoid").secant(None), r"^z: expected an array of real numbers, got None"),
     ("Activation.shifted_secant bool", lambda: AC.get("sigmoid").shifted_secant(torch.tensor([True])),
      r"^z: expected real numbers, got a boolean tensor"),
@@ -337,7 +338,7 @@ def test_docstrings_have_no_control_characters():
     import inspect
 
     bad = []
-    for mod in (AC, AS, AF, N, SA, ST, _checks):
+    for mod in (AC, AS, AF, N, SA, SC, ST, _checks):
         objects = [mod] + [getattr(mod, n) for n in dir(mod) if not n.startswith("__")]
         objects += [getattr(AC.Activation, n) for n in ("secant", "shifted_secant")]
         for obj in objects:

@@ -26,8 +26,9 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
-from linear_lens._checks import as_float_tensor, check_positive_int, check_real
-from linear_lens.activations import Activation, _ALIASES, _SELU_ALPHA, _SELU_SCALE, _normalise, _secant, get, names
+from linear_lens._checks import as_float_tensor, check_positive_int
+from linear_lens.activations import Activation, _ALIASES, _normalise, get, names
+from linear_lens.secants import _SELU_ALPHA, _SELU_SCALE, _secant
 
 __all__ = [
     "ActivationStability", "classify", "paper_footnotes", "sweep", "offset", "iterate", "iterate_layer",

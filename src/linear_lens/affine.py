@@ -35,7 +35,7 @@ from typing import Sequence
 
 import torch
 
-from linear_lens import activations
+from linear_lens import activations, secants
 from linear_lens._checks import (
     as_float_tensor,
     as_generator,
@@ -253,7 +253,7 @@ def secant_tangent_gap(activation, z: torch.Tensor) -> torch.Tensor:
         (tangent,) = torch.autograd.grad(act(zg).sum(), zg)
     if not act.smooth:  # the kink's tangent is Remark 11's symmetric derivative, as for Lambda
         tangent = torch.where(z == 0, torch.full_like(tangent, act.slope0), tangent)
-    return (activations._secant(act, z.detach(), "paper") - tangent).abs()
+    return (secants._secant(act, z.detach(), "paper") - tangent).abs()
 
 
 def exactness_sweep(
@@ -350,10 +350,10 @@ def jacobian_gap_sweep(
 
 
 def _value_and_scaling(act: activations.Activation, z: torch.Tensor, form: str):
-    r"""$(\sigma(z), \lambda, c)$; where $\sigma = z g(z)$ with $g$ the secant (``activations._TimesSecant``),
+    r"""$(\sigma(z), \lambda, c)$; where $\sigma = z g(z)$ with $g$ the secant (``secants._TimesSecant``),
     $g$ is evaluated once for both."""
     fn = act.fn
-    if isinstance(fn, activations._TimesSecant) and act.secant_fn is fn.secant and act.sigma0 == 0:
+    if isinstance(fn, secants._TimesSecant) and act.secant_fn is fn.secant and act.sigma0 == 0:
         lam = fn.secant(z)
         return z * lam, lam, torch.zeros_like(lam)
     s = act(z)
@@ -362,7 +362,7 @@ def _value_and_scaling(act: activations.Activation, z: torch.Tensor, form: str):
 
 def _scaling(act: activations.Activation, z: torch.Tensor, s: torch.Tensor, form: str):
     r"""$(\lambda, c)$ with $\sigma(z) = \lambda z + c$ given $s = \sigma(z)$; see :func:`activation_scaling`."""
-    lam = activations._secant(act, z, form, s)
+    lam = secants._secant(act, z, form, s)
     if form == "shifted":
         return lam, torch.full_like(lam, act.sigma0)
     if act.sigma0 == 0:

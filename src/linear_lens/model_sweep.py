@@ -39,7 +39,7 @@ from typing import Callable, Sequence
 import torch
 
 from linear_lens import dynamics
-from linear_lens._checks import check_positive_int, check_real
+from linear_lens._checks import check_positive_int
 from linear_lens.progress import progress
 
 __all__ = [

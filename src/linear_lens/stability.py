@@ -25,7 +25,7 @@ from typing import Sequence
 
 import torch
 
-from linear_lens import activations
+from linear_lens import activations, secants
 from linear_lens._checks import (
     as_float_tensor,
     as_generator,
@@ -112,7 +112,7 @@ def activation_gain(activation, *, z_max: float = 1e12, points: int = 8001) -> f
     t = torch.linspace(-8.0, math.log10(z_max), points, dtype=torch.float64)
     z = torch.cat([10**t, -(10**t)])
     with torch.no_grad():
-        ratio = activations._secant(act, z, "paper").abs()
+        ratio = secants._secant(act, z, "paper").abs()
     if not bool(torch.isfinite(ratio).all()):
         raise ValueError(f"activation: {act.name} is not finite on [-{z_max:g}, {z_max:g}]")
     return max(float(ratio.max()), abs(act.slope0))
