@@ -27,6 +27,7 @@ Secant slopes, the diagonal entries of $\Lambda_z$, are computed without cancell
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -63,9 +64,32 @@ class Activation:
     params: Mapping[str, float] = field(default_factory=dict)
     smooth: bool = True
     secant_fn: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False, compare=False)
+    derivative_fn: Callable[[torch.Tensor, int], torch.Tensor] | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return self.fn(z)
+
+    def derivative(self, z, *, at_kink: str = "symmetric") -> torch.Tensor:
+        r"""Return $\sigma'(z)$ elementwise in closed form, with a stated convention where $\sigma$ has no derivative.
+
+        Where $\sigma$ is differentiable this is $\sigma'(z)$. At a kink or a jump (ReLU at 0, Hardtanh at its
+        limits, Hardshrink at $\pm\lambda$, APLU at its hinges, ...) ``at_kink`` decides: ``"symmetric"``, the mean of
+        the one-sided derivatives, Remark 11's convention, which is ``slope0`` at $z = 0$ (and the symmetric
+        derivative $\lim_h (\sigma(z + h) - \sigma(z - h))/2h$ at every kink of a continuous $\sigma$); ``"left"``
+        or ``"right"``, the one-sided derivative (``"left"`` is what PyTorch's autograd returns for ReLU, ELU and
+        SELU at 0). Registered activations use their closed forms (``derivative_fn``); a user callable gets
+        autograd, whose choice at a kink is the callable's own (``at_kink="symmetric"`` puts ``slope0`` at
+        $z = 0$ when $\sigma$ is not ``smooth``).
+
+        ``z``: a tensor or array-like of any shape (integers are computed in float64). Returns the shape, dtype
+        and device of ``z``. Raises ``ValueError`` for ``None``, complex, boolean or non-finite ``z`` and an
+        unknown ``at_kink``.
+        """
+        from linear_lens._checks import as_float_tensor
+
+        if at_kink not in _SIDES:
+            raise ValueError(f"at_kink: expected one of {', '.join(_SIDES)}, got {at_kink!r}")
+        return _derivative(self, as_float_tensor(z, "z"), at_kink)
 
     def shifted_secant(self, z) -> torch.Tensor:
         r"""Return $(\sigma(z) - \sigma(0))/z$ elementwise, and ``slope0`` where $z = 0$, in the dtype of ``z``.
@@ -137,7 +161,8 @@ def get(activation: str | Activation | Callable[[torch.Tensor], torch.Tensor], *
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
                 raise ValueError(f"params: {name} parameter {k} must be finite and real, got {v!r}")
         values = {**defaults, **{k: float(v) for k, v in params.items()}}
-        return secants._attach(builder(**values))
+        act = builder(**values)
+        return secants._attach(dataclasses.replace(act, derivative_fn=_DERIVATIVES[name](**values)))
     if callable(activation):
         if params:
             raise ValueError("params: parameters can only be given with an activation name")
@@ -187,13 +212,138 @@ def slope(activation, z: torch.Tensor) -> torch.Tensor:
     return d
 
 
-
-
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers and the registry
 # ---------------------------------------------------------------------------------------------------------------
+
+#: at_kink of :meth:`Activation.derivative` -> the side a kink belongs to (0: the mean of both).
+_SIDES = {"symmetric": 0, "left": -1, "right": 1}
+
+
+def _derivative(act: Activation, z: torch.Tensor, at_kink: str) -> torch.Tensor:
+    """sigma'(z) for a validated float tensor z (no checks); see :meth:`Activation.derivative`."""
+    side = _SIDES[at_kink]
+    d = act.derivative_fn
+    if d is None:
+        zz = z.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            (out,) = torch.autograd.grad(act.fn(zz).sum(), zz)
+        if side == 0 and not act.smooth:
+            out = torch.where(z == 0, torch.full_like(out, act.slope0), out)
+        return out
+    if side or act.smooth:
+        return d(z, side or 1)
+    return 0.5 * (d(z, -1) + d(z, 1))
+
+
+def _right(z: torch.Tensor, k: float, side: int) -> torch.Tensor:
+    """Whether z lies on the piece right of a kink at k; z = k counts as right when ``side`` > 0."""
+    return z >= k if side > 0 else z > k
+
+
+def _piece(mask: torch.Tensor, z: torch.Tensor, inside, outside) -> torch.Tensor:
+    inside, outside = (v if isinstance(v, torch.Tensor) else torch.full_like(z, v) for v in (inside, outside))
+    return torch.where(mask, inside, outside)
+
+
+def _d_leaky(a: float):
+    return lambda z, s: _piece(_right(z, 0.0, s), z, 1.0, a)
+
+
+def _d_window(lo: float, hi: float, value: float = 1.0):
+    """value on (lo, hi), 0 outside: Hardtanh, ReLU6, Hardsigmoid."""
+    return lambda z, s: _piece(_right(z, lo, s) & ~_right(z, hi, s), z, value, 0.0)
+
+
+def _d_shrink(lambd: float):
+    """1 on |z| > lambda, 0 inside: Hardshrink and Softshrink (the identity when lambda <= 0)."""
+    if lambd <= 0:
+        return lambda z, s: torch.ones_like(z)
+    return lambda z, s: _piece(_right(z, lambd, s) | ~_right(z, -lambd, s), z, 1.0, 0.0)
+
+
+def _d_exp(scale: float, alpha: float, beta: float = 1.0):
+    """scale on z > 0, scale alpha e^(z/beta)/beta on z < 0: ELU, SELU, CELU (alpha = beta), PELU."""
+    def d(z, s):
+        right = _right(z, 0.0, s)
+        neg = torch.exp(torch.where(right, torch.zeros_like(z), z) / beta)
+        return _piece(right, z, scale, scale * alpha / beta * neg)
+
+    return d
+
+
+def _d_sigmoid(z, s):
+    p = torch.sigmoid(z)
+    return p * (1 - p)
+
+
+def _d_soft_exponential(alpha: float):
+    if alpha == 0:
+        return lambda z, s: torch.ones_like(z)
+    if alpha > 0:
+        return lambda z, s: torch.exp(alpha * z)
+
+    def d(z, s):  # 1/(1 - alpha(z + alpha)); sigma is undefined (NaN) where the denominator is not positive
+        den = 1 - alpha * (z + alpha)
+        return torch.where(den > 0, 1 / den, torch.full_like(z, math.nan))
+
+    return d
+
+
+def _d_aplu(a1: float, b1: float, a2: float, b2: float):
+    def d(z, s):
+        out = _right(z, 0.0, s).to(z.dtype)
+        for a, b in ((a1, b1), (a2, b2)):
+            out = out - a * (~_right(z, b, s)).to(z.dtype)
+        return out
+
+    return d
+
+
+def _d_hardswish(z, s):
+    inner = (2 * z + 3) / 6
+    return torch.where(_right(z, 3.0, s), torch.ones_like(z), torch.where(_right(z, -3.0, s), inner,
+                                                                           torch.zeros_like(z)))
+
+
+def _d_silu(z, s):
+    p = torch.sigmoid(z)
+    return p * (1 + z * (1 - p))
+
+
+def _d_gelu(z, s):
+    return 0.5 * torch.erfc(-z / math.sqrt(2.0)) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+#: name -> (params -> sigma'(z, side)): the closed-form derivatives of the registry, side as in :func:`_right`.
+_DERIVATIVES: dict[str, Callable[..., Callable[[torch.Tensor, int], torch.Tensor]]] = {
+    "soft_exponential": _d_soft_exponential,
+    "blu": lambda beta: (lambda z, s: 1 + beta * z / torch.hypot(z, torch.ones_like(z))),
+    "prelu": lambda a: _d_leaky(a),
+    "relu": lambda: _d_leaky(0.0),
+    "gelu": lambda: _d_gelu,
+    "rrelu": lambda lower, upper: _d_leaky((lower + upper) / 2),
+    "hardtanh": lambda min_val, max_val: _d_window(min_val, max_val),
+    "relu6": lambda: _d_window(0.0, 6.0),
+    "tanh": lambda: (lambda z, s: 1 - torch.tanh(z) ** 2),
+    "elu": lambda alpha: _d_exp(1.0, alpha),
+    "celu": lambda alpha: _d_exp(1.0, alpha, alpha),
+    "hardshrink": lambda lambd: _d_shrink(lambd),
+    "leaky_relu": lambda negative_slope: _d_leaky(negative_slope),
+    "softshrink": lambda lambd: _d_shrink(lambd),
+    "softsign": lambda: (lambda z, s: 1 / (1 + z.abs()) ** 2),
+    "tanhshrink": lambda: (lambda z, s: torch.tanh(z) ** 2),
+    "aplu": _d_aplu,
+    "pelu": lambda alpha, beta: _d_exp(alpha / beta, beta, beta),
+    "sigmoid": lambda: _d_sigmoid,
+    "hardsigmoid": lambda: _d_window(-3.0, 3.0, 1 / 6),
+    "hardswish": lambda: _d_hardswish,
+    "selu": lambda: _d_exp(_SELU_SCALE, _SELU_ALPHA),
+    "logsigmoid": lambda: (lambda z, s: torch.sigmoid(-z)),
+    "softplus": lambda beta: (lambda z, s: torch.sigmoid(beta * z)),
+    "silu": lambda: _d_silu,
+    "identity": lambda: (lambda z, s: torch.ones_like(z)),
+}
 
 
 def _normalise(name: str) -> str:
