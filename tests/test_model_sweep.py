@@ -163,7 +163,7 @@ def test_network_draws_summary_and_html():
     net = ms.network_draws(c, [1, 2, 3])
     assert net.size == 3 and net.convention == "authors" and net.depth == 4 and not bool(net.has_bias.any())
     one = ms.network_draws(c, [2])
-    assert torch.equal(one.weights[0], net.weights[1])
+    assert torch.equal(one.stacked()[0], net.stacked()[1])
     with pytest.raises(ValueError, match="seeds"):
         ms.network_draws(c, [-1])
     rows = [{"activation": "relu", "kind": "single point", "rho_max": 0.5, "rho_max_shifted": 0.5},

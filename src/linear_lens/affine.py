@@ -88,27 +88,8 @@ def pointwise_affine(
     weights, biases, x = check_network(weights, biases, x)
     act = activations.get(activation)
     _check_form(form)
-    batch = x.shape[:-1]
     pole = form == "paper" and act.sigma0 != 0
-    overflow = False
-    # Keep A* transposed, (..., n_0, n_l): each layer is then one plain matmul with A_l^T, which is much faster
-    # than broadcasting A_l against a batch of matrices.
-    At = weights[0].mT.expand(*batch, *weights[0].mT.shape)
-    b = (biases[0] if biases is not None else torch.zeros(weights[0].shape[0], dtype=x.dtype, device=x.device))
-    b = b.expand(*batch, weights[0].shape[0])
-    z = x @ weights[0].mT + (biases[0] if biases is not None else 0)
-    for l in range(1, len(weights)):
-        h, lam, c = _value_and_scaling(act, z, form)
-        if pole:
-            overflow = overflow or bool((torch.isinf(lam) & torch.isfinite(h)).any())  # sigma(z)/z, not sigma
-        W = weights[l]
-        At = (At * lam.unsqueeze(-2)) @ W.mT
-        b = (lam * b + c) @ W.mT
-        z = h @ W.mT
-        if biases is not None:
-            b = b + biases[l]
-            z = z + biases[l]
-    A = At.mT
+    A, b, overflow = _compose(weights, biases, x, lambda z: _value_and_scaling(act, z, form), track_poles=pole)
     if overflow and not bool(torch.isfinite(A).all() and torch.isfinite(b).all()):
         raise ValueError(
             f"form: the paper form's Lambda = sigma(z)/z overflowed in {A.dtype} at a pre-activation next to 0, where "
@@ -347,6 +328,50 @@ def jacobian_gap_sweep(
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def _compose(weights, biases, x: torch.Tensor, value_and_scaling, *, track_poles: bool = False):
+    r"""$A^*(x)$ and $b^*(x)$ by the recursion of eqs. (5)-(7), shared by :func:`pointwise_affine` and
+    :func:`linear_lens.spectral_fields.affine_field`.
+
+    ``weights``, ``biases`` (or ``None``): either every $A_l$ ``(n_{l+1}, n_l)`` and $b_l$ ``(n_{l+1},)`` (one
+    network; ``x``: ``(..., n_0)``), or every $A_l$ ``(M, n_{l+1}, n_l)`` and $b_l$ ``(M, n_{l+1})`` (a batch of
+    networks; ``x``: ``(M, ..., n_0)``). ``value_and_scaling(z)`` returns $(\sigma(z), \lambda, c)$ with
+    $\sigma(z) = \lambda z + c$ for pre-activations ``z`` ``(..., n_l)`` (``(M, ..., n_l)`` for a batch).
+    Returns ``(A, b, overflow)``: ``A`` ``(..., n_{L+1}, n_0)``, ``b`` ``(..., n_{L+1})``, and, with
+    ``track_poles``, whether some $\lambda$ was infinite where $\sigma$ was finite (a pole of the paper's form).
+    """
+    batched = weights[0].ndim == 3
+    batch = x.shape[:-1]
+
+    def times(T: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # T @ W^T, T: (..., k, n_l) or (..., n_l)
+        if not batched:
+            return T @ W.mT
+        M = W.shape[0]
+        return torch.bmm(T.reshape(M, -1, W.shape[-1]), W.mT).reshape(*T.shape[:-1], W.shape[-2])
+
+    def along(v: torch.Tensor) -> torch.Tensor:  # a per-network tensor (M, ...) against the batch (M, *points)
+        return v.reshape(v.shape[0], *([1] * (len(batch) - 1)), *v.shape[1:]) if batched else v
+
+    # Keep A* transposed, (..., n_0, n_l): each layer is then one plain matmul with A_l^T (a batched one, one
+    # matrix per network, for a batch), much faster than broadcasting A_l against a batch of matrices.
+    At = along(weights[0].mT).expand(*batch, *weights[0].mT.shape[-2:])
+    b0 = biases[0] if biases is not None else torch.zeros(weights[0].shape[:-1], dtype=x.dtype, device=x.device)
+    b = along(b0).expand(*batch, weights[0].shape[-2])
+    z = times(x, weights[0]) + b
+    overflow = False
+    for l in range(1, len(weights)):
+        h, lam, c = value_and_scaling(z)
+        if track_poles:
+            overflow = overflow or bool((torch.isinf(lam) & torch.isfinite(h)).any())  # sigma(z)/z, not sigma
+        W = weights[l]
+        At = times(At * lam.unsqueeze(-2), W)
+        b = times(lam * b + c, W)
+        z = times(h, W)
+        if biases is not None:
+            b = b + along(biases[l])
+            z = z + along(biases[l])
+    return At.mT, b, overflow
 
 
 def _value_and_scaling(act: activations.Activation, z: torch.Tensor, form: str):
