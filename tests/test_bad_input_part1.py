@@ -141,6 +141,7 @@ ROWS = [
     ("network_batch None", lambda: N.network_batch(None), r"^weights: expected an array of real numbers, got None"),
     ("network_batch convention", lambda: N.network_batch([torch.eye(2)], convention="paper"), r"^convention: expected one of eq3, authors"),
     ("network_batch widths", lambda: N.network_batch([torch.zeros(3, 2), torch.zeros(2, 4)]), r"^weights: A_1 has 4 columns"),
+    ("random_batch count", lambda: N.random_batch([2, 2], 0), r"^count: expected a positive integer, got 0"),
     ("batch_forward x NaN", lambda: N.batch_forward(N.network_batch([torch.eye(2)]), torch.tensor([[NAN, 0.0]])), r"^x: contains NaN"),
     ("batch_jacobian x shape", lambda: N.batch_jacobian(N.network_batch([torch.eye(2)]), torch.zeros(3, 3)), r"^x: expected \(P, 2\)"),
     ("batch_jvp v None", lambda: N.batch_jvp(N.network_batch([torch.eye(2)]), torch.zeros(1, 3, 2), None), r"^x: expected an array of real numbers, got None"),

@@ -193,3 +193,16 @@ def test_float32_batches_compute_in_float32(generator):
     x = 3 * torch.randn(50, 2, generator=generator, dtype=F64)
     f32, f64 = networks.batch_forward(net32, x.float()), networks.batch_forward(net64, x)
     assert f32.dtype == torch.float32 and torch.allclose(f32.double(), f64, rtol=1e-5, atol=1e-5)
+
+
+def test_random_batch_holds_the_networks_random_network_draws():
+    net = networks.random_batch([2, 4, 2], 3, "tanh", bias=True, scale=1.5, generator=7)
+    g = torch.Generator().manual_seed(7)
+    for m in range(3):
+        W, B = networks.random_network([2, 4, 2], bias=True, scale=1.5, generator=g)
+        assert all(torch.equal(net.weights[l][m], W[l]) and torch.equal(net.biases[l][m], B[l]) for l in range(2))
+    assert not bool(networks.random_batch([2, 2], 2, generator=0).has_bias.any())
+    with pytest.raises(ValueError, match="^count:"):
+        networks.random_batch([2, 2], 0)
+    with pytest.raises(ValueError, match="^weights: a network of the plane"):
+        networks.random_batch([2, 3], 1)

@@ -46,7 +46,7 @@ from linear_lens._checks import (
 
 __all__ = [
     "forward", "forward_unchecked", "random_network", "check_network", "check_values",
-    "CONVENTIONS", "NetworkBatch", "network_batch", "batch_forward", "batch_jacobian", "batch_jvp",
+    "CONVENTIONS", "NetworkBatch", "network_batch", "random_batch", "batch_forward", "batch_jacobian", "batch_jvp",
 ]
 
 #: The two conventions of a :class:`NetworkBatch` (see the module docstring).
@@ -319,6 +319,31 @@ def network_batch(
         B.append(torch.zeros(M, n, dtype=dt, device=device))
     return NetworkBatch(tuple(w.contiguous() for w in W), tuple(b.contiguous() for b in B), acts, has_bias,
                         convention, depth, _groups(acts))
+
+
+def random_batch(
+    widths: Sequence[int],
+    count: int,
+    activation="relu",
+    *,
+    bias: bool = False,
+    scale: float = 1.0,
+    generator: torch.Generator | None = None,
+    convention: str = "eq3",
+) -> NetworkBatch:
+    r"""Draw ``count`` random networks with widths $[n_0, \dots, n_{L+1}]$, $n_{L+1} = n_0$, as a :class:`NetworkBatch`.
+
+    Each is :func:`random_network` (``widths``, ``bias``, ``scale``), drawn one after the other from ``generator``
+    (``None``, a ``torch.Generator`` or an ``int`` seed), so the batch holds exactly the networks that ``count``
+    calls of :func:`random_network` would return. ``activation`` and ``convention`` as in :func:`network_batch`.
+    Raises ``ValueError`` as those two do, and for a ``count`` that is not a positive integer.
+    """
+    count = check_positive_int(count, "count")
+    generator = as_generator(generator)
+    drawn = [random_network(widths, bias=bias, scale=scale, generator=generator) for _ in range(count)]
+    W = [torch.stack([d[0][l] for d in drawn]) for l in range(len(drawn[0][0]))]
+    B = [torch.stack([d[1][l] for d in drawn]) for l in range(len(W))] if bias else None
+    return network_batch(W, B, activation, convention=convention)
 
 
 def batch_forward(net: NetworkBatch, x) -> torch.Tensor:
