@@ -294,3 +294,22 @@ def test_spectral_radius_2x2_special_cases():
         assert got == pytest.approx(rho, abs=1e-15), f"{name}: {got} != {rho}"
     batch = torch.randn(4, 5, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert torch.allclose(stability.spectral_radius(batch), torch.linalg.eigvals(batch).abs().amax(-1), rtol=1e-10)
+
+
+def test_observed_decay_against_a_plain_loop(generator):
+    """worst ratio and growth rate per network against the iteration written out with networks.forward."""
+    W = [torch.randn(4, 2, 2, generator=generator, dtype=F64) * 0.6 for _ in range(2)]
+    starts = torch.randn(5, 2, generator=generator, dtype=F64) * 3
+    gamma = stability.contraction_bound(W, "tanh")
+    worst, rate = stability.observed_decay(W, "tanh", starts, 25, chunk=3)
+    for m in range(4):
+        x, ratios = starts, []
+        for k in range(1, 26):
+            x = networks.forward([w[m] for w in W], None, "tanh", x)
+            ratios.append(x.norm(dim=-1) / (gamma[m] ** k * starts.norm(dim=-1)))
+        assert float(worst[m]) == pytest.approx(float(torch.stack(ratios).max()), rel=1e-12)
+        assert float(rate[m]) == pytest.approx(float(((x.norm(dim=-1) / starts.norm(dim=-1)) ** (1 / 25)).max()),
+                                               rel=1e-12)
+    assert bool((worst[gamma < 1] <= 1 + 1e-12).all()), "Proposition: ||x_k|| <= gamma^k ||x_0||"
+    with pytest.raises(ValueError, match="^weights: expected a batch"):
+        stability.observed_decay([w[0] for w in W], "tanh", starts, 5)

@@ -46,6 +46,7 @@ __all__ = [
     "contraction_bound",
     "sufficient_condition",
     "seed_sufficient_condition",
+    "observed_decay",
     "jsr_bounds",
     "eq10_counterexamples",
     "weights_with_spectrum",
@@ -154,6 +155,49 @@ def sufficient_condition(weights: Sequence[torch.Tensor], activation, *, margin:
         raise ValueError(f"margin: expected a number in [0, 1), got {margin}")
     ok = contraction_bound(weights, activation) <= 1 - margin
     return bool(ok) if ok.ndim == 0 else ok
+
+
+def observed_decay(
+    weights: Sequence[torch.Tensor],
+    activation,
+    starts,
+    steps: int,
+    gamma=None,
+    *,
+    chunk: int = 250,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Iterate networks without bias from every start and measure their decay against the bound $\gamma^k$.
+
+    For each network returns ``(worst, rate)``: ``worst`` $= \max_{1 \le k \le K,\ x_0}
+    \lVert x_k\rVert_2 / (\gamma^k \lVert x_0\rVert_2)$, which the corrected sufficient condition
+    (:func:`sufficient_condition`) says is at most 1 when $\gamma < 1$, and ``rate`` $= \max_{x_0}
+    (\lVert x_K\rVert_2 / \lVert x_0\rVert_2)^{1/K}$, the observed growth per step (0 for a start at the origin
+    or an orbit that reaches it). The orbits are those of :func:`linear_lens.dynamics.iterate` (never frozen before
+    they overflow), ``chunk`` networks at a time, keeping only the norms.
+
+    ``weights``: $[A_0, \dots, A_L]$, each ``(N, n, n)`` (or ``(n, n)``, shared), a batch of $N$ networks;
+    ``activation``: as in :func:`activation_gain`; ``starts``: ``(S, n)``; ``steps``: $K \ge 1$; ``gamma``:
+    ``(N,)``, default :func:`contraction_bound`. Returns two tensors ``(N,)``.
+    """
+    from linear_lens.dynamics import growth_rate
+
+    weights = _check_square_weights(weights)
+    weights = list(torch.broadcast_tensors(*weights))
+    if weights[0].ndim != 3:
+        raise ValueError(f"weights: expected a batch of networks, each A_l of shape (N, n, n), got "
+                         f"{tuple(weights[0].shape)}")
+    gamma = contraction_bound(weights, activation) if gamma is None else as_float_tensor(gamma, "gamma")
+    steps, chunk = check_positive_int(steps, "steps"), check_positive_int(chunk, "chunk")
+    starts = as_float_tensor(starts, "starts", dtype=weights[0].dtype)
+    k = torch.arange(steps + 1, dtype=starts.dtype, device=starts.device)[:, None, None]
+    worst, rates = [], []
+    for c in torch.split(torch.arange(weights[0].shape[0]), chunk):
+        net = network_batch([W[c] for W in weights], None, activation)
+        norms = iterate(net, starts, steps, escape=math.inf, norms=True).norms  # (K + 1, chunk, S)
+        bound = (gamma[c][None, :, None] ** k * starts.norm(dim=-1)).clamp_min(1e-300)
+        worst.append((norms / bound)[1:].amax((0, 2)))
+        rates.append(growth_rate(norms).nan_to_num(nan=0.0).amax(-1))
+    return torch.cat(worst), torch.cat(rates)
 
 
 def seed_sufficient_condition(weights: Sequence[torch.Tensor], activation, *, tol: float = 1e-12):
