@@ -185,3 +185,20 @@ def test_derivative_of_a_callable_and_bad_input():
         act.derivative(z, at_kink="middle")
     with pytest.raises(ValueError, match="^z:"):
         activations.get("relu").derivative(torch.tensor([math.nan]))
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.3, 4.0])
+def test_softplus_has_no_threshold(beta):
+    """ln(1 + e^(beta z))/beta to a few ulps on both sides of torch's threshold (beta z = 40), and autograd's slope
+    is sigmoid(beta z) there too (torch's thresholded Softplus has slope exactly 1 beyond it)."""
+    import mpmath as mp
+
+    act = activations.get("softplus", beta=beta)
+    z = torch.tensor([-700.0, -40.0, -1.0, 0.0, 1e-8, 30.0, 39.9, 40.1, 45.0, 300.0], dtype=torch.float64) / beta
+    got = act(z)
+    with mp.workdps(50):
+        ref = [float(mp.log1p(mp.exp(mp.mpf(beta) * mp.mpf(float(v)))) / mp.mpf(beta)) for v in z]
+    for g, r in zip(got.tolist(), ref):
+        assert abs(g - r) <= 4e-16 * abs(r) + 1e-320, (g, r)
+    slope = activations.slope(act, z)
+    torch.testing.assert_close(slope, torch.sigmoid(beta * z), rtol=1e-15, atol=1e-300)

@@ -66,6 +66,10 @@ ROWS = [
     ("Activation.shifted_secant str", lambda: AC.get("sigmoid").shifted_secant("1"), r"^z: expected an array of real numbers, got a string"),
     # --- activation_stability -------------------------------------------------------------------------------
     ("classify unknown", lambda: AS.classify("nope"), r"^activation: unknown name"),
+    ("unstable_interval atol", lambda: AS.unstable_interval("relu", atol=-1.0), r"^atol: expected a number in \[0, 0.01\]"),
+    ("unstable_interval params", lambda: AS.unstable_interval("relu", alpha=1.0), r"^params: relu has no parameter"),
+    ("excess z NaN", lambda: AS.excess("softplus", torch.tensor([NAN])), r"^z: contains NaN"),
+    ("excess z None", lambda: AS.excess("softplus", None), r"^z: expected an array of real numbers, got None"),
     ("classify method", lambda: AS.classify("relu", method="exact"), r"^method: expected one of auto, analytic, numeric"),
     ("classify method None", lambda: AS.classify("relu", method=None), r"^method: expected one of .*got None"),
     ("classify atol NaN", lambda: AS.classify("relu", atol=NAN), r"^atol: expected a number in \[0, 0.01\], got nan"),

@@ -538,8 +538,16 @@ def _logsigmoid(**p):
 def _softplus(beta):
     if beta <= 0:
         raise ValueError(f"params: softplus needs beta > 0, got {beta}")
-    return Activation("softplus", lambda z: F.softplus(z, beta=beta, threshold=40.0), math.log(2.0) / beta, 0.5,
+    # ln(1 + e^u)/beta = (max(u, 0) + ln(1 + e^-|u|))/beta: no threshold (torch's Softplus returns z beyond one);
+    # the quantities that cancel against z, such as sigma(z) - z, have their own stable forms
+    # (activation_stability.excess, the secants of secants.py)
+    return Activation("softplus", lambda z: _softplus_fn(z, beta), math.log(2.0) / beta, 0.5,
                       r"\tfrac{1}{\beta}\ln(1+e^{\beta z})", "torch.nn.Softplus", {"beta": beta})
+
+
+def _softplus_fn(z: torch.Tensor, beta: float) -> torch.Tensor:
+    u = beta * z
+    return torch.logaddexp(u, torch.zeros_like(u)) / beta
 
 
 def _silu(**p):

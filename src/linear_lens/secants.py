@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 if TYPE_CHECKING:
     from linear_lens.activations import Activation
@@ -419,7 +418,7 @@ def _softplus_numerics(beta: float):
 
     def fn(z):
         u, lo = scale(z)
-        return (F.softplus(u, threshold=40.0) + torch.sigmoid(u) * lo) / beta
+        return (torch.logaddexp(u, torch.zeros_like(u)) + torch.sigmoid(u) * lo) / beta
 
     return (None if scale.exact else fn), secant
 
