@@ -481,3 +481,20 @@ def test_excess_in_stable_form_against_mpmath():
     naive = A.get("softplus")(far) - far
     assert bool((naive[far > 40] == 0).all()), "as written the excess rounds to 0 beyond z = 40"
     assert torch.equal(S.excess("relu", torch.tensor([-2.0, 3.0])), torch.tensor([-2.0, 0.0]))
+
+
+def test_state_bound_is_attained_by_relu_with_a_positive_bias():
+    """x_{k+1} = w x_k + |b| (ReLU, W = wI) climbs from 0 to the fixed point |b|/(1 - w), whose norm is the bound."""
+    w, n = 0.9, 4
+    b = torch.tensor([0.5, 1.0, 0.25, 2.0], dtype=torch.float64)
+    cap = S.state_bound("relu", w, float(b.norm()), n)
+    assert cap == pytest.approx(float(b.norm()) / (1 - w), rel=1e-15)
+    x = S.iterate_layer("relu", w * torch.eye(n, dtype=torch.float64), b, torch.zeros(n, dtype=torch.float64), 400)
+    assert float(x[-1].norm()) == pytest.approx(cap, rel=1e-15) and bool((x.norm(dim=-1) <= cap * (1 + 1e-15)).all())
+    assert S.state_bound("selu", w, 1.0, n) == math.inf
+    sp = S.state_bound("softplus", 0.5, 0.0, 9)
+    assert sp == pytest.approx(0.5 * math.log(2) * 3 / 0.5, rel=1e-12), "M = ln 2 for softplus"
+    with pytest.raises(ValueError, match="^weight:"):
+        S.state_bound("relu", 1.0, 0.0, 2)
+    with pytest.raises(ValueError, match="^bias_norm:"):
+        S.state_bound("relu", 0.5, -1.0, 2)

@@ -68,6 +68,7 @@ ROWS = [
     ("classify unknown", lambda: AS.classify("nope"), r"^activation: unknown name"),
     ("unstable_interval atol", lambda: AS.unstable_interval("relu", atol=-1.0), r"^atol: expected a number in \[0, 0.01\]"),
     ("unstable_interval params", lambda: AS.unstable_interval("relu", alpha=1.0), r"^params: relu has no parameter"),
+    ("state_bound weight", lambda: AS.state_bound("relu", 1.5, 0.0, 2), r"^weight: expected a number in \[0, 1\)"),
     ("excess z NaN", lambda: AS.excess("softplus", torch.tensor([NAN])), r"^z: contains NaN"),
     ("excess z None", lambda: AS.excess("softplus", None), r"^z: expected an array of real numbers, got None"),
     ("classify method", lambda: AS.classify("relu", method="exact"), r"^method: expected one of auto, analytic, numeric"),

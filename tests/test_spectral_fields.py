@@ -192,3 +192,17 @@ def test_bad_input_gives_a_clear_error(case):
     call, match = _bad_calls()[case]
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_dominant_eigenvector(generator):
+    A = torch.randn(50, 3, 3, generator=generator, dtype=F64)
+    v = sf.dominant_eigenvector(A)
+    lam = torch.linalg.eigvals(A)
+    top = lam.gather(-1, lam.abs().argmax(-1, keepdim=True))[..., 0]
+    Ac = A.to(torch.complex128)
+    torch.testing.assert_close((Ac @ v.unsqueeze(-1)).squeeze(-1), top.unsqueeze(-1) * v, atol=1e-12, rtol=0)
+    torch.testing.assert_close(v.abs().pow(2).sum(-1), torch.ones(50, dtype=F64), atol=1e-14, rtol=0)
+    diag = torch.diag(torch.tensor([0.5, -3.0], dtype=F64))
+    assert torch.allclose(sf.dominant_eigenvector(diag).abs(), torch.tensor([0.0, 1.0], dtype=F64))
+    with pytest.raises(ValueError, match="^A:"):
+        sf.dominant_eigenvector(torch.zeros(2, 3))

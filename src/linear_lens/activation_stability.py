@@ -29,13 +29,14 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
-from linear_lens._checks import as_float_tensor, check_positive_int
+from linear_lens._checks import as_float_tensor, check_positive_int, check_real
 from linear_lens.activations import Activation, _ALIASES, _normalise, get, names
 from linear_lens.activation_closed_forms import CLOSED_FORMS, SETS, _cf
 from linear_lens.secants import _secant
 
 __all__ = [
-    "ActivationStability", "classify", "paper_footnotes", "sweep", "offset", "unstable_interval", "excess", "iterate",
+    "ActivationStability", "classify", "paper_footnotes", "sweep", "offset", "state_bound", "unstable_interval",
+    "excess", "iterate",
     "iterate_layer",
     "PAPER_FOOTNOTES", "METHODS",
 ]
@@ -224,6 +225,26 @@ def offset(activation, **params: float) -> float:
         return _INF
     e = excess(act, torch.as_tensor(_grid(), dtype=torch.float64)).numpy()
     return float(np.nanmax(e)) if not np.isnan(e).all() else _INF
+
+
+def state_bound(activation, weight: float, bias_norm: float, n: int, **params: float) -> float:
+    r"""Return the bound of the corrected Lemma 10: $C = (w \max(M, 0)\sqrt n + \lVert b\rVert_2)/(1 - w)$.
+
+    Every trajectory of $x_{k+1} = W\sigma(x_k) + b$, $x \in \mathbb{R}^n$, $\lVert W\rVert_2 = w < 1$, satisfies
+    $\lVert x_k\rVert_2 \le \max(\lVert x_0\rVert_2, C)$, with $M$ = :func:`offset` (``inf`` when $\sigma$ is
+    not BIBO stable). ``weight``: $w \in [0, 1)$; ``bias_norm``: $\lVert b\rVert_2 \ge 0$; ``n``: the width.
+    ``activation``, ``params`` as in :func:`classify`. Raises ``ValueError`` for values out of range.
+    """
+    w, beta = check_real(weight, "weight"), check_real(bias_norm, "bias_norm")
+    if not 0 <= w < 1:
+        raise ValueError(f"weight: expected a number in [0, 1), got {w}")
+    if beta < 0:
+        raise ValueError(f"bias_norm: expected a number >= 0, got {beta}")
+    n = check_positive_int(n, "n")
+    M = offset(activation, **params)
+    if math.isinf(M):
+        return _INF
+    return (w * max(M, 0.0) * math.sqrt(n) + beta) / (1 - w)
 
 
 def unstable_interval(activation, *, atol: float = 0.0, **params: float) -> tuple[float, float] | None:

@@ -32,6 +32,7 @@ __all__ = [
     "eigenvalues",
     "SpectralField",
     "spectral_field",
+    "dominant_eigenvector",
     "activation_pattern",
     "count_regions",
     "count_sectors",
@@ -121,6 +122,21 @@ def spectral_field(A) -> SpectralField:
         rho = lam.abs().amax(dim=-1)
         norm = torch.linalg.matrix_norm(A, ord=2)
     return SpectralField(lam, rho, norm)
+
+
+def dominant_eigenvector(A) -> torch.Tensor:
+    r"""Return a unit eigenvector of the eigenvalue of largest modulus of each matrix, batched.
+
+    ``A``: ``(..., n, n)`` real. Returns complex ``(..., n)`` with $\lVert v\rVert_2 = 1$, from
+    ``torch.linalg.eig`` (an eigenvector is defined up to a complex factor of modulus 1: compare directions with
+    $|u^* v|$). Where several eigenvalues share the largest modulus, the first LAPACK returns.
+    Raises ``ValueError`` as :func:`eigenvalues` does.
+    """
+    A = _check_square(A)
+    vals, vecs = torch.linalg.eig(A)
+    pick = vals.abs().argmax(-1)[..., None, None].expand(*vecs.shape[:-1], 1)
+    v = vecs.gather(-1, pick)[..., 0]
+    return v / v.norm(dim=-1, keepdim=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------
