@@ -176,3 +176,18 @@ def test_network_draws_summary_and_html():
     assert html.count("<tr>") == 3 and "rho &gt; 1" in html
     link = ms.csv_download("a,b\n1,2\n", "t.csv", "download")
     assert link.startswith("<a download='t.csv' href='data:text/csv;base64,") and "download</a>" in link
+
+
+def test_find_attractor_returns_a_network_of_the_kind():
+    c = dict(ms.TABLE1)["Fig. 3 (ReLU)"]
+    starts = ms.authors_starts()
+    options = dict(steps=200, tail=64, lyapunov_steps=64, blocks=4)
+    hit = ms.find_attractor(c, "single point", starts, 2, **options)
+    assert hit is not None
+    (model, seed), origin = hit
+    again = dy.classify_attractor(ms.network_draws(model, [seed]), starts, **options)[0]
+    assert ms.shows(again, "single point") and "step" in origin
+    with pytest.raises(ValueError, match="^kind:"):
+        ms.find_attractor(c, "spiral", starts, 2)
+    with pytest.raises(ValueError, match="^search_seeds:"):
+        ms.find_attractor(c, "single point", starts, 0)

@@ -285,6 +285,53 @@ def network_draws(
     return networks.network_batch(W, B, config.activation, convention=convention)
 
 
+def shows(attractor: dynamics.Attractor, kind: str) -> bool:
+    r"""Whether a classified network shows the attractor type ``kind`` as the paper's Fig. 6 draws it.
+
+    The type of :func:`linear_lens.dynamics.classify_attractor`; for ``"limit cycle"`` also a closed invariant curve
+    (some quasi-periodic orbits), not only a periodic orbit. Raises ``ValueError`` for a kind not in
+    :data:`linear_lens.dynamics.KINDS`.
+    """
+    if kind not in dynamics.KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(dynamics.KINDS)}, got {kind!r}")
+    return attractor.kind == kind and (kind != "limit cycle" or attractor.fates["quasi-periodic"] > 0)
+
+
+def find_attractor(
+    config: ModelConfig, kind: str, starts: torch.Tensor, search_seeds: int, **options
+) -> tuple[tuple[ModelConfig, int], str] | None:
+    r"""Search for a network that :func:`shows` the attractor type ``kind``, near a configuration of the sweep.
+
+    In this order, keeping the first network found: (1) ``config`` with seeds $0, \dots,$ ``search_seeds`` $- 1$;
+    (2) the same factorisation, activation, depth and bias with every eigenvalue range of Appendix D
+    (:data:`RANGES`, in that order), seed by seed (every range of seed 0, then of seed 1, ...). Each step is one
+    batch for :func:`linear_lens.dynamics.classify_attractor` (``starts``, ``options``). Networks are drawn as
+    :func:`network_draws` draws them (the authors' construction and convention).
+
+    Returns ``((model, seed), origin)``, where ``origin`` says in words which step found it, or ``None``.
+    Raises ``ValueError`` for an unknown kind or a ``search_seeds`` that is not a positive integer.
+    """
+    if kind not in dynamics.KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(dynamics.KINDS)}, got {kind!r}")
+    search_seeds = check_positive_int(search_seeds, "search_seeds")
+    batch = network_draws(config, range(search_seeds))
+    hits = [s for s, a in enumerate(dynamics.classify_attractor(batch, starts, **options)) if shows(a, kind)]
+    if hits:
+        return (config, hits[0]), f"Table 1's configuration, seed {hits[0]} (step 1)"
+    cands = [ModelConfig(WeightConfig(config.weights.factorisation, lo, hi), config.depth, config.activation,
+                         config.bias, 0) for lo, hi in RANGES]
+    order = [(s, m) for s in range(search_seeds) for m in cands]  # seed by seed, ranges in Appendix D's order
+    drawn = [draw_network(m.weights, m.depth, 2, torch.Generator().manual_seed(s)) for s, m in order]
+    batch = networks.network_batch(torch.stack([d[0] for d in drawn]),
+                                   torch.stack([d[1] for d in drawn]) if config.bias else None, config.activation,
+                                   convention="authors")
+    found = [i for i, a in enumerate(dynamics.classify_attractor(batch, starts, **options)) if shows(a, kind)]
+    if not found:
+        return None
+    s, m = order[found[0]]
+    return (m, s), f"{m.weights.label}, seed {s} (step 2)"
+
+
 def authors_grid(dtype: torch.dtype = torch.float64) -> torch.Tensor:
     r"""The grid of the authors' scripts: ``arange(-6, 6, 0.5)`` in each coordinate, $24^2 = 576$ points, ``(576, 2)``.
 
