@@ -146,6 +146,8 @@ def test_activation_pattern_and_region_count():
     assert sf.count_regions(diagonal, connectivity=4) == 4 + 2  # the diagonal cells and the two triangles
     assert sf.count_regions(diagonal) == 2  # with corners, the diagonal and the triangles are each connected
     assert sf.count_regions(diagonal, min_cells=5) == 1
+    batch = torch.stack([stripes, torch.zeros(3, 4, dtype=torch.int64)]).unsqueeze(0)
+    assert torch.equal(sf.count_regions(batch), torch.tensor([[4, 1]])), "a batch: one count per grid"
     assert sf.count_sectors(torch.tensor([0, 0, 1, 1, 2, 0])) == 2 + 0 + 1 and sf.count_sectors(torch.ones(5)) == 1
     with pytest.raises(ValueError, match="codes"):
         sf.count_regions(torch.zeros(3, 3))

@@ -167,32 +167,38 @@ def activation_pattern(net: NetworkBatch, x) -> torch.Tensor:
     return code
 
 
-def count_regions(codes, *, connectivity: int = 8, min_cells: int = 1) -> int:
-    r"""Count the connected regions of equal label in a 2-D grid of labels.
+def count_regions(codes, *, connectivity: int = 8, min_cells: int = 1):
+    r"""Count the connected regions of equal label in a 2-D grid of labels, or in each of a batch of grids.
 
-    ``codes``: ``(rows, cols)`` integer labels, e.g. :func:`activation_pattern` on a regular grid reshaped;
-    ``connectivity``: 4 (edge neighbours) or 8 (edges and corners: a thin diagonal wedge stays one region);
-    ``min_cells``: components with fewer cells are not counted (stray cells where many regions meet, such as the
-    apex of the cones of a network without bias). A region thinner than the spacing can still be missed: compare
-    resolutions. Returns an ``int``.
+    ``codes``: ``(rows, cols)`` integer labels, e.g. :func:`activation_pattern` on a regular grid reshaped, or
+    ``(..., rows, cols)`` for several grids; ``connectivity``: 4 (edge neighbours) or 8 (edges and corners: a thin
+    diagonal wedge stays one region); ``min_cells``: components with fewer cells are not counted (stray cells where
+    many regions meet, such as the apex of the cones of a network without bias). A region thinner than the spacing
+    can still be missed: compare resolutions. Returns an ``int`` for one grid, an int64 tensor ``(...)`` for a batch.
     """
     from scipy import ndimage
 
     codes = torch.as_tensor(codes)
-    if codes.ndim != 2 or codes.dtype.is_floating_point:
-        raise ValueError(f"codes: expected a 2-D integer grid of labels, got {codes.dtype} {tuple(codes.shape)}")
+    if codes.ndim < 2 or codes.dtype.is_floating_point or codes.dtype == torch.bool:
+        raise ValueError(f"codes: expected a 2-D integer grid of labels (or a batch of them), got {codes.dtype} "
+                         f"{tuple(codes.shape)}")
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity: expected 4 or 8, got {connectivity!r}")
     min_cells = check_positive_int(min_cells, "min_cells")
     structure = np.ones((3, 3)) if connectivity == 8 else None
-    arr = codes.cpu().numpy()
-    total = 0
-    for value in np.unique(arr):
-        labels, k = ndimage.label(arr == value, structure=structure)
-        if k:
-            sizes = np.bincount(labels.ravel())[1:]
-            total += int((sizes >= min_cells).sum())
-    return total
+    grids = codes.reshape(-1, *codes.shape[-2:]).cpu().numpy()
+    totals = []
+    for arr in grids:
+        total = 0
+        for value in np.unique(arr):
+            labels, k = ndimage.label(arr == value, structure=structure)
+            if k:
+                sizes = np.bincount(labels.ravel())[1:]
+                total += int((sizes >= min_cells).sum())
+        totals.append(total)
+    if codes.ndim == 2:
+        return totals[0]
+    return torch.tensor(totals, dtype=torch.int64).reshape(codes.shape[:-2])
 
 
 def count_sectors(codes) -> int:
