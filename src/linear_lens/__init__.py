@@ -3,10 +3,10 @@
 The package holds every computation of the book; the chapters in ``notebooks/`` only call it.
 Modules are named after the mathematics they implement:
 
-- :mod:`linear_lens.activations`: the activation registry, $\sigma(0)$, $\sigma'(0)$, closed-form derivatives $\sigma'$.
-- :mod:`linear_lens.secants`: the secant slopes $\sigma(z)/z$ and $(\sigma(z) - \sigma(0))/z$ without cancellation.
+- :mod:`linear_lens.activations`: the activation registry, $\\sigma(0)$, $\\sigma'(0)$, closed-form derivatives $\\sigma'$.
+- :mod:`linear_lens.secants`: the secant slopes $\\sigma(z)/z$ and $(\\sigma(z) - \\sigma(0))/z$ without cancellation.
 - :mod:`linear_lens.activation_stability`: the stability classification of activations (Lemmas 8 and 10, ``classify``).
-- :mod:`linear_lens.activation_closed_forms`: $r(\sigma)$, $K(\sigma)$, the gains and the unstable set of each activation.
+- :mod:`linear_lens.activation_closed_forms`: $r(\\sigma)$, $K(\\sigma)$, the gains and the unstable set of each activation.
 - :mod:`linear_lens.authors_activations`: the authors' 2020 activations and their Fig. 1 script, re-run.
 - :mod:`linear_lens.affine`: networks as pointwise affine maps $f(x) = A^*(x)x + b^*(x)$ (Drgona et al., Lemma 3).
 - :mod:`linear_lens.networks`: feedforward networks (eq. (3)/(6)) and batches of them (``NetworkBatch``), the Jacobian.

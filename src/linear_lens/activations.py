@@ -23,6 +23,10 @@ The stability classification of these activations (Lemmas 8 and 10 of the paper)
 
 Secant slopes, the diagonal entries of $\Lambda_z$, are computed without cancellation in
 :mod:`linear_lens.secants`; :meth:`Activation.secant` and :meth:`Activation.shifted_secant` call it.
+The tangent slope $\sigma'$ has a closed form per entry (:meth:`Activation.derivative`): where $\sigma$ has a kink or
+a jump it takes the mean of the one-sided derivatives (Remark 11's convention, ``slope0`` at 0) or one of them, on
+request; :func:`slope` is the autograd reference it is tested against. The activations of the authors' library as
+it computed them in 2020 are in :mod:`linear_lens.authors_activations`.
 """
 
 from __future__ import annotations

@@ -24,6 +24,11 @@ derivative at exactly $z_i = 0$. When $\sigma(0) \ne 0$ the paper's $\Lambda$ ha
 the paper's wherever it is defined. Nearby, its entries grow like $\sigma(0)/z_i$ and overflow where that exceeds
 the largest float ($|z_i| \lesssim 10^{-38}$ in float32), which raises a ``ValueError`` that says so.
 
+The recursion is written once (``_compose``): :func:`pointwise_affine` runs it for one network, and
+:func:`linear_lens.spectral_fields.affine_field` for a batch of networks with their own activations. The
+independent references are :func:`jacobian` (autograd) and the reconstruction $A^*(x)x + b^*(x) = f(x)$ against
+:func:`linear_lens.networks.forward` (:func:`reconstruction_error`).
+
 Every function here takes ``x`` (and the weights) under the dtype policy of :mod:`linear_lens._checks`: float32 and
 float64 are kept, mixed float dtypes are promoted to the widest, integers become float64, and complex, boolean and
 ``None`` input are refused with a ``ValueError`` naming the parameter.
