@@ -191,3 +191,12 @@ def test_find_attractor_returns_a_network_of_the_kind():
         ms.find_attractor(c, "spiral", starts, 2)
     with pytest.raises(ValueError, match="^search_seeds:"):
         ms.find_attractor(c, "single point", starts, 0)
+
+
+def test_reference_check_agrees_with_the_batched_sweep():
+    cs = _subset()[:2]
+    res = ms.sweep(cs, classify=False, show_progress=False)
+    seconds, gap = ms.reference_check(res, cs)
+    assert seconds > 0 and gap <= 1e-10
+    with pytest.raises(ValueError, match="^configs:"):
+        ms.reference_check(res, [])

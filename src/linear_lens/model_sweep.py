@@ -581,6 +581,33 @@ def per_point_reference(weights, biases, activation, grid: torch.Tensor, *, conv
     return out
 
 
+def reference_check(result: SweepResult, configs: Sequence[ModelConfig], *, construction: str = "authors",
+                    convention: str = "authors") -> tuple[float, float]:
+    r"""Recompute $\max_x\rho(A^*(x))$ of some models of a sweep the way the authors' scripts do, and time it.
+
+    For each of ``configs`` (models of ``result``), :func:`per_point_reference` on the authors' grid: one $A^*$ and
+    one LAPACK eigenvalue problem per point. Returns ``(seconds per model, largest relative difference)`` from the
+    batched ``rho_max`` of ``result`` (which differs only by roundoff). ``construction``, ``convention``: as the
+    sweep used. Raises ``ValueError`` for an empty ``configs`` or a model that is not in ``result``.
+    """
+    import time
+
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs: expected at least one model of the sweep")
+    grid, worst = authors_grid(), 0.0
+    start = time.perf_counter()
+    for c in configs:
+        row = result.find(c)
+        if row is None:
+            raise ValueError(f"configs: {c.key} is not a model of this sweep")
+        W, B = draw_network(c.weights, c.depth, 2, torch.Generator().manual_seed(c.seed), construction=construction)
+        rho = float(per_point_reference(list(W), list(B) if c.bias else None, c.activation, grid,
+                                        convention=convention).max())
+        worst = max(worst, abs(rho - row["rho_max"]) / max(1.0, rho))
+    return (time.perf_counter() - start) / len(configs), worst
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
