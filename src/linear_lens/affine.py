@@ -198,7 +198,10 @@ def reconstruction_error(
     ``backward`` $= \max |f(x) - A^*(x)x - b^*(x)| / (|A^*(x)|\,|x| + |b^*(x)|)$, the error relative to the size of
     the terms that are summed, which is what floating point can promise: it is a few units of roundoff even where
     $A^*$ has huge entries (the ``"paper"`` form near $z_i = 0$ when $\sigma(0) \ne 0$), while ``forward`` then
-    grows with the size of those entries.
+    grows with the size of those entries. Below the normal range roundoff is absolute (gradual underflow: an
+    operation may err by $2^{-1074} = \epsilon \cdot$ the smallest normal float in float64), so the size is taken
+    as at least the smallest normal float of the dtype: a deep Tanhshrink network, whose values shrink like
+    $z^{3^L}$, reaches subnormal outputs whose few-units error would otherwise read as a large relative one.
     """
     from linear_lens.networks import forward
 
@@ -208,7 +211,7 @@ def reconstruction_error(
     ax = (A @ x.unsqueeze(-1)).squeeze(-1)
     err = (f - ax - b).abs()
     size = (A.abs() @ x.abs().unsqueeze(-1)).squeeze(-1) + b.abs()
-    backward = err / torch.where(size > 0, size, torch.ones_like(size))
+    backward = err / size.clamp(min=torch.finfo(size.dtype).tiny)
     return float((err / (1 + f.abs())).max()), float(backward.max())
 
 
