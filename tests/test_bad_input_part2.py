@@ -314,6 +314,8 @@ CASES = [
      r"^n_samples: must be at least n_in=3 for whitened inputs, got 2"),
     ('rt dtype', lambda: tasks.random_regression_task(2, 1, 4, dtype=torch.float16),
      r"^dtype: expected torch\.float32 or torch\.float64, got torch\.float16"),
+    ('sh dtype', lambda: tasks.semantic_hierarchy(dtype=torch.int64),
+     r"^dtype: expected torch\.float32 or torch\.float64, got torch\.int64"),
     ('rt gen', lambda: tasks.random_regression_task(2, 1, 4, generator="x"),
      r"^generator: expected None, a torch\.Generator or an integer seed, got"),
     ('rts sv count', lambda: tasks.regression_task_with_spectrum([1.0], 2, 2, 4),

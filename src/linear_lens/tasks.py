@@ -25,6 +25,9 @@ __all__ = [
     "regression_task_with_spectrum",
     "input_output_correlation",
     "input_correlation",
+    "semantic_hierarchy",
+    "SEMANTIC_ITEMS",
+    "SEMANTIC_FEATURES",
 ]
 
 
@@ -143,6 +146,43 @@ def input_correlation(X: torch.Tensor) -> torch.Tensor:
     if X.ndim != 2:
         raise ValueError(f"X: expected a 2-D tensor of shape (N_i, P), got shape {tuple(X.shape)}")
     return X @ X.T / X.shape[1]
+
+
+SEMANTIC_ITEMS = ("fish 1", "fish 2", "bird 1", "bird 2", "algae 1", "algae 2", "flower 1", "flower 2")
+"""The eight items of :func:`semantic_hierarchy`, in the order of its columns (the leaves of Fig. 4.1's tree)."""
+
+SEMANTIC_FEATURES = ("living thing", "animal / plant", "fish / bird", "algae / flower", "fish 1 / fish 2",
+                     "bird 1 / bird 2", "algae 1 / algae 2", "flower 1 / flower 2")
+"""The eight features of :func:`semantic_hierarchy`, one per internal node of the tree, in the order of its rows."""
+
+
+def semantic_hierarchy(dtype: torch.dtype = torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return the hierarchical semantic task of Fig. 4.1 of Anguita (2024): eight living things and their features.
+
+    A binary tree splits living things into animals and plants, animals into fish and birds, plants into algae and
+    flowers, and each of these into two items (:data:`SEMANTIC_ITEMS`). Each item is presented as a one-hot input,
+    $X = I_8$ ($P = 8$ samples), and its target is a column of $Y \in \{-1, 0, 1\}^{8 \times 8}$ with one feature per
+    internal node of the tree (:data:`SEMANTIC_FEATURES`): $+1$ on the node's left branch, $-1$ on its right branch,
+    $0$ elsewhere, and the root feature "living thing" equal to $+1$ for every item. This contrast coding is the data
+    of Braun et al. (2022), reused by the thesis's code (``illustrative_example.ipynb`` of LinearNetworkDynamics, whose
+    array holds $Y^\top$); Saxe, McClelland and Ganguli (2019) use the same kind of tree.
+
+    The rows of $Y$ are orthogonal, so $\Sigma^{yx} = YX^\top/P = Y/8$ has $\tilde U = I$ (each feature is a mode) and
+    singular values $\sqrt{8}/8$ (twice), $2/8$ (twice) and $\sqrt2/8$ (four times), one per level of the tree. The
+    inputs are not whitened in the sense of eq. (2.6): $\Sigma^{xx} = I/8$.
+
+    ``dtype``: ``torch.float32`` or ``torch.float64``; ``device``: where to create the tensors. Returns ``X`` ``(8, 8)`` and ``Y`` ``(8, 8)``
+    (rows: features, columns: items).
+    """
+    _check_dtype(dtype)
+    Y = torch.zeros(8, 8, dtype=dtype, device=device)
+    Y[0] = 1.0                                                  # living thing: every item
+    Y[1, :4], Y[1, 4:] = 1.0, -1.0                              # animal / plant
+    for row, start in ((2, 0), (3, 4)):                         # fish / bird, algae / flower
+        Y[row, start:start + 2], Y[row, start + 2:start + 4] = 1.0, -1.0
+    for pair in range(4):                                       # the two items of each kind
+        Y[4 + pair, 2 * pair], Y[4 + pair, 2 * pair + 1] = 1.0, -1.0
+    return torch.eye(8, dtype=dtype, device=device), Y
 
 
 # ---------------------------------------------------------------------------------------------------------------
