@@ -212,7 +212,10 @@ def reconstruction_error(
     ``backward`` $= \max |f(x) - A^*(x)x - b^*(x)| / (|A^*(x)|\,|x| + |b^*(x)|)$, the error relative to the size of
     the terms that are summed, which is what floating point can promise: it is a few units of roundoff even where
     $A^*$ has huge entries (the ``"paper"`` form near $z_i = 0$ when $\sigma(0) \ne 0$), while ``forward`` then
-    grows with the size of those entries.
+    grows with the size of those entries. Below the smallest normal number (``torch.finfo(dtype).tiny``, about
+    $2.2 \cdot 10^{-308}$ in float64) floating point promises an absolute, not a relative, accuracy: the sizes are
+    therefore floored at it. Deep bias-free networks of activations that vanish faster than $z$ at 0 (Tanhshrink:
+    $\sigma(z) \approx z^3/3$) drive their pre-activations, and $A^*$, into that range.
     """
     from linear_lens.networks import forward
 
@@ -222,7 +225,7 @@ def reconstruction_error(
     ax = (A @ x.unsqueeze(-1)).squeeze(-1)
     err = (f - ax - b).abs()
     size = (A.abs() @ x.abs().unsqueeze(-1)).squeeze(-1) + b.abs()
-    backward = err / torch.where(size > 0, size, torch.ones_like(size))
+    backward = err / (size + torch.finfo(size.dtype).tiny)
     return float((err / (1 + f.abs())).max()), float(backward.max())
 
 
