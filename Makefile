@@ -8,13 +8,15 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test page install clean clean-cache benchmarks help
+.PHONY: book test page install clean clean-cache benchmarks student help
 
 help:
-	@echo "make book    - install into .venv, execute every chapter, render _build/html/index.html"
-	@echo "make test    - install into .venv, run unit tests, every chapter in quick mode, the book build (-W)"
+	@echo "make book    - install into .venv, execute every chapter, render _build/html/index.html, check it in a browser"
+	@echo "make test    - install into .venv, run unit tests, every chapter in quick mode (two instruction sets),"
+	@echo "               the book built in quick mode (-W) and checked in a browser"
 	@echo "make page CH=02 - build a small book of the intro, one chapter and the back matter (for authors)"
 	@echo "make benchmarks - print speed ratios of the batched code against simple loops"
+	@echo "make student - write the student version of every chapter (solutions removed) to _build/student/"
 
 install: $(STAMP)
 
@@ -44,6 +46,8 @@ book: $(STAMP)
 		rm -rf _build/.jupyter_cache _build/jupyter_execute _build/.doctrees; fi
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "$(SRC_HASH)" > _build/.src-hash
+	@# the browser checks of the test suite, on the full book just built
+	LINEAR_LENS_BUILT_BOOK=$(CURDIR)/_build/html $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_book.py
 	@echo "The book is at _build/html/index.html"
 
 test: $(STAMP)
@@ -55,9 +59,13 @@ page: $(STAMP)
 	@test -n "$(CH)" || { echo "usage: make page CH=02"; exit 2; }
 	@mkdir -p _build/page-$(CH)
 	@f=$$(ls notebooks/$(CH)_*.md | head -1); \
-	printf 'format: jb-book\nroot: book/intro\nchapters:\n  - file: book/how-to-use\n  - file: book/notation\n  - file: %s\n  - file: book/errata\n  - file: book/claims\n  - file: book/references\n' "$${f%.md}" > _build/page-$(CH)/_toc.yml
+	printf 'format: jb-book\nroot: book/intro\nchapters:\n  - file: book/how-to-use\n  - file: book/teaching\n  - file: book/notation\n  - file: %s\n  - file: book/errata\n  - file: book/claims\n  - file: book/reproducibility\n  - file: book/references\n' "$${f%.md}" > _build/page-$(CH)/_toc.yml
 	$(BIN)/jupyter-book build . -n --keep-going --toc _build/page-$(CH)/_toc.yml --path-output _build/page-$(CH) 2>&1 | tee _build/page-$(CH)/log.txt | grep -E "WARNING|ERROR|Error|Traceback" | grep -v "Kernel is running over TCP" || true
 	@echo "Page: _build/page-$(CH)/_build/html/notebooks/$$(basename $$(ls notebooks/$(CH)_*.md) .md).html"
+
+# The student version of every chapter (solutions removed), for a class: _build/student/NN_slug.ipynb
+student: $(STAMP)
+	$(BIN)/python -m linear_lens student -o _build/student
 
 benchmarks: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done

@@ -404,3 +404,97 @@ def test_value_errors_layer(call, prefix):
     with pytest.raises(ValueError) as err:
         call()
     assert str(err.value).startswith(prefix), f"message {str(err.value)!r} should start with {prefix!r}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The set where |sigma(z)/z| > 1 + atol, and the excess |sigma(z)| - |z|
+# ---------------------------------------------------------------------------------------------------------------
+
+SET_CASES = [(n, {}) for n in NAMES] + [
+    ("soft_exponential", {"alpha": 0.5}), ("soft_exponential", {"alpha": 1.5}), ("soft_exponential", {"alpha": 0.1}),
+    ("blu", {"beta": 0.5}), ("blu", {"beta": -0.7}), ("blu", {"beta": 2.5}), ("prelu", {"a": -2.0}),
+    ("prelu", {"a": 1.5}), ("elu", {"alpha": 2.0}), ("elu", {"alpha": -1.5}), ("celu", {"alpha": -1.5}),
+    ("aplu", {"a1": 0.5, "b1": 0.5, "a2": 0.25, "b2": 1.0}), ("aplu", {"a1": -1.5, "b1": -0.5, "a2": 0.2, "b2": 0.3}),
+    ("pelu", {"alpha": 1.5, "beta": 1.0}), ("pelu", {"alpha": 2.0, "beta": 0.3}), ("softplus", {"beta": 0.3}),
+    ("softplus", {"beta": 4.0}),
+]
+
+
+@pytest.mark.parametrize("name, params", SET_CASES)
+@pytest.mark.parametrize("atol", [1e-6, 1e-3])
+def test_unstable_interval_closed_form_matches_the_grid(name, params, atol):
+    """The closed-form hull against the float64 grid with bisection (independent); infinite ends agree exactly,
+    finite ones to 1e-6 (the grid's bisection), except ends at 0 that the grid resolves to the nearest float."""
+    exact = S.unstable_interval(name, atol=atol, **params)
+    grid = S._grid_interval(A.get(name, **params), atol)
+    if exact is None or grid is None:
+        assert exact is None and grid is None, (exact, grid)
+        return
+    for e, g in zip(exact, grid):
+        assert (e == g if math.isinf(e) or math.isinf(g) else abs(e - g) <= 1e-6 * max(1.0, abs(e))), (exact, grid)
+
+
+@pytest.mark.parametrize("name, params", SET_CASES)
+def test_unstable_interval_ends_are_where_the_ratio_is_one(name, params):
+    """At a finite end other than 0 the ratio |sigma(z)/z| equals 1 (atol = 0), from the stable secant."""
+    ends = S.unstable_interval(name, **params)
+    if ends is None:
+        return
+    act = A.get(name, **params)
+    for e in ends:
+        if math.isfinite(e) and e != 0 and not (name == "soft_exponential" and act.params["alpha"] < 0):
+            r = float(act.secant(torch.tensor([e], dtype=torch.float64)).abs())
+            assert abs(r - 1) < 1e-9, f"{name} {params}: |sigma(z)/z| = {r} at the end {e}"
+
+
+def test_unstable_interval_known_sets():
+    phi = (1 + math.sqrt(5)) / 2
+    assert S.unstable_interval("softplus") == (-math.log(phi), math.inf)
+    assert S.unstable_interval("logsigmoid") == (-math.inf, math.log(phi))
+    assert S.unstable_interval("softplus", beta=4.0) == (-math.log(phi) / 4, math.inf)
+    assert S.unstable_interval("aplu") == (-math.inf, 0.5), "sigma = -z + 1/2 for z < 0, 1/2 on (0, 1/2), z after"
+    lo, hi = S.unstable_interval("hardsigmoid")
+    assert abs(lo + 3 / 7) < 1e-16 and abs(hi - 3 / 5) < 1e-16
+    assert S.unstable_interval("soft_exponential", alpha=-0.5)[0] == (1 - 0.25) / -0.5, "the edge of sigma's domain"
+    assert S.unstable_interval("blu", beta=0.5) == (0.0, math.inf) and S.unstable_interval("blu", beta=2.5) == (
+        -math.inf, math.inf)
+    assert S.unstable_interval("relu") is None and S.unstable_interval("hardswish") is None
+    lo, hi = S.unstable_interval("softplus", atol=1e-6)
+    assert math.isfinite(hi) and abs(float(S.excess("softplus", torch.tensor([hi], dtype=torch.float64))) - 1e-6 * hi) \
+        < 1e-15, "with a tolerance the set is bounded: ln(1 + e^-z) = atol z at its right end"
+    c = S.classify("softplus")
+    assert c.unstable_interval == S.unstable_interval("softplus", atol=c.atol), "classify uses the closed form"
+
+
+def test_excess_in_stable_form_against_mpmath():
+    import mpmath as mp
+
+    z = torch.tensor([-800.0, -40.0, -1.0, -1e-9, 0.0, 1e-9, 1.0, 37.0, 40.0, 700.0], dtype=torch.float64)
+    for name, f in (("softplus", lambda v: mp.log1p(mp.exp(v))), ("logsigmoid", lambda v: -mp.log1p(mp.exp(-v)))):
+        got = S.excess(name, z)
+        with mp.workdps(60):
+            ref = [float(abs(f(mp.mpf(float(v)))) - abs(mp.mpf(float(v)))) for v in z]
+        for g, r, v in zip(got.tolist(), ref, z.tolist()):
+            assert abs(g - r) <= 4e-16 * abs(r) + 1e-300, f"{name} at {v}: {g} vs {r}"
+    far = torch.logspace(0, 2.8, 300, dtype=torch.float64)
+    assert bool((S.excess("softplus", far) > 0).all()) and bool((S.excess("logsigmoid", -far) > 0).all())
+    naive = A.get("softplus")(far) - far
+    assert bool((naive[far > 40] == 0).all()), "as written the excess rounds to 0 beyond z = 40"
+    assert torch.equal(S.excess("relu", torch.tensor([-2.0, 3.0])), torch.tensor([-2.0, 0.0]))
+
+
+def test_state_bound_is_attained_by_relu_with_a_positive_bias():
+    """x_{k+1} = w x_k + |b| (ReLU, W = wI) climbs from 0 to the fixed point |b|/(1 - w), whose norm is the bound."""
+    w, n = 0.9, 4
+    b = torch.tensor([0.5, 1.0, 0.25, 2.0], dtype=torch.float64)
+    cap = S.state_bound("relu", w, float(b.norm()), n)
+    assert cap == pytest.approx(float(b.norm()) / (1 - w), rel=1e-15)
+    x = S.iterate_layer("relu", w * torch.eye(n, dtype=torch.float64), b, torch.zeros(n, dtype=torch.float64), 400)
+    assert float(x[-1].norm()) == pytest.approx(cap, rel=1e-15) and bool((x.norm(dim=-1) <= cap * (1 + 1e-15)).all())
+    assert S.state_bound("selu", w, 1.0, n) == math.inf
+    sp = S.state_bound("softplus", 0.5, 0.0, 9)
+    assert sp == pytest.approx(0.5 * math.log(2) * 3 / 0.5, rel=1e-12), "M = ln 2 for softplus"
+    with pytest.raises(ValueError, match="^weight:"):
+        S.state_bound("relu", 1.0, 0.0, 2)
+    with pytest.raises(ValueError, match="^bias_norm:"):
+        S.state_bound("relu", 0.5, -1.0, 2)

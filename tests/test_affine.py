@@ -180,3 +180,16 @@ def test_activation_outside_its_domain_raises_instead_of_nan():
         affine.pointwise_affine(W, None, act, x)
     with pytest.raises(ValueError, match="activation: soft_exponential produced NaN"):
         networks.forward(W, None, act, x)
+
+
+def test_backward_error_counts_underflow_as_absolute():
+    """A 7-layer Tanhshrink network maps inputs to subnormal outputs (sigma(z) ~ z^3/3 near 0); there roundoff is
+    absolute, a few units of 2^-1074, and the backward error must stay at roundoff (chapter 1's full-size sweep)."""
+    g = torch.Generator().manual_seed(0)
+    W, _ = networks.random_network([3] + [8] * 7 + [3], generator=g)
+    x = torch.randn(256, 3, generator=g, dtype=torch.float64)
+    f = networks.forward(W, None, "tanhshrink", x)
+    subnormal = (f.abs() > 0) & (f.abs() < torch.finfo(torch.float64).tiny)
+    assert int(subnormal.sum()) > 5, "some outputs are subnormal"
+    _, backward = affine.reconstruction_error(W, None, "tanhshrink", x)
+    assert backward < 1e-12, backward

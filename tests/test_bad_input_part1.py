@@ -18,6 +18,9 @@ from linear_lens import activations as AC
 from linear_lens import affine as AF
 from linear_lens import networks as N
 from linear_lens import sampling as SA
+from linear_lens import secants as SC
+from linear_lens import dynamics as DY
+from linear_lens import spectral_fields as SF
 from linear_lens import stability as ST
 
 F32, F64 = torch.float32, torch.float64
@@ -53,14 +56,21 @@ ROWS = [
     ("symmetric_derivative z0", lambda: AC.symmetric_derivative(torch.tanh, NAN), r"^z0: expected a finite real number, got nan"),
     ("slope None", lambda: AC.slope("tanh", None), r"^z: expected an array of real numbers, got None"),
     ("slope complex", lambda: AC.slope("tanh", CPLX), r"^z: expected real numbers, got complex dtype"),
-    ("secant NaN", lambda: AC.secant("tanh", torch.tensor([NAN])), r"^z: contains NaN or infinite entries"),
-    ("secant form", lambda: AC.secant("tanh", torch.zeros(1), form="tangent"), r"^form: expected one of paper, shifted"),
+    ("secant NaN", lambda: SC.secant("tanh", torch.tensor([NAN])), r"^z: contains NaN or infinite entries"),
+    ("secant form", lambda: SC.secant("tanh", torch.zeros(1), form="tangent"), r"^form: expected one of paper, shifted"),
+    ("Activation.derivative at_kink", lambda: AC.get("relu").derivative(torch.zeros(1), at_kink="both"), r"^at_kink: expected one of symmetric, left, right"),
+    ("Activation.derivative z None", lambda: AC.get("relu").derivative(None), r"^z: expected an array of real numbers, got None"),
     ("Activation.secant None", lambda: AC.get("sigmoid").secant(None), r"^z: expected an array of real numbers, got None"),
     ("Activation.shifted_secant bool", lambda: AC.get("sigmoid").shifted_secant(torch.tensor([True])),
      r"^z: expected real numbers, got a boolean tensor"),
     ("Activation.shifted_secant str", lambda: AC.get("sigmoid").shifted_secant("1"), r"^z: expected an array of real numbers, got a string"),
     # --- activation_stability -------------------------------------------------------------------------------
     ("classify unknown", lambda: AS.classify("nope"), r"^activation: unknown name"),
+    ("unstable_interval atol", lambda: AS.unstable_interval("relu", atol=-1.0), r"^atol: expected a number in \[0, 0.01\]"),
+    ("unstable_interval params", lambda: AS.unstable_interval("relu", alpha=1.0), r"^params: relu has no parameter"),
+    ("state_bound weight", lambda: AS.state_bound("relu", 1.5, 0.0, 2), r"^weight: expected a number in \[0, 1\)"),
+    ("excess z NaN", lambda: AS.excess("softplus", torch.tensor([NAN])), r"^z: contains NaN"),
+    ("excess z None", lambda: AS.excess("softplus", None), r"^z: expected an array of real numbers, got None"),
     ("classify method", lambda: AS.classify("relu", method="exact"), r"^method: expected one of auto, analytic, numeric"),
     ("classify method None", lambda: AS.classify("relu", method=None), r"^method: expected one of .*got None"),
     ("classify atol NaN", lambda: AS.classify("relu", atol=NAN), r"^atol: expected a number in \[0, 0.01\], got nan"),
@@ -133,6 +143,13 @@ ROWS = [
     ("forward x None", lambda: N.forward(W, B, "tanh", None), r"^x: expected an array of real numbers, got None"),
     ("forward weights str", lambda: N.forward("W", None, "tanh", X), r"^weights: expected a list of weight matrices"),
     ("forward widths", lambda: N.forward([torch.zeros(3, 2), torch.zeros(2, 4)], None, "relu", X), r"^weights: A_1 has 4 columns"),
+    ("network_batch None", lambda: N.network_batch(None), r"^weights: expected an array of real numbers, got None"),
+    ("network_batch convention", lambda: N.network_batch([torch.eye(2)], convention="paper"), r"^convention: expected one of eq3, authors"),
+    ("network_batch widths", lambda: N.network_batch([torch.zeros(3, 2), torch.zeros(2, 4)]), r"^weights: A_1 has 4 columns"),
+    ("random_batch count", lambda: N.random_batch([2, 2], 0), r"^count: expected a positive integer, got 0"),
+    ("batch_forward x NaN", lambda: N.batch_forward(N.network_batch([torch.eye(2)]), torch.tensor([[NAN, 0.0]])), r"^x: contains NaN"),
+    ("batch_jacobian x shape", lambda: N.batch_jacobian(N.network_batch([torch.eye(2)]), torch.zeros(3, 3)), r"^x: expected \(P, 2\)"),
+    ("batch_jvp v None", lambda: N.batch_jvp(N.network_batch([torch.eye(2)]), torch.zeros(1, 3, 2), None), r"^x: expected an array of real numbers, got None"),
     ("random_network widths None", lambda: N.random_network(None), r"^widths: expected a list of positive integers, got NoneType"),
     ("random_network widths short", lambda: N.random_network([3]), r"^widths: need at least an input and an output width"),
     ("random_network widths 0", lambda: N.random_network([3, 0]), r"^widths: expected a positive integer, got 0"),
@@ -214,9 +231,9 @@ def test_bad_input_gives_one_clear_value_error(call, pattern):
 def test_every_public_function_has_a_row():
     """The table covers every public function of the modules it is about (a new function needs a row)."""
     covered = " ".join(r[0] for r in ROWS)
-    modules = {AC: None, AS: None, AF: None, N: {"forward_unchecked"}, SA: None, _checks: {"check_finite", "common_dtype", "check_same_device"},
-               ST: {"iterate", "growth_rate", "orbit_period", "fixed_point", "search_stable_pieces_unstable_map",
-                    "FixedPoint", "SearchResult"}}
+    modules = {AC: None, AS: None, AF: None, N: {"forward_unchecked"}, SA: None, SC: None,
+               _checks: {"check_finite", "common_dtype", "check_same_device"},
+               ST: {"search_stable_pieces_unstable_map", "SearchResult", "observed_decay"}}
     missing = []
     for mod, skip in modules.items():
         for name in mod.__all__:
@@ -337,7 +354,7 @@ def test_docstrings_have_no_control_characters():
     import inspect
 
     bad = []
-    for mod in (AC, AS, AF, N, SA, ST, _checks):
+    for mod in (AC, AS, AF, DY, N, SA, SC, SF, ST, _checks):
         objects = [mod] + [getattr(mod, n) for n in dir(mod) if not n.startswith("__")]
         objects += [getattr(AC.Activation, n) for n in ("secant", "shifted_secant")]
         for obj in objects:

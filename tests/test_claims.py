@@ -88,3 +88,14 @@ def test_errata_cited_by_claims_exist_on_the_errata_page():
         for group in re.findall(r"erratum=(\[[^\]]*\]|\"[^\"]*\"|'[^']*')", path.read_text()):
             cited |= set(re.findall(r"E\d\d\.\d+", group))
     assert not cited - listed, f"claims cite errata that book/errata.md does not list: {sorted(cited - listed)}"
+
+
+def test_errata_rows_have_five_cells():
+    """A '|' inside maths splits a Markdown table cell: write absolute values as \\lvert x\\rvert in tables."""
+    bad = []
+    for i, line in enumerate((ROOT / "book" / "errata.md").read_text().splitlines(), 1):
+        if line.startswith("| E"):
+            pipes = len(re.findall(r"(?<!\\)\|", line))
+            if pipes != 6:
+                bad.append(f"line {i}: {pipes - 1} cells: {line[:60]}")
+    assert not bad, "errata rows with a '|' in a cell:\n" + "\n".join(bad)

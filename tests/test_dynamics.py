@@ -1,4 +1,5 @@
-"""Tests of linear_lens.dynamics: the batched engine against independent computations and known dynamics."""
+"""Tests of linear_lens.dynamics: orbits, fixed points, Lyapunov exponents and attractors of batched networks,
+against closed forms, brute force, plain loops and known dynamics."""
 
 import math
 
@@ -8,191 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import brentq
 
-from linear_lens import affine, dynamics as dy, networks
-from linear_lens.activations import get
+from linear_lens import dynamics as dy, networks
+from linear_lens.networks import network_batch
+from test_networks import SWEEP_ACTS, random_batch
 
-SWEEP_ACTS = ["relu", "selu", "gelu", "tanh", "sigmoid", "softplus"]
 F64 = torch.float64
 
 
-def _random_batch(generator, acts, depth=3, n=2, bias=True, convention="eq3"):
-    M = len(acts)
-    W = torch.randn(M, depth + 1, n, n, generator=generator, dtype=F64)
-    B = torch.randn(M, depth + 1, n, generator=generator, dtype=F64) if bias else None
-    return W, B, dy.network_batch(W, B, acts, convention=convention)
-
-
-def _eq3_lists(W, B, m, convention):
-    Ws, Bs = list(W[m]), (list(B[m]) if B is not None else None)
-    if convention == "authors":
-        n = W.shape[-1]
-        Ws.append(torch.eye(n, dtype=F64))
-        Bs = None if Bs is None else Bs + [torch.zeros(n, dtype=F64)]
-    return Ws, Bs
-
-
-# --- evaluation: f, A*, b*, the Jacobian -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("convention", dy.CONVENTIONS)
-@pytest.mark.parametrize("bias", [False, True])
-@pytest.mark.parametrize("n", [2, 3, 5])
-def test_fields_match_the_per_network_implementation(generator, convention, bias, n):
-    acts = SWEEP_ACTS + ["leaky_relu", "hardshrink", "elu"]  # the last three go through autograd
-    W, B, net = _random_batch(generator, acts, n=n, bias=bias, convention=convention)
-    x = 3 * torch.randn(40, n, generator=generator, dtype=F64)
-    f = dy.forward(net, x)
-    fj, J = dy.jacobian(net, x)
-    for form in ("paper", "shifted"):
-        A, b = dy.affine_field(net, x, form=form)
-        for m, act in enumerate(acts):
-            Ws, Bs = _eq3_lists(W, B, m, convention)
-            A0, b0 = affine.pointwise_affine(Ws, Bs, act, x, form=form)
-            assert torch.allclose(A[m], A0, rtol=1e-12, atol=1e-12), f"A* differs for {act} ({form})"
-            assert torch.allclose(b[m], b0, rtol=1e-12, atol=1e-12), f"b* differs for {act} ({form})"
-    for m, act in enumerate(acts):
-        Ws, Bs = _eq3_lists(W, B, m, convention)
-        f0 = networks.forward(Ws, Bs, act, x)
-        assert torch.allclose(f[m], f0, rtol=1e-13, atol=1e-13), f"f differs for {act}"
-        assert torch.allclose(fj[m], f0, rtol=1e-13, atol=1e-13)
-        J0 = affine.jacobian(Ws, Bs, act, x)
-        assert torch.allclose(J[m], J0, rtol=1e-10, atol=1e-12), f"Jacobian differs from autodiff for {act}"
-
-
-def test_authors_convention_applies_the_activation_after_the_output(generator):
-    W, B, net_a = _random_batch(generator, SWEEP_ACTS, depth=2, convention="authors")
-    net_e = dy.network_batch(W, B, SWEEP_ACTS, convention="eq3")
-    x = 4 * torch.randn(30, 2, generator=generator, dtype=F64)
-    fa, fe = dy.forward(net_a, x), dy.forward(net_e, x)
-    for m, act in enumerate(SWEEP_ACTS):
-        assert torch.allclose(fa[m], get(act)(fe[m]), rtol=1e-14, atol=1e-15)
-    assert net_a.depth == net_e.depth == 2 and net_a.weights.shape[1] == 4 and net_e.weights.shape[1] == 3
-
-
-def test_jacobian_vector_is_the_jacobian_times_the_vector(generator):
-    _, _, net = _random_batch(generator, SWEEP_ACTS, depth=4, convention="authors")
-    x = 3 * torch.randn(6, 25, 2, generator=generator, dtype=F64)
-    v = torch.randn(6, 25, 2, generator=generator, dtype=F64)
-    f, J = dy.jacobian(net, x)
-    f2, Jv = dy.jacobian_vector(net, x, v)
-    assert torch.allclose(f, f2, rtol=0, atol=0)
-    assert torch.allclose(Jv, (J @ v.unsqueeze(-1)).squeeze(-1), rtol=1e-12, atol=1e-13)
-
-
-@pytest.mark.parametrize("name", SWEEP_ACTS)
-def test_closed_form_slopes_match_autograd(name):
-    act = get(name)
-    z = torch.cat([torch.linspace(-60, 60, 2001, dtype=F64), torch.tensor([0.0, 1e-300, -1e-300, 1e-8, -1e-8])])
-    value, slope = dy._value_and_slope(act, z)
-    zz = z.clone().requires_grad_(True)
-    (d,) = torch.autograd.grad(act(zz).sum(), zz)
-    assert torch.equal(value, act(z))
-    assert torch.allclose(slope, d, rtol=1e-13, atol=1e-15), f"{name}: closed-form slope differs from autograd"
-
-
-def test_batch_refuses_bad_input():
-    W = torch.zeros(2, 2, 2, 2, dtype=F64)
-    with pytest.raises(ValueError, match="convention"):
-        dy.network_batch(W, convention="paper")
-    with pytest.raises(ValueError, match="weights"):
-        dy.network_batch(torch.zeros(2, 2, 2, 3))
-    with pytest.raises(ValueError, match="biases"):
-        dy.network_batch(W, torch.zeros(2, 3, 2))
-    with pytest.raises(ValueError, match="activation"):
-        dy.network_batch(W, None, ["relu"] * 3)
-    with pytest.raises(ValueError, match="activation"):
-        dy.network_batch(W, None, "nonsense")
-    with pytest.raises(ValueError, match="weights"):
-        dy.network_batch(W.clone().fill_(float("nan")))
-    net = dy.network_batch(W)
-    with pytest.raises(ValueError, match="x"):
-        dy.forward(net, torch.zeros(5, 3, dtype=F64))
-    with pytest.raises(ValueError, match="form"):
-        dy.affine_field(net, torch.zeros(5, 2, dtype=F64), form="other")
-
-
-def test_activation_runs_are_grouped():
-    W = torch.zeros(5, 2, 2, 2, dtype=F64)
-    net = dy.network_batch(W, None, ["relu", "relu", "tanh", "tanh", "relu"])
-    assert [(g[0].name, g[1], g[2]) for g in net.groups] == [("relu", 0, 2), ("tanh", 2, 4), ("relu", 4, 5)]
-    sub = net.select([1, 2, 3])
-    assert [g[0].name for g in sub.groups] == ["relu", "tanh"] and sub.size == 3
-
-
-# --- spectra ------------------------------------------------------------------------------------------------------
-
-
-@given(st.integers(0, 2**31 - 1), st.sampled_from([1e-200, 1e-8, 1.0, 1e8, 1e200]))
-def test_closed_form_eigenvalues_match_lapack(seed, scale):
-    g = torch.Generator().manual_seed(seed)
-    A = torch.randn(64, 2, 2, generator=g, dtype=F64) * scale
-    lam = dy.eigenvalues(A)
-    ref = torch.linalg.eigvals(A)
-    dist = (lam.unsqueeze(-1) - ref.unsqueeze(-2)).abs().amin(-1).amax(-1)
-    assert bool((dist <= 1e-12 * A.abs().amax((-2, -1))).all()), "closed-form eigenvalues differ from LAPACK"
-    assert bool(torch.isfinite(lam).all())
-
-
-def test_eigenvalues_exact_cases():
-    I = torch.eye(2, dtype=F64)
-    assert torch.equal(dy.eigenvalues(3 * I), torch.tensor([3 + 0j, 3 + 0j], dtype=torch.complex128))
-    T = torch.tensor([[1e-9, 1.0], [0.0, 2.0]], dtype=F64)  # triangular: the diagonal, the small one accurate
-    lam = dy.eigenvalues(T)
-    assert lam[0].real == 2.0 and abs(lam[1].real - 1e-9) <= 1e-24
-    R = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=F64)
-    assert torch.allclose(dy.eigenvalues(R), torch.tensor([1j, -1j], dtype=torch.complex128))
-    assert dy.eigenvalues(torch.zeros(2, 2, dtype=F64)).abs().max() == 0
-    lam32 = dy.eigenvalues(torch.tensor([[0.5, 0.2], [0.1, 0.3]], dtype=torch.float32))
-    assert lam32.dtype == torch.complex64
-
-
-def test_spectral_field_norm_and_radius(generator):
-    for n in (2, 3):
-        A = torch.randn(200, n, n, generator=generator, dtype=F64)
-        sf = dy.spectral_field(A)
-        assert torch.allclose(sf.norm, torch.linalg.matrix_norm(A, 2), rtol=1e-13)
-        assert torch.allclose(sf.rho, torch.linalg.eigvals(A).abs().amax(-1), rtol=1e-12)
-        assert bool((sf.rho <= sf.norm * (1 + 1e-12)).all())
-
-
-# --- regions ------------------------------------------------------------------------------------------------------
-
-
-def test_region_bound_known_values():
-    assert dy.region_bound([3], 2) == 1 + 3 + 3  # Zaslavsky: 3 lines in general position cut the plane in 7
-    assert dy.region_bound([2], 2) == 4
-    assert dy.region_bound([2, 2], 2) == 11
-    assert dy.region_bound([1, 5], 1) <= 2 * 6
-    assert dy.region_bound([], 2) == 1
-
-
-def test_activation_pattern_and_region_count():
-    # f = relu(x1) and relu(x2) patterns: four quadrants
-    W = torch.eye(2, dtype=F64).expand(1, 2, 2, 2).clone()
-    net = dy.network_batch(W, None, "relu")
-    axis = torch.linspace(-1, 1, 41, dtype=F64) + 1e-3
-    x1, x2 = torch.meshgrid(axis, axis, indexing="xy")
-    codes = dy.activation_pattern(net, torch.stack([x1, x2], -1).reshape(-1, 2))[0].reshape(41, 41)
-    assert sorted(torch.unique(codes).tolist()) == [0, 1, 2, 3]
-    assert dy.count_regions(codes) == 4
-    stripes = torch.tensor([[0, 1, 0, 1]] * 3)
-    assert dy.count_regions(stripes) == 4  # equal labels in separate stripes count separately
-    diagonal = torch.eye(4, dtype=torch.int64)
-    assert dy.count_regions(diagonal, connectivity=4) == 4 + 2  # the diagonal cells and the two triangles
-    assert dy.count_regions(diagonal) == 2  # with corners, the diagonal and the triangles are each connected
-    assert dy.count_regions(diagonal, min_cells=5) == 1
-    assert dy.count_sectors(torch.tensor([0, 0, 1, 1, 2, 0])) == 2 + 0 + 1 and dy.count_sectors(torch.ones(5)) == 1
-    with pytest.raises(ValueError, match="codes"):
-        dy.count_regions(torch.zeros(3, 3))
-
-
-def test_max_jump_detects_discontinuities():
-    for n in (101, 201):
-        t = torch.linspace(-1, 1, n, dtype=F64)
-        X, Y = torch.meshgrid(t, t, indexing="xy")
-        smooth, step = torch.sin(X + Y), (X > 0.0123).to(F64)
-        assert dy.max_jump(smooth) <= 2 * 2 / (n - 1) + 1e-12
-        assert dy.max_jump(step) == 1.0
+def t(x):
+    return torch.tensor(x, dtype=F64)
 
 
 # --- orbits, periods, rotation ------------------------------------------------------------------------------------
@@ -201,7 +26,7 @@ def test_max_jump_detects_discontinuities():
 def _linear_net(A, act="identity"):
     """f(x) = A x as an eq3 network with one hidden layer: A_0 = A, A_1 = I, identity activation."""
     A = torch.as_tensor(A, dtype=F64)
-    return dy.network_batch(torch.stack([A, torch.eye(2, dtype=F64)]), None, act)
+    return network_batch(torch.stack([A, torch.eye(2, dtype=F64)]), None, act)
 
 
 def test_iterate_escape_and_growth_rate():
@@ -240,7 +65,7 @@ def test_hausdorff_distance():
 def test_fixed_points_of_a_decoupled_tanh_map():
     # f(x) = tanh(2x) componentwise: fixed points 0 and +-s with s = tanh(2s), 9 in the plane
     s = brentq(lambda t: math.tanh(2 * t) - t, 0.5, 1.5)
-    net = dy.network_batch(torch.stack([2 * torch.eye(2, dtype=F64), torch.eye(2, dtype=F64)]), None, "tanh")
+    net = network_batch(torch.stack([2 * torch.eye(2, dtype=F64), torch.eye(2, dtype=F64)]), None, "tanh")
     axis = torch.linspace(-3, 3, 7, dtype=F64) + 0.01
     starts = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).reshape(-1, 2)
     fp = dy.fixed_points(net, starts)
@@ -272,7 +97,7 @@ def _skew_tent(a=0.4):
     A0 = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=F64)
     b0 = torch.tensor([0.0, -a], dtype=F64)
     A1 = torch.tensor([[1 / a, -(1 / a + 1 / (1 - a))], [0.0, 0.0]], dtype=F64)
-    return dy.network_batch(torch.stack([A0, A1]), torch.stack([b0, torch.zeros(2, dtype=F64)]), "relu")
+    return network_batch(torch.stack([A0, A1]), torch.stack([b0, torch.zeros(2, dtype=F64)]), "relu")
 
 
 def test_lyapunov_exponent_of_a_linear_map_and_of_the_skew_tent_map():
@@ -291,7 +116,7 @@ def test_lyapunov_exponent_of_a_linear_map_and_of_the_skew_tent_map():
 
 
 def test_lyapunov_exponent_collapses_to_minus_infinity_on_a_dead_relu():
-    net = dy.network_batch(torch.stack([-torch.eye(2, dtype=F64), torch.eye(2, dtype=F64)]), None, "relu")
+    net = network_batch(torch.stack([-torch.eye(2, dtype=F64), torch.eye(2, dtype=F64)]), None, "relu")
     ly = dy.lyapunov_exponent(net, torch.tensor([[1.0, 2.0]], dtype=F64), 64, blocks=4)
     assert ly.exponent[0, 0] == float("-inf")
 
@@ -318,7 +143,7 @@ def test_classify_the_six_kinds_and_the_evidence():
         "unstable": (torch.stack([2 * I, I]), None, "relu"),
     }
     W = torch.stack([v[0] for v in nets.values()])
-    net = dy.network_batch(W, None, [v[2] for v in nets.values()])
+    net = network_batch(W, None, [v[2] for v in nets.values()])
     res = dy.classify_attractor(net, _starts(), steps=600, generator=0)
     for (kind, _), a in zip(nets.items(), res):
         assert a.kind == kind, (kind, a.kind, a.evidence)
@@ -332,7 +157,7 @@ def test_classify_the_six_kinds_and_the_evidence():
     chaotic = dy.classify_attractor(_skew_tent(), torch.tensor([[0.31, 0.0], [0.62, 0.0]], dtype=F64),
                                     steps=200, lyapunov_steps=2048, generator=0)[0]
     assert chaotic.kind == "chaotic" and chaotic.lyapunov - 3 * chaotic.lyapunov_stderr > 0.3
-    period2 = dy.classify_attractor(dy.network_batch(torch.stack([-2 * I, I]), None, "tanh"), _starts(),
+    period2 = dy.classify_attractor(network_batch(torch.stack([-2 * I, I]), None, "tanh"), _starts(),
                                     steps=300, generator=0)[0]
     assert period2.kind == "limit cycle" and period2.period == 2 and period2.fates["periodic"] > 0
     row = single.row()
@@ -341,31 +166,20 @@ def test_classify_the_six_kinds_and_the_evidence():
 
 def test_classify_slow_convergence_to_a_non_hyperbolic_point_is_a_single_point():
     # tanh with an orthogonal weight: f'(0) has |eigenvalues| = 1, orbits approach 0 like k^(-1/2)
-    net = dy.network_batch(torch.stack([_rot(0.7), torch.eye(2, dtype=F64)]), None, "tanh")
+    net = network_batch(torch.stack([_rot(0.7), torch.eye(2, dtype=F64)]), None, "tanh")
     a = dy.classify_attractor(net, _starts(), steps=800, generator=0)[0]
     assert a.kind == "single point", a.evidence
     assert a.fixed_point_verdicts == ["non-hyperbolic"]
 
 
 def test_classify_is_batched_consistently(generator):
-    _, _, net = _random_batch(generator, SWEEP_ACTS, depth=2, bias=True, convention="authors")
+    _, _, net = random_batch(generator, SWEEP_ACTS, depth=2, bias=True, convention="authors")
     together = dy.classify_attractor(net, _starts(), steps=300, generator=0)
     alone = [dy.classify_attractor(net.select([m]), _starts(), steps=300, generator=0)[0] for m in range(net.size)]
     assert [a.kind for a in together] == [a.kind for a in alone]
 
 
 # --- dtypes and bad input -----------------------------------------------------------------------------------------
-
-
-def test_float32_batches_compute_in_float32(generator):
-    W, B, net64 = _random_batch(generator, SWEEP_ACTS, depth=3, convention="authors")
-    net32 = dy.network_batch(W.float(), B.float(), SWEEP_ACTS, convention="authors")
-    x = 3 * torch.randn(50, 2, generator=generator, dtype=F64)
-    f32, f64 = dy.forward(net32, x.float()), dy.forward(net64, x)
-    assert f32.dtype == torch.float32 and torch.allclose(f32.double(), f64, rtol=1e-5, atol=1e-5)
-    A32, _ = dy.affine_field(net32, x.float())
-    A64, _ = dy.affine_field(net64, x)
-    assert A32.dtype == torch.float32 and torch.allclose(A32.double(), A64, rtol=1e-4, atol=1e-5)
 
 
 def _bad_calls():
@@ -382,25 +196,235 @@ def _bad_calls():
         (lambda: dy.classify_attractor(net, x, steps=100, tail=20, max_period=12), "tail"),
         (lambda: dy.orbit_period(orb.tail, 0), "max_period"),
         (lambda: dy.rotation_number(torch.zeros(5, 3)), "tail"),
-        (lambda: dy.count_regions(torch.zeros(3, 3, dtype=torch.int64), connectivity=6), "connectivity"),
-        (lambda: dy.count_regions(torch.zeros(3, 3, dtype=torch.int64), min_cells=0), "min_cells"),
-        (lambda: dy.count_sectors(torch.zeros(0)), "codes"),
-        (lambda: dy.region_bound([2, 0], 2), "widths"),
-        (lambda: dy.region_bound([2], 0), "n_in"),
-        (lambda: dy.max_jump(torch.zeros(5)), "field"),
-        (lambda: dy.eigenvalues(torch.zeros(2, 3)), "A"),
-        (lambda: dy.eigenvalues(torch.full((2, 2), float("nan"))), "A"),
         (lambda: dy.fixed_points(net, x, max_iter=0), "max_iter"),
-        (lambda: dy.activation_pattern(dy.network_batch(torch.zeros(1, 33, 2, 2)), x), "62"),
-        (lambda: net.select([]), "index"),
-        (lambda: dy.forward(net, torch.tensor([[float("nan"), 0.0]])), "x"),
         (lambda: dy.iterate(net, torch.tensor([[1j, 0]]), 3), "x"),
+        (lambda: dy.iterate(net, x, 3, escape=float("nan")), "escape"),
+        (lambda: dy.iterate(net, x, 3, norms="yes"), "norms"),
+        (lambda: dy.growth_rate(torch.zeros(1, 2, dtype=F64)), "norms"),
+        (lambda: dy.on_closed_curve(torch.zeros(5, 3, 3)), "tail"),
+        (lambda: dy.on_closed_curve(torch.zeros(5, 3, 2), sectors=0), "sectors"),
         (lambda: dy.classify_attractor(net, torch.tensor([[float("inf"), 0.0]])), "x"),
     ]
 
 
-@pytest.mark.parametrize("case", range(23))
+@pytest.mark.parametrize("case", range(16))
 def test_bad_input_gives_a_clear_error(case):
     call, match = _bad_calls()[case]
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- iterate, growth_rate, orbit_period on small networks (the former stability.iterate tests) -------------------
+
+
+def test_iterate_matches_forward_loop(generator):
+    weights, biases = networks.random_network([2, 5, 2], bias=True, generator=generator)
+    x0 = torch.randn(7, 2, generator=generator, dtype=F64)
+    traj = dy.iterate(network_batch(weights, biases, "tanh"), x0, 4, tail=5).tail[:, 0]
+    x = x0
+    for k in range(1, 5):
+        x = networks.forward(weights, biases, "tanh", x)
+        torch.testing.assert_close(traj[k], x, atol=1e-14, rtol=0, msg=f"step {k}")
+
+
+def test_iterate_batched_networks(generator):
+    W = [torch.randn(5, 2, 2, generator=generator, dtype=F64) for _ in range(2)]
+    x0 = torch.randn(3, 2, generator=generator, dtype=F64)
+    traj = dy.iterate(network_batch(W, None, "relu"), x0, 3, tail=4).tail
+    assert traj.shape == (4, 5, 3, 2)
+    single = dy.iterate(network_batch([w[2] for w in W], None, "relu"), x0, 3, tail=4).tail[:, 0]
+    torch.testing.assert_close(traj[:, 2], single, atol=1e-14, rtol=0, msg="network 2 of the batch")
+
+
+def test_iterate_linear_is_matrix_power(generator):
+    A = torch.randn(3, 3, generator=generator, dtype=F64) * 0.5
+    x0 = torch.randn(3, generator=generator, dtype=F64)
+    x6 = dy.iterate(network_batch([A], None, "relu"), x0[None], 6).x[0, 0]
+    torch.testing.assert_close(x6, torch.linalg.matrix_power(A, 6) @ x0, atol=1e-12, rtol=0, msg="A^6 x0")
+
+
+def test_iterate_rejects():
+    eye = torch.eye(2)
+    with pytest.raises(ValueError, match="^weights:"):
+        dy.iterate(network_batch([torch.zeros(3, 2)]), torch.zeros(1, 2), 2)
+    with pytest.raises(ValueError, match="^x:"):
+        dy.iterate(network_batch([eye]), torch.zeros(1, 3), 2)
+    with pytest.raises(ValueError, match="^steps:"):
+        dy.iterate(network_batch([eye]), torch.zeros(1, 2), 0)
+    with pytest.raises(ValueError, match="^biases:"):
+        dy.iterate(network_batch([eye], [torch.zeros(3)]), torch.zeros(1, 2), 1)
+    with pytest.raises(ValueError, match="^activation:"):
+        dy.iterate(network_batch([eye], None, "bogus"), torch.zeros(1, 2), 1)
+
+
+def test_tail_and_norms_keep_the_same_values():
+    g = torch.Generator().manual_seed(0)
+    W = [torch.randn(3, 2, 2, generator=g, dtype=F64) for _ in range(3)]
+    b = [torch.randn(3, 2, generator=g, dtype=F64) for _ in range(3)]
+    net = network_batch(W, b, "tanh")
+    x0 = torch.randn(5, 2, generator=torch.Generator().manual_seed(1), dtype=F64)
+    full = dy.iterate(net, x0, 12, tail=13, norms=True)
+    assert full.tail.shape == (13, 3, 5, 2) and full.norms.shape == (13, 3, 5)
+    torch.testing.assert_close(full.norms, full.tail.norm(dim=-1), rtol=0, atol=0)
+    for m in (0, 1, 4, 12):
+        torch.testing.assert_close(dy.iterate(net, x0, 12, tail=m + 1).tail, full.tail[12 - m:], rtol=0, atol=0)
+    assert dy.iterate(net, x0, 12).norms is None
+
+
+@pytest.mark.parametrize("tail", ["some", -1, 1.5, True, 12, 0])
+def test_bad_tail_raises(tail):
+    net = network_batch([torch.eye(2, dtype=F64)], None, "tanh")
+    with pytest.raises(ValueError, match="^tail:"):
+        dy.iterate(net, torch.zeros(1, 2, dtype=F64), 10, tail=tail)
+
+
+def test_escape_infinity_never_freezes_before_overflow():
+    net = network_batch([2.0 * torch.eye(2, dtype=F64)], None, "relu")
+    orb = dy.iterate(net, t([[1.0, 0.0]]), 100, escape=math.inf, norms=True)
+    torch.testing.assert_close(orb.norms[:, 0, 0], 2.0 ** torch.arange(101, dtype=F64), rtol=0, atol=0)
+    assert not bool(orb.escaped.any())
+    over = dy.iterate(net, t([[1.0, 0.0]]), 1100, escape=math.inf)
+    assert bool(over.escaped[0, 0]) and int(over.escape_step[0, 0]) == 1024 and float(over.x[0, 0, 0]) == 2.0**1023
+
+
+def test_growth_rate_linear_map_gelfand(generator):
+    from linear_lens.stability import spectral_radius
+
+    A = torch.randn(3, 3, generator=generator, dtype=F64)
+    A = A / spectral_radius(A) * 0.8
+    orb = dy.iterate(network_batch([A], None, "relu"), torch.randn(5, 3, generator=generator, dtype=F64), 400,
+                     norms=True)
+    rate = dy.growth_rate(orb.norms)[0]
+    torch.testing.assert_close(rate, torch.full((5,), 0.8, dtype=F64), atol=0.02, rtol=0, msg="rate -> rho(A)")
+    scaled = dy.iterate(network_batch([2.0 * torch.eye(2, dtype=F64)], None, "relu"), t([[1.0, 1.0], [0.0, 0.0]]),
+                        3, norms=True)
+    r = dy.growth_rate(scaled.norms)[0]
+    assert float(r[0]) == pytest.approx(2.0, abs=1e-12) and bool(torch.isnan(r[1])), "2I: rate 2; origin: nan"
+    with pytest.raises(ValueError, match="^norms:"):
+        dy.growth_rate(torch.zeros(1, 2, dtype=F64))
+
+
+def test_growth_rate_from_norms_equals_from_states():
+    g = torch.Generator().manual_seed(2)
+    W = [torch.randn(3, 2, 2, generator=g, dtype=F64) for _ in range(3)]
+    x0 = torch.randn(4, 2, generator=torch.Generator().manual_seed(3), dtype=F64)
+    orb = dy.iterate(network_batch(W, None, "relu"), x0, 9, tail=10, norms=True)
+    torch.testing.assert_close(dy.growth_rate(orb.norms), dy.growth_rate(orb.tail.norm(dim=-1)))
+
+
+def test_linear_map_growth_rate_is_the_spectral_radius():
+    A = torch.tensor([[0.5, 2.0], [0.0, 0.9]], dtype=F64)
+    net = network_batch([torch.eye(2, dtype=F64), A], None, "identity")
+    norms = dy.iterate(net, t([[1.0, 1.0]]), 2000, norms=True).norms
+    assert abs(float(dy.growth_rate(norms)) - 0.9) < 2e-3
+
+
+def test_orbit_period_known_orbits():
+    rot = t([[0.0, -1.0], [1.0, 0.0]])  # rotation by 90 degrees: period 4
+    traj = dy.iterate(network_batch([rot], None, "relu"), t([[1.0, 0.0], [0.0, 0.0]]), 20, tail=20).tail
+    assert dy.orbit_period(traj, 8)[0].tolist() == [4, 1], "rotation: period 4; origin: fixed point"
+    flip = dy.iterate(network_batch([-torch.eye(2, dtype=F64)], None, "relu"), t([[1.0, 2.0]]), 20, tail=20).tail
+    assert int(dy.orbit_period(flip, 8)) == 2
+    slow = dy.iterate(network_batch([0.5 * torch.eye(2, dtype=F64)], None, "relu"), t([[1.0, 2.0]]), 20,
+                      tail=20).tail
+    assert int(dy.orbit_period(slow, 8)) == 0, "still converging after 20 steps: no period"
+    R = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=F64)  # the same rotation as a 2-layer identity network
+    tail = dy.iterate(network_batch([torch.eye(2, dtype=F64), R], None, "identity"), t([[1.0, 0.0]]), 50,
+                      tail=17).tail
+    assert int(dy.orbit_period(tail, 8)) == 4
+
+
+def test_orbit_period_rejects():
+    with pytest.raises(ValueError, match="^tail:"):
+        dy.orbit_period(torch.zeros(3, 2, dtype=F64), max_period=4)
+    with pytest.raises(ValueError, match="^max_period:"):
+        dy.orbit_period(torch.zeros(3, 2, dtype=F64), max_period=0)
+
+
+def test_on_closed_curve():
+    """Orbits of a rotation by an irrational angle, from two radii, and a period-4 orbit."""
+    theta = 2 * math.pi * (math.sqrt(5) - 1) / 2
+    rot = t([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    one = dy.iterate(network_batch([rot], None, "relu"), t([[1.0, 0.0], [0.0, 1.0]]), 400, tail=300).tail
+    assert bool(dy.on_closed_curve(one)[0]), "one circle, reached from two starts"
+    two = dy.iterate(network_batch([rot], None, "relu"), t([[1.0, 0.0], [0.0, 2.0]]), 400, tail=300).tail
+    assert not bool(dy.on_closed_curve(two)[0]), "two circles: radii differ by 2x in every sector"
+    quarter = t([[0.0, -1.0], [1.0, 0.0]])
+    four = dy.iterate(network_batch([quarter], None, "relu"), t([[1.0, 0.3]]), 100, tail=64).tail
+    assert not bool(dy.on_closed_curve(four)[0]), "a period-4 orbit does not cover 36 sectors"
+    assert bool(dy.on_closed_curve(four, sectors=4)[0])
+
+
+# --- fixed points against closed forms, brute force and Banach's iteration (the former stability.fixed_point) ----
+
+
+def test_fixed_point_linear_closed_form(generator):
+    A = torch.randn(3, 3, generator=generator, dtype=F64) * 0.4
+    b = torch.randn(3, generator=generator, dtype=F64)
+    res = dy.fixed_points(network_batch([A], [b], "tanh"), torch.zeros(4, 3, dtype=F64))
+    expected = torch.linalg.solve(torch.eye(3, dtype=F64) - A, b)
+    assert bool(res.converged.all()) and int(res.iterations.max()) <= 2, "affine map: one Newton step"
+    torch.testing.assert_close(res.x[0], expected.expand(4, 3), atol=1e-12, rtol=0, msg="(I - A)^-1 b")
+
+
+def test_fixed_point_relu_brute_force_patterns(generator):
+    A0 = torch.randn(2, 2, generator=generator, dtype=F64) * 0.6
+    A1 = torch.randn(2, 2, generator=generator, dtype=F64) * 0.6
+    b0, b1 = torch.randn(2, generator=generator, dtype=F64), torch.randn(2, generator=generator, dtype=F64)
+    found = []
+    for pattern in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+        D = torch.diag(t(pattern))
+        x = torch.linalg.solve(torch.eye(2, dtype=F64) - A1 @ D @ A0, A1 @ D @ b0 + b1)
+        z = A0 @ x + b0
+        if all((z[i] > 0) == bool(pattern[i]) for i in range(2)):
+            found.append(x)
+    res = dy.fixed_points(network_batch([A0, A1], [b0, b1], "relu"),
+                          torch.randn(20, 2, generator=generator, dtype=F64) * 3)
+    for x in res.x[0][res.converged[0]]:
+        assert min(float((x - y).abs().max()) for y in found) < 1e-9, "every Newton root is a pattern solution"
+    assert bool(res.converged.any()), "some start converges"
+
+
+def test_fixed_point_agrees_with_iteration_for_contraction(generator):
+    weights, biases = networks.random_network([2, 4, 2], bias=True, generator=generator)
+    gamma = float(torch.linalg.matrix_norm(weights[0], 2) * torch.linalg.matrix_norm(weights[1], 2))
+    weights = [w * (0.8 / gamma) ** 0.5 for w in weights]
+    net = network_batch(weights, biases, "tanh")
+    res = dy.fixed_points(net, torch.randn(5, 2, generator=generator, dtype=F64) * 4)
+    limit = dy.iterate(net, torch.zeros(1, 2, dtype=F64), 300).x[0, 0]
+    assert bool(res.converged.all())
+    torch.testing.assert_close(res.x[0], limit.expand(5, 2), atol=1e-10, rtol=0, msg="Banach iteration")
+
+
+@given(st.integers(0, 10_000), st.sampled_from(["tanh", "relu", "elu"]))
+def test_fixed_point_of_contraction_is_iteration_limit(seed, act):
+    g = torch.Generator().manual_seed(seed)
+    weights, biases = networks.random_network([2, 3, 2], bias=True, generator=g)
+    gamma = float(torch.linalg.matrix_norm(weights[0], 2) * torch.linalg.matrix_norm(weights[1], 2))
+    weights = [w * (0.7 / gamma) ** 0.5 for w in weights]  # Lipschitz constant of each activation <= 1
+    net = network_batch(weights, biases, act)
+    res = dy.fixed_points(net, torch.randn(3, 2, generator=g, dtype=F64) * 3)
+    limit = dy.iterate(net, torch.zeros(1, 2, dtype=F64), 120).x[0, 0]  # 0.7^120 ~ 1e-19
+    assert bool(res.converged.all()), f"Newton should converge on a contraction: {res.residual}"
+    torch.testing.assert_close(res.x[0], limit.expand(3, 2), atol=1e-9, rtol=0, msg="unique fixed point (Banach)")
+
+
+def test_fixed_point_reports_failure():
+    # f(x) = x + 1 in 1-D (one affine layer) has no fixed point.
+    res = dy.fixed_points(network_batch([t([[1.0]])], [t([1.0])], "relu"), t([[0.0], [5.0]]), max_iter=5)
+    assert not bool(res.converged.any()), "x + 1 has no fixed point: must not report convergence"
+    assert bool((res.residual >= 1 - 1e-12).all()), f"residual stays 1, got {res.residual}"
+    assert bool((res.iterations == 5).all())
+    assert res.points[0].shape == (0, 1) and res.verdicts == [[]]
+
+
+def test_fixed_point_rejects():
+    with pytest.raises(ValueError, match="^weights:"):
+        dy.fixed_points(network_batch([torch.zeros(3, 2, dtype=F64)]), torch.zeros(1, 2, dtype=F64))
+    eye = network_batch([torch.eye(2, dtype=F64)], None, "relu")
+    with pytest.raises(ValueError, match="tol"):
+        dy.fixed_points(eye, torch.zeros(1, 2, dtype=F64), tol=0.0)
+    with pytest.raises(ValueError, match="^max_iter:"):
+        dy.fixed_points(eye, torch.zeros(1, 2, dtype=F64), max_iter=0)
+    with pytest.raises(ValueError, match="^x:"):
+        dy.fixed_points(eye, torch.zeros(1, 3, dtype=F64))

@@ -163,7 +163,7 @@ def test_network_draws_summary_and_html():
     net = ms.network_draws(c, [1, 2, 3])
     assert net.size == 3 and net.convention == "authors" and net.depth == 4 and not bool(net.has_bias.any())
     one = ms.network_draws(c, [2])
-    assert torch.equal(one.weights[0], net.weights[1])
+    assert torch.equal(one.stacked()[0], net.stacked()[1])
     with pytest.raises(ValueError, match="seeds"):
         ms.network_draws(c, [-1])
     rows = [{"activation": "relu", "kind": "single point", "rho_max": 0.5, "rho_max_shifted": 0.5},
@@ -176,3 +176,27 @@ def test_network_draws_summary_and_html():
     assert html.count("<tr>") == 3 and "rho &gt; 1" in html
     link = ms.csv_download("a,b\n1,2\n", "t.csv", "download")
     assert link.startswith("<a download='t.csv' href='data:text/csv;base64,") and "download</a>" in link
+
+
+def test_find_attractor_returns_a_network_of_the_kind():
+    c = dict(ms.TABLE1)["Fig. 3 (ReLU)"]
+    starts = ms.authors_starts()
+    options = dict(steps=200, tail=64, lyapunov_steps=64, blocks=4)
+    hit = ms.find_attractor(c, "single point", starts, 2, **options)
+    assert hit is not None
+    (model, seed), origin = hit
+    again = dy.classify_attractor(ms.network_draws(model, [seed]), starts, **options)[0]
+    assert ms.shows(again, "single point") and "step" in origin
+    with pytest.raises(ValueError, match="^kind:"):
+        ms.find_attractor(c, "spiral", starts, 2)
+    with pytest.raises(ValueError, match="^search_seeds:"):
+        ms.find_attractor(c, "single point", starts, 0)
+
+
+def test_reference_check_agrees_with_the_batched_sweep():
+    cs = _subset()[:2]
+    res = ms.sweep(cs, classify=False, show_progress=False)
+    seconds, gap = ms.reference_check(res, cs)
+    assert seconds > 0 and gap <= 1e-10
+    with pytest.raises(ValueError, match="^configs:"):
+        ms.reference_check(res, [])

@@ -1,5 +1,7 @@
 """The chapter runner: finding chapters, reading and converting parameters, clear errors."""
 
+import re
+
 import pytest
 
 from linear_lens import runner
@@ -138,3 +140,38 @@ def test_a_failed_run_says_where_the_partly_executed_notebook_is(tmp_path):
     with pytest.raises(runner.ChapterError, match="ValueError: x: broken on purpose") as info:
         runner.run_chapter("99", notebooks_dir=book, output_dir=tmp_path / "out", progress=False)
     assert "partly executed notebook" in str(info.value) and info.value.notebook.exists()
+
+
+def test_a_chapter_run_twice_glues_the_same_values(tmp_path):
+    """Reproducibility: the digest of the glued values is the same for two runs of a chapter (quick mode)."""
+    chapter = runner.find_chapter("08")
+    digests, counts = [], []
+    for run in ("first", "second"):
+        notebook, _ = runner.run_chapter(chapter.number, parameters={"quick": True}, output_dir=tmp_path / run,
+                                         progress=False)
+        counts.append(len(runner.glued_values(notebook)))
+        digests.append(runner.glue_digest(notebook))
+    assert counts[0] > 5, f"chapter 08 glued only {counts[0]} values"
+    assert digests[0] == digests[1], f"two runs glued different values: {digests}"
+
+
+def test_environment_names_the_versions():
+    env = runner.environment()
+    assert env["torch"].startswith("2.13.0") and env["python"].startswith("3.")
+
+
+@pytest.mark.parametrize("chapter", runner.chapters(), ids=[c.stem for c in runner.chapters()])
+def test_student_version_drops_solutions_and_keeps_exercises_and_code(chapter):
+    import jupytext
+
+    student = runner.student_notebook(chapter.number)
+    original = jupytext.read(chapter.path)
+    text = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")
+    assert "solution-start" not in text and "solution-end" not in text
+    labels = re.findall(r":label: (ex-[\w-]+)", chapter.path.read_text())
+    assert labels, f"{chapter.stem} has no exercises"
+    assert all(f":label: {lab}" in text for lab in labels), "an exercise was dropped"
+    solutions_with_code = re.findall(r"\{solution-start\}.*?\{solution-end\}", chapter.path.read_text(), re.S)
+    n_code_in_solutions = sum(s.count("{code-cell}") for s in solutions_with_code)
+    code = [c.source for c in student.cells if c.cell_type == "code"]
+    assert len(code) == sum(c.cell_type == "code" for c in original.cells) - n_code_in_solutions

@@ -19,7 +19,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linear_lens import activations, affine
+from linear_lens import activations, affine, secants
 
 F32, F64 = torch.float32, torch.float64
 FORMS = ("paper", "shifted")
@@ -336,11 +336,11 @@ def test_user_callable_fallback_accuracy():
 ])
 def test_secant_methods_refuse_bad_z(bad, message):
     act = activations.get("sigmoid")
-    for call in (act.secant, act.shifted_secant, lambda z: activations.secant("sigmoid", z)):
+    for call in (act.secant, act.shifted_secant, lambda z: secants.secant("sigmoid", z)):
         with pytest.raises(ValueError, match=message):
             call(bad)
     with pytest.raises(ValueError, match="form: expected one of paper, shifted"):
-        activations.secant("sigmoid", torch.zeros(1), form="tangent")
+        secants.secant("sigmoid", torch.zeros(1), form="tangent")
 
 
 def test_integer_z_is_computed_in_float64():

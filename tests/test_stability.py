@@ -8,7 +8,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linear_lens import affine, networks, sampling, stability
+from linear_lens import affine, dynamics as dy, networks, sampling, stability
+from linear_lens.networks import network_batch
 
 F64 = torch.float64
 
@@ -159,8 +160,8 @@ NILPOTENT_NET = [t([[0.0, 0.0], [2.0, 0.0]]), t([[0.0, 2.0], [0.0, 0.0]])]
 
 def test_seed_condition_holds_on_an_unstable_network():
     assert stability.seed_sufficient_condition(NILPOTENT_NET, "relu"), "rho(A_i) = 0 and ReLU: seed condition holds"
-    traj = stability.iterate(NILPOTENT_NET, None, "relu", t([1.0, 0.0]), 5)
-    torch.testing.assert_close(traj[-1], t([4.0**5, 0.0]), msg="x_1 -> 4 x_1 every step")
+    x5 = dy.iterate(network_batch(NILPOTENT_NET, None, "relu"), t([[1.0, 0.0]]), 5).x[0, 0]
+    torch.testing.assert_close(x5, t([4.0**5, 0.0]), msg="x_1 -> 4 x_1 every step")
     assert not stability.sufficient_condition(NILPOTENT_NET, "relu")
     assert float(stability.contraction_bound(NILPOTENT_NET, "relu")) == pytest.approx(4.0, abs=1e-12)
 
@@ -182,9 +183,9 @@ def test_sufficient_condition_implies_decay(seed, act):
     assert stability.sufficient_condition(weights, act), "rescaled to gamma = 0.95"
     gamma = float(stability.contraction_bound(weights, act))
     x0 = torch.randn(50, 3, generator=g, dtype=F64) * 5
-    traj = stability.iterate(weights, None, act, x0, 30)
+    norms = dy.iterate(network_batch(weights, None, act), x0, 30, norms=True).norms[:, 0]
     bound = gamma ** torch.arange(31, dtype=F64)[:, None] * x0.norm(dim=-1)
-    assert bool((traj.norm(dim=-1) <= bound * (1 + 1e-9) + 1e-300).all()), "||x_k|| <= gamma^k ||x_0||"
+    assert bool((norms <= bound * (1 + 1e-9) + 1e-300).all()), "||x_k|| <= gamma^k ||x_0||"
 
 
 def test_conditions_batched_agree_with_single(generator):
@@ -245,148 +246,6 @@ def test_weights_with_spectrum_rejects():
         stability.weights_with_spectrum(torch.tensor(1.0, dtype=F64))
 
 
-# --- iterate --------------------------------------------------------------------------------------------------------
-
-
-def test_iterate_matches_forward_loop(generator):
-    weights, biases = networks.random_network([2, 5, 2], bias=True, generator=generator)
-    x0 = torch.randn(7, 2, generator=generator, dtype=F64)
-    traj = stability.iterate(weights, biases, "tanh", x0, 4)
-    x = x0
-    for k in range(1, 5):
-        x = networks.forward(weights, biases, "tanh", x)
-        torch.testing.assert_close(traj[k], x, atol=1e-14, rtol=0, msg=f"step {k}")
-
-
-def test_iterate_batched_networks(generator):
-    W = [torch.randn(5, 2, 2, generator=generator, dtype=F64) for _ in range(2)]
-    x0 = torch.randn(3, 1, 2, generator=generator, dtype=F64)
-    traj = stability.iterate(W, None, "relu", x0, 3)
-    assert traj.shape == (4, 3, 5, 2)
-    single = stability.iterate([w[2] for w in W], None, "relu", x0[:, 0], 3)
-    torch.testing.assert_close(traj[:, :, 2], single, atol=1e-14, rtol=0, msg="network 2 of the batch")
-
-
-def test_iterate_linear_is_matrix_power(generator):
-    A = torch.randn(3, 3, generator=generator, dtype=F64) * 0.5
-    x0 = torch.randn(3, generator=generator, dtype=F64)
-    traj = stability.iterate([A], None, "relu", x0, 6)
-    torch.testing.assert_close(traj[6], torch.linalg.matrix_power(A, 6) @ x0, atol=1e-12, rtol=0, msg="A^6 x0")
-
-
-def test_iterate_rejects():
-    with pytest.raises(ValueError, match="^weights:"):
-        stability.iterate([torch.zeros(3, 2)], None, "relu", torch.zeros(2), 2)
-    with pytest.raises(ValueError, match="^x0:"):
-        stability.iterate([torch.eye(2)], None, "relu", torch.zeros(3), 2)
-    with pytest.raises(ValueError, match="^steps:"):
-        stability.iterate([torch.eye(2)], None, "relu", torch.zeros(2), 0)
-    with pytest.raises(ValueError, match="^biases:"):
-        stability.iterate([torch.eye(2)], [torch.zeros(3)], "relu", torch.zeros(2), 1)
-    with pytest.raises(ValueError, match="^activation:"):
-        stability.iterate([torch.eye(2)], None, "bogus", torch.zeros(2), 1)
-
-
-def test_growth_rate_linear_map_gelfand(generator):
-    A = torch.randn(3, 3, generator=generator, dtype=F64)
-    A = A / stability.spectral_radius(A) * 0.8
-    traj = stability.iterate([A], None, "relu", torch.randn(5, 3, generator=generator, dtype=F64), 400)
-    rate = stability.growth_rate(traj)
-    torch.testing.assert_close(rate, torch.full((5,), 0.8, dtype=F64), atol=0.02, rtol=0, msg="rate -> rho(A)")
-    scaled = stability.iterate([2.0 * torch.eye(2, dtype=F64)], None, "relu", t([[1.0, 1.0], [0.0, 0.0]]), 3)
-    r = stability.growth_rate(scaled)
-    assert float(r[0]) == pytest.approx(2.0, abs=1e-12) and bool(torch.isnan(r[1])), "2I: rate 2; origin: nan"
-    with pytest.raises(ValueError, match="^trajectory:"):
-        stability.growth_rate(torch.zeros(1, 2, dtype=F64))
-
-
-def test_orbit_period_known_orbits():
-    rot = t([[0.0, -1.0], [1.0, 0.0]])  # rotation by 90 degrees: period 4
-    traj = stability.iterate([rot], None, "relu", t([[1.0, 0.0], [0.0, 0.0]]), 12)
-    assert stability.orbit_period(traj).tolist() == [4, 1], "rotation: period 4; origin: fixed point"
-    flip = stability.iterate([-torch.eye(2, dtype=F64)], None, "relu", t([1.0, 2.0]), 9)
-    assert int(stability.orbit_period(flip)) == 2
-    slow = stability.iterate([0.5 * torch.eye(2, dtype=F64)], None, "relu", t([1.0, 2.0]), 9)
-    assert int(stability.orbit_period(slow)) == 0, "still converging after 9 steps: no period"
-
-
-def test_orbit_period_rejects():
-    with pytest.raises(ValueError, match="^trajectory:"):
-        stability.orbit_period(torch.zeros(3, 2, dtype=F64), max_period=4)
-    with pytest.raises(ValueError, match="^max_period:"):
-        stability.orbit_period(torch.zeros(3, 2, dtype=F64), max_period=0)
-
-
-# --- fixed_point ----------------------------------------------------------------------------------------------------
-
-
-def test_fixed_point_linear_closed_form(generator):
-    A = torch.randn(3, 3, generator=generator, dtype=F64) * 0.4
-    b = torch.randn(3, generator=generator, dtype=F64)
-    res = stability.fixed_point([A], [b], "tanh", torch.zeros(4, 3, dtype=F64))
-    expected = torch.linalg.solve(torch.eye(3, dtype=F64) - A, b)
-    assert bool(res.converged.all()) and int(res.iterations.max()) <= 2, "affine map: one Newton step"
-    torch.testing.assert_close(res.x, expected.expand(4, 3), atol=1e-12, rtol=0, msg="(I - A)^-1 b")
-
-
-def test_fixed_point_relu_brute_force_patterns(generator):
-    A0 = torch.randn(2, 2, generator=generator, dtype=F64) * 0.6
-    A1 = torch.randn(2, 2, generator=generator, dtype=F64) * 0.6
-    b0, b1 = torch.randn(2, generator=generator, dtype=F64), torch.randn(2, generator=generator, dtype=F64)
-    found = []
-    for pattern in [(0, 0), (0, 1), (1, 0), (1, 1)]:
-        D = torch.diag(t(pattern))
-        x = torch.linalg.solve(torch.eye(2, dtype=F64) - A1 @ D @ A0, A1 @ D @ b0 + b1)
-        z = A0 @ x + b0
-        if all((z[i] > 0) == bool(pattern[i]) for i in range(2)):
-            found.append(x)
-    res = stability.fixed_point([A0, A1], [b0, b1], "relu", torch.randn(20, 2, generator=generator, dtype=F64) * 3)
-    for x in res.x[res.converged]:
-        assert min(float((x - y).abs().max()) for y in found) < 1e-9, "every Newton root is a pattern solution"
-    assert bool(res.converged.any()), "some start converges"
-
-
-def test_fixed_point_agrees_with_iteration_for_contraction(generator):
-    weights, biases = networks.random_network([2, 4, 2], bias=True, generator=generator)
-    gamma = float(torch.linalg.matrix_norm(weights[0], 2) * torch.linalg.matrix_norm(weights[1], 2))
-    weights = [w * (0.8 / gamma) ** 0.5 for w in weights]
-    res = stability.fixed_point(weights, biases, "tanh", torch.randn(5, 2, generator=generator, dtype=F64) * 4)
-    traj = stability.iterate(weights, biases, "tanh", torch.zeros(2, dtype=F64), 300)
-    assert bool(res.converged.all())
-    torch.testing.assert_close(res.x, traj[-1].expand(5, 2), atol=1e-10, rtol=0, msg="Banach iteration")
-
-
-@given(st.integers(0, 10_000), st.sampled_from(["tanh", "relu", "elu"]))
-def test_fixed_point_of_contraction_is_iteration_limit(seed, act):
-    g = torch.Generator().manual_seed(seed)
-    weights, biases = networks.random_network([2, 3, 2], bias=True, generator=g)
-    gamma = float(torch.linalg.matrix_norm(weights[0], 2) * torch.linalg.matrix_norm(weights[1], 2))
-    weights = [w * (0.7 / gamma) ** 0.5 for w in weights]  # Lipschitz constant of each activation <= 1
-    res = stability.fixed_point(weights, biases, act, torch.randn(3, 2, generator=g, dtype=F64) * 3)
-    limit = stability.iterate(weights, biases, act, torch.zeros(2, dtype=F64), 120)[-1]  # 0.7^120 ~ 1e-19
-    assert bool(res.converged.all()), f"Newton should converge on a contraction: {res.residual}"
-    torch.testing.assert_close(res.x, limit.expand(3, 2), atol=1e-9, rtol=0, msg="unique fixed point (Banach)")
-
-
-def test_fixed_point_reports_failure():
-    # f(x) = 2x + 1 in 1-D through the identity activation has the fixed point -1; f(x) = x + 1 has none.
-    res = stability.fixed_point([t([[1.0]])], [t([1.0])], "relu", t([[0.0], [5.0]]), max_iter=5)
-    assert not bool(res.converged.any()), "x + 1 has no fixed point: must not report convergence"
-    assert bool((res.residual >= 1 - 1e-12).all()), f"residual stays 1, got {res.residual}"
-    assert bool((res.iterations == 5).all())
-
-
-def test_fixed_point_rejects():
-    with pytest.raises(ValueError, match="^weights:"):
-        stability.fixed_point([torch.zeros(3, 2, dtype=F64)], None, "relu", torch.zeros(2, dtype=F64))
-    with pytest.raises(ValueError, match="^tol:"):
-        stability.fixed_point([torch.eye(2, dtype=F64)], None, "relu", torch.zeros(2, dtype=F64), tol=0.0)
-    with pytest.raises(ValueError, match="^max_iter:"):
-        stability.fixed_point([torch.eye(2, dtype=F64)], None, "relu", torch.zeros(2, dtype=F64), max_iter=0)
-    with pytest.raises(ValueError, match="^x0:"):
-        stability.fixed_point([torch.eye(2, dtype=F64)], None, "relu", torch.zeros(3, dtype=F64))
-
-
 # --- the search -----------------------------------------------------------------------------------------------------
 
 
@@ -399,8 +258,8 @@ def test_search_finds_hardshrink_counterexample():
     eye = torch.eye(2, dtype=F64)
     A, _ = affine.pointwise_affine([eye, res.B], None, "hardshrink", P)
     assert float(stability.spectral_radius(A).max()) <= res.rho_max + 1e-12, "rho(A*) recomputed with affine"
-    traj = stability.iterate([eye, res.B], None, "hardshrink", S.reshape(-1, 2), 300)
-    assert int((traj[-1].norm(dim=-1) > 1e-9).sum()) == res.not_converged > 0, "non-converging starts recounted"
+    x = dy.iterate(network_batch([eye, res.B], None, "hardshrink"), S.reshape(-1, 2), 300, escape=math.inf).x[0]
+    assert int((x.norm(dim=-1) > 1e-9).sum()) == res.not_converged > 0, "non-converging starts recounted"
 
 
 def test_search_rejects():
@@ -435,3 +294,22 @@ def test_spectral_radius_2x2_special_cases():
         assert got == pytest.approx(rho, abs=1e-15), f"{name}: {got} != {rho}"
     batch = torch.randn(4, 5, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert torch.allclose(stability.spectral_radius(batch), torch.linalg.eigvals(batch).abs().amax(-1), rtol=1e-10)
+
+
+def test_observed_decay_against_a_plain_loop(generator):
+    """worst ratio and growth rate per network against the iteration written out with networks.forward."""
+    W = [torch.randn(4, 2, 2, generator=generator, dtype=F64) * 0.6 for _ in range(2)]
+    starts = torch.randn(5, 2, generator=generator, dtype=F64) * 3
+    gamma = stability.contraction_bound(W, "tanh")
+    worst, rate = stability.observed_decay(W, "tanh", starts, 25, chunk=3)
+    for m in range(4):
+        x, ratios = starts, []
+        for k in range(1, 26):
+            x = networks.forward([w[m] for w in W], None, "tanh", x)
+            ratios.append(x.norm(dim=-1) / (gamma[m] ** k * starts.norm(dim=-1)))
+        assert float(worst[m]) == pytest.approx(float(torch.stack(ratios).max()), rel=1e-12)
+        assert float(rate[m]) == pytest.approx(float(((x.norm(dim=-1) / starts.norm(dim=-1)) ** (1 / 25)).max()),
+                                               rel=1e-12)
+    assert bool((worst[gamma < 1] <= 1 + 1e-12).all()), "Proposition: ||x_k|| <= gamma^k ||x_0||"
+    with pytest.raises(ValueError, match="^weights: expected a batch"):
+        stability.observed_decay([w[0] for w in W], "tanh", starts, 5)

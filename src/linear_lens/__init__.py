@@ -3,12 +3,18 @@
 The package holds every computation of the book; the chapters in ``notebooks/`` only call it.
 Modules are named after the mathematics they implement:
 
-- :mod:`linear_lens.activations`: the activation registry, $\\sigma(0)$, $\\sigma'(0)$, secant and tangent slopes.
+- :mod:`linear_lens.activations`: the activation registry, $\\sigma(0)$, $\\sigma'(0)$, closed-form derivatives $\\sigma'$.
+- :mod:`linear_lens.secants`: the secant slopes $\\sigma(z)/z$ and $(\\sigma(z) - \\sigma(0))/z$ without cancellation.
 - :mod:`linear_lens.activation_stability`: the stability classification of activations (Lemmas 8 and 10, ``classify``).
+- :mod:`linear_lens.activation_closed_forms`: $r(\\sigma)$, $K(\\sigma)$, the gains and the unstable set of each activation.
+- :mod:`linear_lens.authors_activations`: the authors' 2020 activations and their Fig. 1 script, re-run.
 - :mod:`linear_lens.affine`: networks as pointwise affine maps $f(x) = A^*(x)x + b^*(x)$ (Drgona et al., Lemma 3).
-- :mod:`linear_lens.networks`: random feedforward networks (weights, biases) and their evaluation, eq. (3)/(6).
-- :mod:`linear_lens.stability`: spectral radii, Theorem 6 and its corrected sufficient condition, fixed points.
+- :mod:`linear_lens.networks`: feedforward networks (eq. (3)/(6)) and batches of them (``NetworkBatch``), the Jacobian.
+- :mod:`linear_lens.spectral_fields`: $A^*(x)$ over grids for batches of networks, closed-form eigenvalues, regions.
+- :mod:`linear_lens.stability`: spectral radii, Theorem 6 and its corrected sufficient condition, joint spectral radii.
+- :mod:`linear_lens.dynamics`: orbits, fixed points, Lyapunov exponents and attractors of $x_{k+1} = f(x_k)$.
 - :mod:`linear_lens.linear_maps`: weights with constrained spectra (Drgona et al., Appendix B).
+- :mod:`linear_lens.model_sweep`: the 828-model sweep of Appendix D and the search for the attractor zoo.
 - :mod:`linear_lens.tasks`: whitened regression tasks and their correlation matrices (Anguita, Chapter 2).
 - :mod:`linear_lens.balanced`: the $\\lambda$-balanced property and its initialisations (Anguita, Sections 3.1, 3.4).
 - :mod:`linear_lens.gradient_flow`: gradient descent and exactly integrated gradient flow of two-layer linear networks.
@@ -16,6 +22,10 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.riccati`: the exact dynamics $QQ^\\top(t)$ of unaligned $\\lambda$-balanced networks, equal and unequal
   dimensions (Anguita, Sections 3.3-3.4), and the reference forms it corrects.
 - :mod:`linear_lens.ntk`: the neural tangent kernel of a two-layer linear network and the representations.
+- :mod:`linear_lens.representations`: $\\lambda$ and the lazy and rich regimes: singular values, representations and
+  NTK movement as functions of $\\lambda$ (Anguita, Section 4.1).
+- :mod:`linear_lens.shallow`: the shallow network and the large-$\\lambda$ limit of deep dynamics (Anguita, Section 4.2).
+- :mod:`linear_lens.nonlinear`: ReLU and Tanh two-layer networks trained by gradient descent, and their fitted $\\lambda$.
 - :mod:`linear_lens.dmft`: dynamic mean-field theory of the random recurrent network $\\dot x = -x + J\\phi(x)$ (Clark).
 - :mod:`linear_lens.rnn`: its batched simulation, and the linear-equivalent and naive-closure covariances.
 - :mod:`linear_lens.sampling`: Haar-random orthogonal matrices, seeded Gaussian draws, grids over the phase portraits' domains.

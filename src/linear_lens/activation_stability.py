@@ -10,11 +10,14 @@ $\sigma(z_i)/z_i$, so what an activation can do to them is summed up by
 - the gains $g_\pm = \lim_{z \to \pm\infty} |\sigma(z)/z|$, which decide whether layers with $\|W\|_2 < 1$ keep
   their states bounded (the corrected Lemma 10).
 
-:func:`classify` computes them, from closed forms for the registered activations and by a float64 grid search
-for any elementwise callable, and returns an :class:`ActivationStability` with the verdicts, the evidence (where
-each supremum is attained) and the verdicts of the paper's footnotes (:data:`PAPER_FOOTNOTES`).
-:func:`sweep` classifies over a range of one parameter, :func:`offset` gives the constant of the corrected Lemma 10,
-and :func:`iterate` runs the scalar layer $x_{k+1} = w\,\sigma(x_k)$.
+:func:`classify` computes them, from closed forms for the registered activations
+(:mod:`linear_lens.activation_closed_forms`) and by a float64 grid search for any elementwise callable, and returns an
+:class:`ActivationStability` with the verdicts, the evidence (where each supremum is attained) and the verdicts of the
+paper's footnotes (:data:`PAPER_FOOTNOTES`). :func:`sweep` classifies over a range of one parameter,
+:func:`unstable_interval` gives the set where $|\sigma(z)/z| > 1$ (exact ends, $\pm\infty$ where it is unbounded),
+:func:`excess` the distance $|\sigma(z)| - |z|$ outside the cone in a stable form, :func:`offset` the constant of the
+corrected Lemma 10, and :func:`iterate`, :func:`iterate_layer` run the scalar layer $x_{k+1} = w\,\sigma(x_k)$ and the
+layer $x_{k+1} = W\sigma(x_k) + b$.
 """
 
 from __future__ import annotations
@@ -27,10 +30,14 @@ import numpy as np
 import torch
 
 from linear_lens._checks import as_float_tensor, check_positive_int, check_real
-from linear_lens.activations import Activation, _ALIASES, _SELU_ALPHA, _SELU_SCALE, _normalise, _secant, get, names
+from linear_lens.activations import Activation, _ALIASES, _normalise, get, names
+from linear_lens.activation_closed_forms import CLOSED_FORMS, SETS, _cf
+from linear_lens.secants import _secant
 
 __all__ = [
-    "ActivationStability", "classify", "paper_footnotes", "sweep", "offset", "iterate", "iterate_layer",
+    "ActivationStability", "classify", "paper_footnotes", "sweep", "offset", "state_bound", "unstable_interval",
+    "excess", "iterate",
+    "iterate_layer",
     "PAPER_FOOTNOTES", "METHODS",
 ]
 
@@ -65,7 +72,9 @@ class ActivationStability:
     - ``gain`` $= (\lim_{z\to-\infty}, \lim_{z\to+\infty})\, |\sigma(z)/z|$, the asymptotic gains;
     - ``locally_bounded``: $\sigma$ is defined and finite on every bounded interval;
     - ``unstable_interval``: the smallest interval holding every $z$ with $|\sigma(z)/z| > 1 + $ ``atol``
-      (``None`` if there is none; infinite ends where the set is unbounded), Lemma 10's "bounded interval".
+      (``None`` if there is none or $\sigma$ is asymptotically stable; infinite ends where the set is unbounded),
+      Lemma 10's "bounded interval": from the closed forms for the analytic method (:func:`unstable_interval`),
+      from the grid for the numeric one.
 
     Verdicts, each up to the tolerance ``atol`` (a rounding excess such as $1 + 10^{-7}$ flips none):
 
@@ -157,16 +166,15 @@ def classify(
     """
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
-    if isinstance(atol, bool) or not isinstance(atol, (int, float, np.floating, np.integer)) or not 0 <= atol <= 1e-2:
-        raise ValueError(f"atol: expected a number in [0, 0.01], got {atol!r}")
+    atol = _check_atol(atol)
     act = get(activation, **params)
     registered = _is_registered(act)
     if method == "analytic" and not registered:
         raise ValueError(f"method: no closed form for {act.name!r}; use 'numeric' or 'auto' for a callable")
     use_analytic = method == "analytic" or (method == "auto" and registered)
-    values = _CLOSED_FORMS[act.name](**act.params) if use_analytic else _numeric(act)
+    values = CLOSED_FORMS[act.name](**act.params) if use_analytic else _numeric(act)
     footnotes = paper_footnotes(act.name) if registered else ()
-    return _verdicts(act, values, "analytic" if use_analytic else "numeric", float(atol), footnotes)
+    return _verdicts(act, values, "analytic" if use_analytic else "numeric", atol, footnotes)
 
 
 def sweep(activation: str, param: str, values, *, method: str = "auto", atol: float = 1e-6,
@@ -215,9 +223,81 @@ def offset(activation, **params: float) -> float:
     c = classify(act)
     if not c.bibo_stable:
         return _INF
-    z = _grid()
-    excess = np.abs(_eval(act, z)) - np.abs(z)
-    return float(np.nanmax(excess)) if not np.isnan(excess).all() else _INF
+    e = excess(act, torch.as_tensor(_grid(), dtype=torch.float64)).numpy()
+    return float(np.nanmax(e)) if not np.isnan(e).all() else _INF
+
+
+def state_bound(activation, weight: float, bias_norm: float, n: int, **params: float) -> float:
+    r"""Return the bound of the corrected Lemma 10: $C = (w \max(M, 0)\sqrt n + \lVert b\rVert_2)/(1 - w)$.
+
+    Every trajectory of $x_{k+1} = W\sigma(x_k) + b$, $x \in \mathbb{R}^n$, $\lVert W\rVert_2 = w < 1$, satisfies
+    $\lVert x_k\rVert_2 \le \max(\lVert x_0\rVert_2, C)$, with $M$ = :func:`offset` (``inf`` when $\sigma$ is
+    not BIBO stable). ``weight``: $w \in [0, 1)$; ``bias_norm``: $\lVert b\rVert_2 \ge 0$; ``n``: the width.
+    ``activation``, ``params`` as in :func:`classify`. Raises ``ValueError`` for values out of range.
+    """
+    w, beta = check_real(weight, "weight"), check_real(bias_norm, "bias_norm")
+    if not 0 <= w < 1:
+        raise ValueError(f"weight: expected a number in [0, 1), got {w}")
+    if beta < 0:
+        raise ValueError(f"bias_norm: expected a number >= 0, got {beta}")
+    n = check_positive_int(n, "n")
+    M = offset(activation, **params)
+    if math.isinf(M):
+        return _INF
+    return (w * max(M, 0.0) * math.sqrt(n) + beta) / (1 - w)
+
+
+def unstable_interval(activation, *, atol: float = 0.0, **params: float) -> tuple[float, float] | None:
+    r"""Return the smallest interval holding every $z$ with $|\sigma(z)/z| > 1 + $ ``atol``, or ``None`` if there is none.
+
+    Lemma 10's "bounded interval" of inputs outside which the eigenvalues of $\Lambda_z$ are stable, when the set is
+    bounded; an end is $\pm\infty$ exactly where the set is unbounded. At $z = 0$ the ratio is $|\sigma'(0)|$
+    (Remark 11), and where $\sigma(0) \ne 0$ the set contains a neighbourhood of 0. The set can have gaps (APLU,
+    SoftExponential): the interval is its hull.
+
+    For a registered activation (name and ``params`` as in :func:`classify`) the ends come from the closed forms:
+    exact for the linear pieces (APLU, Hardsigmoid, the leaky family) and for BLU (the half-angle substitution
+    $w = \tanh(\operatorname{asinh}|z|/2)$), and otherwise the unique root of a monotone closed-form function on a
+    bracket (``brentq`` to $10^{-15}$): the exponential branches of ELU, SELU, CELU and PELU
+    ($\kappa(1 - e^{-u})/u = 1 + $ ``atol``, whose root is a value of Lambert's $W$), Sigmoid, Softplus,
+    LogSigmoid, SoftExponential. Unboundedness is decided from the asymptotics, not from a grid:
+    Softplus has $\sigma(z)/z - 1 = \ln(1 + e^{-\beta z})/(\beta z) > 0$ for every $z > 0$, so with ``atol`` $= 0$
+    its set is $(-\ln\varphi/\beta, \infty)$, $\varphi$ the golden ratio, and LogSigmoid's is $(-\infty, \ln\varphi)$;
+    with ``atol`` $> 0$ both are bounded. For SoftExponential with $\alpha < 0$ the left end is the edge
+    $(1 - \alpha^2)/\alpha$ of $\sigma$'s domain, where $\sigma \to -\infty$.
+
+    For any other callable it is the grid estimate of :func:`classify` with its ends refined by bisection; there
+    ``atol`` should be positive, since a float32 evaluation can exceed 1 by a rounding error. ``atol``: in
+    $[0, 10^{-2}]$. Raises ``ValueError`` as :func:`classify` does.
+    """
+    atol = _check_atol(atol)
+    act = get(activation, **params)
+    if _is_registered(act):
+        return SETS[act.name](1.0 + atol, **act.params)
+    return _grid_interval(act, atol)
+
+
+def excess(activation, z, **params: float) -> torch.Tensor:
+    r"""Return $|\sigma(z)| - |z|$ elementwise, positive exactly where $|\sigma(z)/z| > 1$ (outside the cone).
+
+    Computed as written, it is $0$ wherever $|\sigma(z)|$ rounds to $|z|$, although the exact value may be
+    positive: Softplus has $\sigma(z) - z = \ln(1 + e^{-\beta z})/\beta > 0$ for every $z > 0$, below the last bit
+    of $z$ beyond $z \approx 37/\beta$ in float64. Softplus and LogSigmoid, whose excess is exponentially small
+    where it is positive, use that form (``log1p`` of an exponential), accurate to a few ulps of the excess; the
+    others are evaluated as written. ``activation``, ``params`` as in :func:`classify`; ``z``: any shape (integers
+    are computed in float64). Returns the shape, dtype and device of ``z``. Raises ``ValueError`` for ``None``,
+    complex, boolean or non-finite ``z``.
+    """
+    act = get(activation, **params)
+    z = as_float_tensor(z, "z")
+    if _is_registered(act) and act.name in ("softplus", "logsigmoid"):
+        if act.name == "softplus":
+            beta, u = act.params["beta"], act.params["beta"] * z
+        else:
+            beta, u = 1.0, -z  # |logsigmoid(z)| = softplus(-z)
+        tail = torch.log1p(torch.exp(-u.abs())) / beta  # |sigma| = max(u, 0)/beta + tail, and max(u, 0)/beta = |z|
+        return torch.where(u >= 0, tail, tail - z.abs())
+    return act(z).abs() - z.abs()
 
 
 def iterate_layer(activation, W: torch.Tensor, b: torch.Tensor | None, x0: torch.Tensor, steps: int) -> torch.Tensor:
@@ -267,174 +347,24 @@ def iterate(activation, w, x0, steps: int) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Private helpers: closed forms and the numerical classification
+# Private helpers: the numerical classification
 # ---------------------------------------------------------------------------------------------------------------
 
 _INF = math.inf
 _Z_LO, _Z_HI = 1e-8, 1e8  # innermost and outermost |z| of the numerical grid
 
 
-def _cf(max_ratio, max_ratio_at, max_ratio_how, lipschitz, lipschitz_at, lipschitz_how, gain, locally_bounded=True):
-    return {"max_ratio": float(max_ratio), "max_ratio_at": float(max_ratio_at), "max_ratio_how": max_ratio_how,
-            "lipschitz": float(lipschitz), "lipschitz_at": float(lipschitz_at), "lipschitz_how": lipschitz_how,
-            "gain": (float(gain[0]), float(gain[1])), "locally_bounded": bool(locally_bounded)}
 
 
-def _cf_identity(**_):
-    return _cf(1, 1, "sigma(z)/z = 1 at every z", 1, 1, "sigma' = 1 at every z", (1, 1))
-
-
-def _cf_offset(sigma0: float, lipschitz, lipschitz_at, lipschitz_how, gain, locally_bounded=True):
-    return _cf(_INF, 0.0, f"sigma(0) = {sigma0:.4g} != 0, so |sigma(z)/z| -> inf as z -> 0", lipschitz, lipschitz_at,
-               lipschitz_how, gain, locally_bounded)
-
-
-def _cf_soft_exponential(alpha):
-    if alpha == 0:
-        return _cf_identity()
-    if alpha > 0:
-        return _cf_offset(alpha, _INF, _INF, "sigma'(z) = exp(alpha z) -> inf as z -> +inf", (0, _INF))
-    z_min = (1 - alpha * alpha) / alpha
-    return _cf_offset(-math.log1p(-alpha * alpha) / alpha, _INF, z_min,
-                      f"sigma -> -inf as z -> {z_min:.4g}+, and sigma is undefined below", (_INF, 0),
-                      locally_bounded=False)
-
-
-def _cf_blu(beta):
-    if beta == 0:
-        return _cf_identity()
-    side = math.copysign(_INF, beta)
-    k = 1 + abs(beta)
-    return _cf(k, side, f"sigma(z)/z -> 1 + |beta| as z -> {'+' if beta > 0 else '-'}inf, not attained", k, side,
-               "sigma'(z) = 1 + beta z / sqrt(z^2 + 1) -> 1 + |beta| there", (abs(1 - beta), abs(1 + beta)))
-
-
-def _cf_leaky(a):
-    if abs(a) <= 1:
-        return _cf(1, 1, "sigma(z)/z = 1 at every z > 0", 1, 1, "sigma' = 1 at every z > 0", (abs(a), 1))
-    return _cf(abs(a), -1, "|sigma(z)/z| = |a| at every z < 0", abs(a), -1, "|sigma'| = |a| at every z < 0", (abs(a), 1))
-
-
-def _cf_gelu():
-    lip = 0.5 * (1 + math.erf(1.0)) + math.exp(-1.0) / math.sqrt(math.pi)
-    return _cf(1, _INF, "sigma(z)/z = Phi(z) < 1, -> 1 as z -> +inf", lip, math.sqrt(2),
-               "sigma'' = phi(z)(2 - z^2) = 0 at z = sqrt(2): Phi(sqrt 2) + sqrt(2) phi(sqrt 2)", (0, 1))
-
-
-def _cf_hardtanh(min_val, max_val):
-    return _cf(1, max_val / 2, f"sigma(z)/z = 1 at every z in [{min_val:g}, {max_val:g}]", 1, max_val / 2,
-               f"sigma' = 1 on ({min_val:g}, {max_val:g})", (0, 0))
-
-
-def _cf_elu(alpha, scale=1.0):
-    neg = scale * abs(alpha)
-    how_neg = "|sigma(z)/z| -> {k:.6g} as z -> 0-, not attained"
-    if neg <= scale:
-        return _cf(scale, 1, f"sigma(z)/z = {scale:.6g} at every z > 0", scale, 1,
-                   f"sigma' = {scale:.6g} at every z > 0", (0, scale))
-    return _cf(neg, 0.0, how_neg.format(k=neg), neg, 0.0, f"|sigma'(z)| = {neg:.6g} e^z -> {neg:.6g} as z -> 0-",
-               (0, scale))
-
-
-def _cf_celu(alpha):
-    if alpha > 0:
-        return _cf(1, 1, "sigma(z)/z = 1 at every z > 0 (and < 1 for z < 0)", 1, 1, "sigma' = 1 at every z > 0",
-                   (0, 1))
-    return _cf(_INF, -_INF, "sigma(z) = alpha(exp(z/alpha) - 1) grows exponentially as z -> -inf", _INF, -_INF,
-               "sigma'(z) = exp(z/alpha) -> inf as z -> -inf", (_INF, 1))
-
-
-def _cf_hardshrink(lambd):
-    if lambd <= 0:
-        return _cf_identity()
-    return _cf(1, 2 * lambd, f"sigma(z)/z = 1 at every |z| > {lambd:g}", _INF, lambd,
-               f"sigma jumps by {lambd:g} at z = +-{lambd:g}: not Lipschitz (not even continuous)", (1, 1))
-
-
-def _cf_softshrink(lambd):
-    if lambd == 0:
-        return _cf_identity()
-    return _cf(1, _INF, f"(|z| - {lambd:g})/|z| < 1, -> 1 as |z| -> inf", 1, 2 * lambd,
-               f"sigma' = 1 at every |z| > {lambd:g}", (1, 1))
-
-
-def _cf_aplu(a1, b1, a2, b2):
-    """Piecewise linear: breakpoints 0, b1, b2; on each piece sigma = s z + c, so sigma/z is monotone there."""
-    a, b = (a1, a2), (b1, b2)
-    sigma0 = a1 * max(b1, 0.0) + a2 * max(b2, 0.0)
-    breaks = sorted({0.0, b1, b2})
-    edges = [-_INF, *breaks, _INF]
-    pieces = []  # (slope, a point inside)
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = hi - 1 if lo == -_INF else lo + 1 if hi == _INF else (lo + hi) / 2
-        pieces.append((float(m > 0) - sum(ak for ak, bk in zip(a, b) if m < bk), m))
-    lip, lip_at = max(((abs(s), m) for s, m in pieces), key=lambda t: t[0])
-    gain = (abs(pieces[0][0]), abs(pieces[-1][0]))
-    how_lip = f"|slope| = {lip:.6g} on the piece around z = {lip_at:.4g}"
-    if sigma0 != 0:
-        return _cf_offset(sigma0, lip, lip_at, how_lip, gain)
-
-    def sigma(z):
-        return max(z, 0.0) + sum(ak * max(bk - z, 0.0) for ak, bk in zip(a, b))
-
-    k0 = breaks.index(0.0)
-    cands = [(abs(sigma(p) / p), p) for p in breaks if p != 0]
-    cands += [(abs(pieces[k0][0]), -0.0), (abs(pieces[k0 + 1][0]), 0.0), (gain[0], -_INF), (gain[1], _INF)]
-    ratio, at = max(cands, key=lambda t: t[0])
-    return _cf(ratio, at, f"sigma/z is monotone on each linear piece: maximum {ratio:.6g} at z = {at:g}", lip, lip_at,
-               how_lip, gain)
-
-
-def _cf_silu():
-    from scipy.optimize import brentq
-
-    def s(z):
-        return 1 / (1 + math.exp(-z))
-
-    z_star = brentq(lambda z: 2 + z * (1 - 2 * s(z)), 1.0, 4.0, xtol=1e-15)
-    lip = s(z_star) * (1 + z_star * (1 - s(z_star)))
-    return _cf(1, _INF, "sigma(z)/z = 1/(1 + e^-z) < 1, -> 1 as z -> +inf", lip, z_star,
-               f"sigma'' = 0 at z = {z_star:.6g} (root of 2 + z(1 - 2 s(z)), brentq in float64)", (0, 1))
-
-
-_CLOSED_FORMS: dict[str, Callable[..., dict]] = {
-    "soft_exponential": _cf_soft_exponential,
-    "blu": _cf_blu,
-    "prelu": lambda a: _cf_leaky(a),
-    "relu": lambda: _cf_leaky(0.0),
-    "gelu": _cf_gelu,
-    "rrelu": lambda lower, upper: _cf_leaky((lower + upper) / 2),
-    "hardtanh": _cf_hardtanh,
-    "relu6": lambda: _cf(1, 3, "sigma(z)/z = 1 at every z in (0, 6]", 1, 3, "sigma' = 1 on (0, 6)", (0, 0)),
-    "tanh": lambda: _cf(1, 0, "sigma'(0) = 1 (Remark 11); tanh(z)/z < 1 for z != 0", 1, 0, "sigma'(0) = 1", (0, 0)),
-    "elu": _cf_elu,
-    "celu": _cf_celu,
-    "hardshrink": _cf_hardshrink,
-    "leaky_relu": lambda negative_slope: _cf_leaky(negative_slope),
-    "softshrink": _cf_softshrink,
-    "softsign": lambda: _cf(1, 0, "sigma'(0) = 1 (Remark 11); 1/(1 + |z|) < 1 for z != 0", 1, 0,
-                            "sigma'(z) = 1/(1 + |z|)^2, 1 at z = 0", (0, 0)),
-    "tanhshrink": lambda: _cf(1, _INF, "1 - tanh(z)/z < 1, -> 1 as |z| -> inf", 1, _INF,
-                              "sigma' = tanh(z)^2 < 1, -> 1 as |z| -> inf", (1, 1)),
-    "aplu": _cf_aplu,
-    "pelu": lambda alpha, beta: _cf(alpha / beta, 1, f"sigma(z)/z = alpha/beta = {alpha / beta:.6g} at every z > 0",
-                                    alpha / beta, 1, "sigma' = alpha/beta at every z > 0", (0, alpha / beta)),
-    "sigmoid": lambda: _cf_offset(0.5, 0.25, 0, "sigma'(0) = 1/4", (0, 0)),
-    "hardsigmoid": lambda: _cf_offset(0.5, 1 / 6, 0, "sigma' = 1/6 on (-3, 3)", (0, 0)),
-    "hardswish": lambda: _cf(1, 3, "sigma(z)/z = min(max(0, z + 3), 6)/6 = 1 at every z >= 3", 1.5, 3,
-                             "sigma'(z) = (2z + 3)/6 -> 3/2 as z -> 3-", (0, 1)),
-    "selu": lambda: _cf_elu(_SELU_ALPHA, _SELU_SCALE),
-    "logsigmoid": lambda: _cf_offset(-math.log(2.0), 1, -_INF, "sigma'(z) = 1/(1 + e^z) -> 1 as z -> -inf", (1, 0)),
-    "softplus": lambda beta: _cf_offset(math.log(2.0) / beta, 1, _INF, "sigma'(z) = 1/(1 + e^(-beta z)) -> 1 as z -> +inf",
-                                        (0, 1)),
-    "silu": _cf_silu,
-    "identity": _cf_identity,
-}
+def _check_atol(atol) -> float:
+    if isinstance(atol, bool) or not isinstance(atol, (int, float, np.floating, np.integer)) or not 0 <= atol <= 1e-2:
+        raise ValueError(f"atol: expected a number in [0, 0.01], got {atol!r}")
+    return float(atol)
 
 
 def _is_registered(act: Activation) -> bool:
     """Whether ``act`` is a registry activation (by name, parameters, definition and source), so closed forms apply."""
-    if act.name not in _CLOSED_FORMS:
+    if act.name not in CLOSED_FORMS:
         return False
     try:
         ref = get(act.name, **act.params)
@@ -550,7 +480,7 @@ def _numeric(act: Activation) -> dict:
     return _cf(ratio, r_at, r_how, lip, l_at, l_how, gain, locally_bounded)
 
 
-def _unstable_interval(act: Activation, atol: float) -> tuple[float, float] | None:
+def _grid_interval(act: Activation, atol: float) -> tuple[float, float] | None:
     """Hull of {z : |sigma(z)/z| > 1 + atol} on the grid, its finite ends refined by bisection."""
     z = _grid()
     mask = _ratio(act, z) > 1 + atol
@@ -580,7 +510,7 @@ def _verdicts(act: Activation, v: dict, method: str, atol: float, footnotes: tup
     stable = trivial and v["max_ratio"] <= 1 + atol
     interval = None
     if not stable:
-        interval = _unstable_interval(act, atol)
+        interval = SETS[act.name](1.0 + atol, **act.params) if method == "analytic" else _grid_interval(act, atol)
         if interval is None:  # the excess is only approached beyond the grid
             interval = (v["max_ratio_at"], v["max_ratio_at"])
     return ActivationStability(

@@ -24,6 +24,11 @@ derivative at exactly $z_i = 0$. When $\sigma(0) \ne 0$ the paper's $\Lambda$ ha
 the paper's wherever it is defined. Nearby, its entries grow like $\sigma(0)/z_i$ and overflow where that exceeds
 the largest float ($|z_i| \lesssim 10^{-38}$ in float32), which raises a ``ValueError`` that says so.
 
+The recursion is written once (``_compose``): :func:`pointwise_affine` runs it for one network, and
+:func:`linear_lens.spectral_fields.affine_field` for a batch of networks with their own activations. The
+independent references are :func:`jacobian` (autograd) and the reconstruction $A^*(x)x + b^*(x) = f(x)$ against
+:func:`linear_lens.networks.forward` (:func:`reconstruction_error`).
+
 Every function here takes ``x`` (and the weights) under the dtype policy of :mod:`linear_lens._checks`: float32 and
 float64 are kept, mixed float dtypes are promoted to the widest, integers become float64, and complex, boolean and
 ``None`` input are refused with a ``ValueError`` naming the parameter.
@@ -35,7 +40,7 @@ from typing import Sequence
 
 import torch
 
-from linear_lens import activations
+from linear_lens import activations, secants
 from linear_lens._checks import (
     as_float_tensor,
     as_generator,
@@ -88,27 +93,8 @@ def pointwise_affine(
     weights, biases, x = check_network(weights, biases, x)
     act = activations.get(activation)
     _check_form(form)
-    batch = x.shape[:-1]
     pole = form == "paper" and act.sigma0 != 0
-    overflow = False
-    # Keep A* transposed, (..., n_0, n_l): each layer is then one plain matmul with A_l^T, which is much faster
-    # than broadcasting A_l against a batch of matrices.
-    At = weights[0].mT.expand(*batch, *weights[0].mT.shape)
-    b = (biases[0] if biases is not None else torch.zeros(weights[0].shape[0], dtype=x.dtype, device=x.device))
-    b = b.expand(*batch, weights[0].shape[0])
-    z = x @ weights[0].mT + (biases[0] if biases is not None else 0)
-    for l in range(1, len(weights)):
-        h, lam, c = _value_and_scaling(act, z, form)
-        if pole:
-            overflow = overflow or bool((torch.isinf(lam) & torch.isfinite(h)).any())  # sigma(z)/z, not sigma
-        W = weights[l]
-        At = (At * lam.unsqueeze(-2)) @ W.mT
-        b = (lam * b + c) @ W.mT
-        z = h @ W.mT
-        if biases is not None:
-            b = b + biases[l]
-            z = z + biases[l]
-    A = At.mT
+    A, b, overflow = _compose(weights, biases, x, lambda z: _value_and_scaling(act, z, form), track_poles=pole)
     if overflow and not bool(torch.isfinite(A).all() and torch.isfinite(b).all()):
         raise ValueError(
             f"form: the paper form's Lambda = sigma(z)/z overflowed in {A.dtype} at a pre-activation next to 0, where "
@@ -212,10 +198,10 @@ def reconstruction_error(
     ``backward`` $= \max |f(x) - A^*(x)x - b^*(x)| / (|A^*(x)|\,|x| + |b^*(x)|)$, the error relative to the size of
     the terms that are summed, which is what floating point can promise: it is a few units of roundoff even where
     $A^*$ has huge entries (the ``"paper"`` form near $z_i = 0$ when $\sigma(0) \ne 0$), while ``forward`` then
-    grows with the size of those entries. Below the smallest normal number (``torch.finfo(dtype).tiny``, about
-    $2.2 \cdot 10^{-308}$ in float64) floating point promises an absolute, not a relative, accuracy: the sizes are
-    therefore floored at it. Deep bias-free networks of activations that vanish faster than $z$ at 0 (Tanhshrink:
-    $\sigma(z) \approx z^3/3$) drive their pre-activations, and $A^*$, into that range.
+    grows with the size of those entries. Below the normal range roundoff is absolute (gradual underflow: an
+    operation may err by $2^{-1074} = \epsilon \cdot$ the smallest normal float in float64), so the size is taken
+    as at least the smallest normal float of the dtype: a deep Tanhshrink network, whose values shrink like
+    $z^{3^L}$, reaches subnormal outputs whose few-units error would otherwise read as a large relative one.
     """
     from linear_lens.networks import forward
 
@@ -225,7 +211,7 @@ def reconstruction_error(
     ax = (A @ x.unsqueeze(-1)).squeeze(-1)
     err = (f - ax - b).abs()
     size = (A.abs() @ x.abs().unsqueeze(-1)).squeeze(-1) + b.abs()
-    backward = err / (size + torch.finfo(size.dtype).tiny)
+    backward = err / size.clamp(min=torch.finfo(size.dtype).tiny)
     return float((err / (1 + f.abs())).max()), float(backward.max())
 
 
@@ -256,7 +242,7 @@ def secant_tangent_gap(activation, z: torch.Tensor) -> torch.Tensor:
         (tangent,) = torch.autograd.grad(act(zg).sum(), zg)
     if not act.smooth:  # the kink's tangent is Remark 11's symmetric derivative, as for Lambda
         tangent = torch.where(z == 0, torch.full_like(tangent, act.slope0), tangent)
-    return (activations._secant(act, z.detach(), "paper") - tangent).abs()
+    return (secants._secant(act, z.detach(), "paper") - tangent).abs()
 
 
 def exactness_sweep(
@@ -352,11 +338,55 @@ def jacobian_gap_sweep(
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _compose(weights, biases, x: torch.Tensor, value_and_scaling, *, track_poles: bool = False):
+    r"""$A^*(x)$ and $b^*(x)$ by the recursion of eqs. (5)-(7), shared by :func:`pointwise_affine` and
+    :func:`linear_lens.spectral_fields.affine_field`.
+
+    ``weights``, ``biases`` (or ``None``): either every $A_l$ ``(n_{l+1}, n_l)`` and $b_l$ ``(n_{l+1},)`` (one
+    network; ``x``: ``(..., n_0)``), or every $A_l$ ``(M, n_{l+1}, n_l)`` and $b_l$ ``(M, n_{l+1})`` (a batch of
+    networks; ``x``: ``(M, ..., n_0)``). ``value_and_scaling(z)`` returns $(\sigma(z), \lambda, c)$ with
+    $\sigma(z) = \lambda z + c$ for pre-activations ``z`` ``(..., n_l)`` (``(M, ..., n_l)`` for a batch).
+    Returns ``(A, b, overflow)``: ``A`` ``(..., n_{L+1}, n_0)``, ``b`` ``(..., n_{L+1})``, and, with
+    ``track_poles``, whether some $\lambda$ was infinite where $\sigma$ was finite (a pole of the paper's form).
+    """
+    batched = weights[0].ndim == 3
+    batch = x.shape[:-1]
+
+    def times(T: torch.Tensor, W: torch.Tensor) -> torch.Tensor:  # T @ W^T, T: (..., k, n_l) or (..., n_l)
+        if not batched:
+            return T @ W.mT
+        M = W.shape[0]
+        return torch.bmm(T.reshape(M, -1, W.shape[-1]), W.mT).reshape(*T.shape[:-1], W.shape[-2])
+
+    def along(v: torch.Tensor) -> torch.Tensor:  # a per-network tensor (M, ...) against the batch (M, *points)
+        return v.reshape(v.shape[0], *([1] * (len(batch) - 1)), *v.shape[1:]) if batched else v
+
+    # Keep A* transposed, (..., n_0, n_l): each layer is then one plain matmul with A_l^T (a batched one, one
+    # matrix per network, for a batch), much faster than broadcasting A_l against a batch of matrices.
+    At = along(weights[0].mT).expand(*batch, *weights[0].mT.shape[-2:])
+    b0 = biases[0] if biases is not None else torch.zeros(weights[0].shape[:-1], dtype=x.dtype, device=x.device)
+    b = along(b0).expand(*batch, weights[0].shape[-2])
+    z = times(x, weights[0]) + b
+    overflow = False
+    for l in range(1, len(weights)):
+        h, lam, c = value_and_scaling(z)
+        if track_poles:
+            overflow = overflow or bool((torch.isinf(lam) & torch.isfinite(h)).any())  # sigma(z)/z, not sigma
+        W = weights[l]
+        At = times(At * lam.unsqueeze(-2), W)
+        b = times(lam * b + c, W)
+        z = times(h, W)
+        if biases is not None:
+            b = b + along(biases[l])
+            z = z + along(biases[l])
+    return At.mT, b, overflow
+
+
 def _value_and_scaling(act: activations.Activation, z: torch.Tensor, form: str):
-    r"""$(\sigma(z), \lambda, c)$; where $\sigma = z g(z)$ with $g$ the secant (``activations._TimesSecant``),
+    r"""$(\sigma(z), \lambda, c)$; where $\sigma = z g(z)$ with $g$ the secant (``secants._TimesSecant``),
     $g$ is evaluated once for both."""
     fn = act.fn
-    if isinstance(fn, activations._TimesSecant) and act.secant_fn is fn.secant and act.sigma0 == 0:
+    if isinstance(fn, secants._TimesSecant) and act.secant_fn is fn.secant and act.sigma0 == 0:
         lam = fn.secant(z)
         return z * lam, lam, torch.zeros_like(lam)
     s = act(z)
@@ -365,7 +395,7 @@ def _value_and_scaling(act: activations.Activation, z: torch.Tensor, form: str):
 
 def _scaling(act: activations.Activation, z: torch.Tensor, s: torch.Tensor, form: str):
     r"""$(\lambda, c)$ with $\sigma(z) = \lambda z + c$ given $s = \sigma(z)$; see :func:`activation_scaling`."""
-    lam = activations._secant(act, z, form, s)
+    lam = secants._secant(act, z, form, s)
     if form == "shifted":
         return lam, torch.full_like(lam, act.sigma0)
     if act.sigma0 == 0:

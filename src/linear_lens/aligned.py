@@ -42,7 +42,6 @@ All functions compute in float64; inputs follow the package's dtype policy (:mod
 
 from __future__ import annotations
 
-import math
 
 import torch
 

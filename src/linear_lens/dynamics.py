@@ -1,427 +1,56 @@
-r"""Deep networks as maps of the plane: fields, orbits, fixed points and attractors, batched over models.
+r"""Deep networks as discrete-time systems $x_{k+1} = f(x_k)$: orbits, fixed points and attractors, batched.
 
 A square network $f: \mathbb{R}^n \to \mathbb{R}^n$ (weights $A_0, \dots, A_L$, optional biases, an activation
 $\sigma$; eqs. 3 and 6 of Drgona et al., 2020) is read as the discrete-time system $x_{k+1} = f(x_k)$.
-Everything here works on a :class:`NetworkBatch`: $M$ networks of equal depth and width stacked into one tensor,
-each with its own activation, so that a sweep over hundreds of models is a handful of batched tensor operations.
+Everything here works on a :class:`~linear_lens.networks.NetworkBatch`: $M$ networks of equal depth and widths,
+each with its own activation (:func:`linear_lens.networks.network_batch`), evaluated together, and on many starts.
 
-- **Fields over a grid** (one pass): $A^*(x)$ and $b^*(x)$ of Lemma 3 (:func:`affine_field`), their eigenvalues in
-  closed form for $2 \times 2$ matrices (:func:`eigenvalues`), spectral radius and spectral norm
-  (:func:`spectral_field`); for piecewise-linear activations the activation pattern that labels linear regions
-  (:func:`activation_pattern`, :func:`count_regions`, :func:`count_sectors`, :func:`region_bound`).
-- **The true Jacobian** $f'(x)$ (:func:`jacobian`, forward-mode derivatives of $\sigma$). Unlike $A^*(x)$ it decides
-  whether a fixed point attracts: $x_{k+1} - \bar x \approx f'(\bar x)(x_k - \bar x)$.
-- **Orbits** from many starts (:func:`iterate`), **fixed points** by Newton's method, deduplicated, each with the
-  spectrum of $f'(\bar x)$ and a verdict (:func:`fixed_points`), the **largest Lyapunov exponent** from products of
-  true Jacobians along an orbit, with a batch-means error bar (:func:`lyapunov_exponent`), periods
-  (:func:`orbit_period`) and rotation numbers (:func:`rotation_number`), and a **classification** of the attractor
-  with its evidence (:func:`classify_attractor`).
+- **Orbits** from many starts (:func:`iterate`, keeping the states' norms, the last states or both), their mean
+  growth per step (:func:`growth_rate`), periods (:func:`orbit_period`), rotation numbers (:func:`rotation_number`),
+  and whether they have settled on one closed curve (:func:`on_closed_curve`);
+- **fixed points** by Newton's method with the true Jacobian $f'(x)$ (:func:`linear_lens.networks.batch_jacobian`),
+  deduplicated, each with the spectrum of $f'(\bar x)$ and a verdict (:func:`fixed_points`). Unlike $A^*(x)$, $f'$
+  decides whether a fixed point attracts: $x_{k+1} - \bar x \approx f'(\bar x)(x_k - \bar x)$;
+- the **largest Lyapunov exponent** from products of true Jacobians along an orbit, with a batch-means error bar
+  (:func:`lyapunov_exponent`);
+- a **classification** of each network's attractor with its evidence (:func:`classify_attractor`).
 
-Two conventions for the network, chosen when a batch is built (:func:`network_batch`):
-
-- ``"eq3"``: eq. (3)/(6) of the paper, $f(x) = A_L h_L + b_L$, $h_l = \sigma(A_{l-1}h_{l-1} + b_{l-1})$: $L$ hidden
-  layers, $L + 1$ weights, no activation after the output;
-- ``"authors"``: the network of the authors' scripts (``blocks.MLP`` of PNNL's ``neuromancer`` with
-  ``hsizes=[n] * L``, whose activations are all replaced by $\sigma$, the output's identity included):
-  $f(x) = \sigma(A_L h_L + b_L)$. It is the ``"eq3"`` network with one more weight, $A_{L+1} = I$, $b_{L+1} = 0$,
-  which is how it is stored.
-
-Tensors are float64 by default and stay on the device and in the dtype of the weights (points are converted to
-them); random draws are made on the CPU and moved. Points must be finite and real (``ValueError`` otherwise).
+Fields over a grid ($A^*$, $b^*$, their spectra, linear regions) are in :mod:`linear_lens.spectral_fields`.
+Tensors stay on the device and in the dtype of the weights (points are converted to them); random draws are made
+on the CPU and moved. Points must be finite and real (``ValueError`` otherwise).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from linear_lens import activations
 from linear_lens._checks import as_float_tensor, as_generator, check_positive_int, check_real
+from linear_lens.networks import NetworkBatch, _forward, _jacobian, _jvp, _points, _subset, batch_jacobian
+from linear_lens.spectral_fields import affine_field, eigenvalues, spectral_field
 
 __all__ = [
-    "CONVENTIONS",
     "KINDS",
-    "NetworkBatch",
-    "network_batch",
-    "forward",
-    "affine_field",
-    "jacobian",
-    "jacobian_vector",
-    "eigenvalues",
-    "SpectralField",
-    "spectral_field",
-    "activation_pattern",
-    "count_regions",
-    "count_sectors",
-    "region_bound",
-    "max_jump",
     "Orbits",
     "iterate",
+    "growth_rate",
     "orbit_period",
     "rotation_number",
+    "on_closed_curve",
+    "hausdorff_distance",
     "FixedPoints",
     "fixed_points",
     "Lyapunov",
     "lyapunov_exponent",
     "Attractor",
     "classify_attractor",
-    "hausdorff_distance",
 ]
 
-#: The two network conventions (see the module docstring).
-CONVENTIONS = ("eq3", "authors")
 #: The attractor types of the paper's Fig. 6, and ``"undetermined"`` when the evidence does not settle the type.
 KINDS = ("single point", "multiple points", "line attractor", "limit cycle", "chaotic", "unstable", "undetermined")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# A batch of networks
-# ---------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NetworkBatch:
-    r"""$M$ square networks $\mathbb{R}^n \to \mathbb{R}^n$ of equal depth, stored as the ``"eq3"`` network they are.
-
-    ``weights``: ``(M, K, n, n)``, the matrices $A_0, \dots, A_{K-1}$ applied in order (column convention,
-    $z = A h + b$); ``biases``: ``(M, K, n)`` (zeros for a network without bias); ``activations``: the $M$
-    :class:`~linear_lens.activations.Activation` objects; ``has_bias``: ``(M,)`` bool, whether the network was given
-    biases; ``convention``: ``"eq3"`` or ``"authors"`` (then ``weights[:, -1]`` is the appended identity);
-    ``depth``: the depth $L$ the networks were built with (hidden layers; $K = L + 1$ for ``"eq3"``, $L + 2$ for
-    ``"authors"``). Build it with :func:`network_batch`.
-    """
-
-    weights: torch.Tensor
-    biases: torch.Tensor
-    activations: tuple
-    has_bias: torch.Tensor
-    convention: str
-    depth: int
-    groups: tuple = field(repr=False)
-    cols: tuple = field(repr=False, default=())
-
-    def __post_init__(self):
-        if not self.cols:
-            object.__setattr__(self, "cols", _columns(self.weights, self.biases))
-
-    @property
-    def size(self) -> int:
-        """The number of networks $M$."""
-        return self.weights.shape[0]
-
-    @property
-    def n(self) -> int:
-        """The width $n$ (input, hidden and output)."""
-        return self.weights.shape[-1]
-
-    def select(self, index) -> "NetworkBatch":
-        """The sub-batch of the networks ``index`` (a slice, a list of ints or a boolean mask), same convention."""
-        if isinstance(index, torch.Tensor) and index.dtype == torch.bool:
-            index = torch.nonzero(index.cpu()).flatten().tolist()
-        if isinstance(index, slice):
-            index = list(range(self.size))[index]
-        index = [int(i) for i in index]
-        if not index:
-            raise ValueError("index: select at least one network")
-        acts = tuple(self.activations[i] for i in index)
-        ix = torch.tensor(index, device=self.weights.device)
-        return NetworkBatch(self.weights[ix], self.biases[ix], acts, self.has_bias[ix], self.convention, self.depth,
-                            _groups(acts))
-
-
-def network_batch(
-    weights,
-    biases=None,
-    activation="relu",
-    *,
-    convention: str = "eq3",
-    dtype: torch.dtype | None = None,
-) -> NetworkBatch:
-    r"""Stack networks of equal depth and width into a :class:`NetworkBatch`.
-
-    ``weights``: ``(M, L + 1, n, n)`` or ``(L + 1, n, n)`` (one network) or a list of $L + 1$ matrices ``(n, n)``:
-    $A_0, \dots, A_L$ of eq. (3); ``biases``: the matching ``(M, L + 1, n)``, a list of vectors, ``None`` (no bias
-    anywhere), or a boolean tensor is not allowed; ``activation``: one name (or
-    :class:`~linear_lens.activations.Activation`) for all, or a sequence of $M$ of them; ``convention``: ``"eq3"`` or
-    ``"authors"`` (module docstring). Networks with the same activation should be adjacent: the batch applies each
-    run of equal activations as one call. ``dtype``: convert to it (default: keep a float dtype, float64 otherwise).
-
-    Raises ``ValueError`` for non-square or mismatched shapes, an unknown activation or convention, non-finite values.
-    """
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention: expected one of {', '.join(CONVENTIONS)}, got {convention!r}")
-    if isinstance(weights, (list, tuple)):
-        if len(weights) == 0:
-            raise ValueError("weights: need at least one weight matrix A_0")
-        weights = torch.stack([as_float_tensor(w, f"weights[{i}]") for i, w in enumerate(weights)])
-    W = as_float_tensor(weights, "weights", dtype)
-    if W.ndim == 3:
-        W = W.unsqueeze(0)
-    if W.ndim != 4 or W.shape[-1] != W.shape[-2]:
-        raise ValueError(f"weights: expected (M, L + 1, n, n) square matrices, got shape {tuple(W.shape)}")
-    M, K, n = W.shape[0], W.shape[1], W.shape[-1]
-    if M == 0 or K == 0:
-        raise ValueError(f"weights: need at least one network and one weight, got shape {tuple(W.shape)}")
-    if biases is None:
-        B = torch.zeros(M, K, n, dtype=W.dtype, device=W.device)
-        has_bias = torch.zeros(M, dtype=torch.bool, device=W.device)
-    else:
-        if isinstance(biases, (list, tuple)):
-            biases = torch.stack([as_float_tensor(b, f"biases[{i}]") for i, b in enumerate(biases)])
-        B = as_float_tensor(biases, "biases", W.dtype).to(W.device)
-        if B.ndim == 2:
-            B = B.unsqueeze(0)
-        if B.shape != (M, K, n):
-            raise ValueError(f"biases: expected shape {(M, K, n)} to match the weights, got {tuple(B.shape)}")
-        has_bias = torch.ones(M, dtype=torch.bool, device=W.device)
-    if isinstance(activation, (str, activations.Activation)) or callable(activation):
-        acts = (activations.get(activation),) * M
-    else:
-        acts = tuple(activations.get(a) for a in activation)
-        if len(acts) != M:
-            raise ValueError(f"activation: expected one activation or {M} (one per network), got {len(acts)}")
-    depth = K - 1
-    if convention == "authors":
-        eye = torch.eye(n, dtype=W.dtype, device=W.device).expand(M, 1, n, n)
-        W = torch.cat([W, eye], dim=1)
-        B = torch.cat([B, torch.zeros(M, 1, n, dtype=W.dtype, device=W.device)], dim=1)
-    return NetworkBatch(W, B, acts, has_bias, convention, depth, _groups(acts))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Evaluation: f, A*, b*, the Jacobian
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def forward(net: NetworkBatch, x: torch.Tensor) -> torch.Tensor:
-    r"""Evaluate every network at its points: $f_m(x)$ of eq. (3)/(6).
-
-    ``x``: ``(P, n)`` (the same points for every network) or ``(M, P, n)``. Returns ``(M, P, n)``. Values that
-    overflow become ``inf``; they are returned, not raised (a diverging orbit is a result).
-    """
-    return _forward(net, _points(net, x))
-
-
-def affine_field(net: NetworkBatch, x: torch.Tensor, *, form: str = "paper") -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return $A^*(x)$ and $b^*(x)$ with $f(x) = A^*(x)x + b^*(x)$ for every network and point (Lemma 3).
-
-    $A^*(x) = A_L \Lambda_{z_L} A_{L-1} \cdots \Lambda_{z_1} A_0$ (eq. 5), $b^*$ by the recursion of eq. (7) with the
-    offsets of ``form`` (``"paper"``: $\Lambda = \operatorname{diag}(\sigma(z_i)/z_i)$, eq. 4; ``"shifted"``:
-    $\Lambda = \operatorname{diag}((\sigma(z_i) - \sigma(0))/z_i)$ with $\sigma(0)$ moved into $b^*$), the same
-    decomposition as :func:`linear_lens.affine.pointwise_affine` (whose $\Lambda$ it uses), batched across networks
-    with different activations. ``x``: ``(P, n)`` or ``(M, P, n)``. Returns ``A``: ``(M, P, n, n)`` and
-    ``b``: ``(M, P, n)``.
-    """
-    from linear_lens.affine import FORMS
-
-    if form not in FORMS:
-        raise ValueError(f"form: expected one of {', '.join(FORMS)}, got {form!r}")
-    xt = _points(net, x).permute(2, 0, 1)
-    _, V, b = _run(net, xt, _unit_tangents(xt), mode=form)
-    return V.permute(2, 3, 1, 0), b.permute(1, 2, 0)
-
-
-def jacobian(net: NetworkBatch, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return $f(x)$ and the true Jacobian $f'(x) = A_L D_L \cdots D_1 A_0$, $D_l = \operatorname{diag}\sigma'(z_l)$.
-
-    $\sigma'$ in closed form for the activations of the paper's sweep, by autograd for the others (at a kink,
-    PyTorch's one-sided choice, e.g. $\mathrm{ReLU}'(0) = 0$). This is the linearisation that decides the stability
-    of a fixed point; it equals $A^*(x)$ only for activations with $\sigma(z) = \sigma'(z)z$ (errata E01.3).
-    ``x``: ``(P, n)`` or ``(M, P, n)``. Returns ``f``: ``(M, P, n)`` and ``J``: ``(M, P, n, n)``.
-    """
-    return _jacobian(net, _points(net, x))
-
-
-def jacobian_vector(net: NetworkBatch, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return $f(x)$ and the product $f'(x)\,v$ (one pass with one tangent; cheaper than :func:`jacobian`).
-
-    ``x``, ``v``: ``(M, P, n)``. Returns two tensors ``(M, P, n)``.
-    """
-    x = _points(net, x)
-    return _jvp(net, x, _points(net, v))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Spectra of fields of matrices
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def eigenvalues(A: torch.Tensor) -> torch.Tensor:
-    r"""Return the eigenvalues of square real matrices, batched: ``(..., n, n)`` -> complex ``(..., n)``.
-
-    For $n = 2$ in closed form, scaled to avoid overflow and underflow and free of cancellation: with
-    $s = \max_{ij}|a_{ij}|$, $B = A/s$, $\tau = \operatorname{tr}B/2$ and $\Delta = ((b_{11} - b_{22})/2)^2 +
-    b_{12}b_{21}$ (exact for multiples of the identity), the pair is $\tau \pm i\sqrt{-\Delta}$ if $\Delta < 0$,
-    else $\mu = \tau + \operatorname{sign}(\tau)\sqrt{\Delta}$ and $\det B/\mu$, times $s$. The larger root is then
-    the one without cancellation, and the order is: larger modulus first. Otherwise ``torch.linalg.eigvals`` (on the
-    CPU, which is faster than GPU solvers for small matrices).
-    """
-    A = as_float_tensor(A, "A")
-    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"A: eigenvalues need square matrices (..., n, n), got shape {tuple(A.shape)}")
-    n = A.shape[-1]
-    if n == 1:
-        return torch.complex(A[..., 0, :], torch.zeros_like(A[..., 0, :]))
-    if n != 2:
-        return torch.linalg.eigvals(A.cpu()).to(A.device)
-    s = A.abs().amax(dim=(-2, -1))
-    s = torch.where(s > 0, s, torch.ones_like(s))
-    B = A / s[..., None, None]
-    a, b, c, d = B[..., 0, 0], B[..., 0, 1], B[..., 1, 0], B[..., 1, 1]
-    tau = (a + d) / 2
-    disc = ((a - d) / 2) ** 2 + b * c
-    root = torch.sqrt(disc.abs())
-    mu = tau + torch.copysign(root, tau)
-    det = a * d - b * c
-    other = torch.where(mu != 0, det / torch.where(mu != 0, mu, torch.ones_like(mu)), torch.zeros_like(mu))
-    real = disc >= 0
-    re1, re2 = torch.where(real, mu, tau), torch.where(real, other, tau)
-    im1 = torch.where(real, torch.zeros_like(root), root)
-    lam = torch.stack([torch.complex(re1, im1), torch.complex(re2, -im1)], dim=-1)
-    return lam * s[..., None]
-
-
-@dataclass(frozen=True)
-class SpectralField:
-    r"""Spectral quantities of a field of matrices $A^*(x)$ (:func:`spectral_field`).
-
-    ``eigenvalues``: complex ``(..., n)``; ``rho``: the spectral radius $\max_i|\lambda_i|$, ``(...)``; ``norm``:
-    the spectral norm $\lVert A\rVert_2$ (largest singular value), ``(...)``. Always $\rho \le \lVert A\rVert_2$.
-    """
-
-    eigenvalues: torch.Tensor
-    rho: torch.Tensor
-    norm: torch.Tensor
-
-
-def spectral_field(A: torch.Tensor) -> SpectralField:
-    r"""Return eigenvalues, spectral radius $\rho(A)$ (Definition 5) and spectral norm of ``A``: ``(..., n, n)``.
-
-    For $n = 2$ all three are closed forms (:func:`eigenvalues`; $\lVert A\rVert_2 = (\sqrt{(a+d)^2 + (b-c)^2} +
-    \sqrt{(a-d)^2 + (b+c)^2})/2$), so a field over a grid for hundreds of models is a few elementwise operations.
-    """
-    lam = eigenvalues(A)
-    rho = lam.abs().amax(dim=-1)
-    if A.shape[-1] == 2:
-        a, b, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
-        norm = (torch.hypot(a + d, b - c) + torch.hypot(a - d, b + c)) / 2
-    else:
-        norm = torch.linalg.matrix_norm(A, ord=2)
-    return SpectralField(lam, rho, norm)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Linear regions and the continuity of fields
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def activation_pattern(net: NetworkBatch, x: torch.Tensor) -> torch.Tensor:
-    r"""Return the activation pattern at each point: one bit per hidden unit, set where its pre-activation is $> 0$.
-
-    For a piecewise-linear activation with one kink at $0$ (ReLU, LeakyReLU, ...) the pattern is constant exactly on
-    the linear regions of $f$ (where $A^*$ and $b^*$ are constant); for other activations it labels the cells cut by
-    the zero sets of the pre-activations, where $A^*$ of eq. (4) is undefined (errata E01.1). At most 62 units.
-    ``x``: ``(P, n)`` or ``(M, P, n)``. Returns int64 ``(M, P)``.
-    """
-    h = _points(net, x).permute(2, 0, 1)
-    K = net.weights.shape[1]
-    units = (K - 1) * net.n
-    if units > 62:
-        raise ValueError(f"net: the pattern holds at most 62 hidden units in an int64, this network has {units}")
-    code = torch.zeros(h.shape[1:], dtype=torch.int64, device=h.device)
-    bit = 0
-    for l in range(K - 1):
-        z = _affine(net, l, h)
-        for i in range(net.n):
-            code = code | ((z[i] > 0).to(torch.int64) << bit)
-            bit += 1
-        h = _activate(net, z)
-    return code
-
-
-def count_regions(codes: torch.Tensor, *, connectivity: int = 8, min_cells: int = 1) -> int:
-    r"""Count the connected regions of equal label in a 2-D grid of labels.
-
-    ``codes``: ``(rows, cols)`` integer labels, e.g. :func:`activation_pattern` on a regular grid reshaped;
-    ``connectivity``: 4 (edge neighbours) or 8 (edges and corners: a thin diagonal wedge stays one region);
-    ``min_cells``: components with fewer cells are not counted (stray cells where many regions meet, such as the
-    apex of the cones of a network without bias). A region thinner than the spacing can still be missed: compare
-    resolutions. Returns an ``int``.
-    """
-    from scipy import ndimage
-
-    codes = torch.as_tensor(codes)
-    if codes.ndim != 2 or codes.dtype.is_floating_point:
-        raise ValueError(f"codes: expected a 2-D integer grid of labels, got {codes.dtype} {tuple(codes.shape)}")
-    if connectivity not in (4, 8):
-        raise ValueError(f"connectivity: expected 4 or 8, got {connectivity!r}")
-    min_cells = check_positive_int(min_cells, "min_cells")
-    structure = np.ones((3, 3)) if connectivity == 8 else None
-    arr = codes.cpu().numpy()
-    total = 0
-    for value in np.unique(arr):
-        labels, k = ndimage.label(arr == value, structure=structure)
-        if k:
-            sizes = np.bincount(labels.ravel())[1:]
-            total += int((sizes >= min_cells).sum())
-    return total
-
-
-def count_sectors(codes: torch.Tensor) -> int:
-    r"""Count the maximal runs of equal labels along a closed loop (the last label is next to the first).
-
-    For a network without bias and a positively homogeneous activation (ReLU), $f(tx) = tf(x)$ for $t > 0$ and the
-    linear regions are cones from the origin: labelling a fine circle around it with :func:`activation_pattern`
-    counts them exactly, up to sectors narrower than the angular spacing. ``codes``: ``(K,)``. A loop with a
-    single label counts 1.
-    """
-    codes = torch.as_tensor(codes).flatten()
-    if codes.numel() == 0:
-        raise ValueError("codes: need at least one label")
-    changes = int((codes != codes.roll(1)).sum())
-    return max(changes, 1)
-
-
-def region_bound(widths: Sequence[int], n_in: int) -> int:
-    r"""Upper bound on the number of linear regions of a ReLU network (Serra, Tjandraatmadja and Ramalingam, 2018).
-
-    For hidden widths $n_1, \dots, n_L$ and input dimension $n_0$: $\sum_{(j_1,\dots,j_L) \in J} \prod_l
-    \binom{n_l}{j_l}$ with $J = \{0 \le j_l \le \min(n_0, n_1 - j_1, \dots, n_{l-1} - j_{l-1}, n_l)\}$ (their
-    Theorem 1). For one layer it is Zaslavsky's count $\sum_{j \le n_0}\binom{n_1}{j}$ for hyperplanes in general
-    position. ``widths``: $[n_1, \dots, n_L]$; ``n_in``: $n_0$. Returns an ``int``.
-    """
-    n_in = check_positive_int(n_in, "n_in")
-    widths = [check_positive_int(w, "widths") for w in widths]
-    if not widths:
-        return 1
-
-    def rec(l: int, cap: int) -> int:
-        if l == len(widths):
-            return 1
-        total = 0
-        for j in range(0, min(cap, widths[l]) + 1):
-            total += math.comb(widths[l], j) * rec(l + 1, min(cap, widths[l] - j))
-        return total
-
-    return rec(0, n_in)
-
-
-def max_jump(field: torch.Tensor) -> torch.Tensor:
-    r"""Return the largest difference between horizontally or vertically adjacent values of a gridded field.
-
-    ``field``: ``(..., rows, cols)``. Returns ``(...)``. For a continuous field on a compact domain it tends to $0$
-    as the grid is refined (about halving with the spacing for a Lipschitz field); across a discontinuity it does not.
-    """
-    f = torch.as_tensor(field)
-    if f.ndim < 2:
-        raise ValueError(f"field: expected (..., rows, cols), got shape {tuple(f.shape)}")
-    dx = (f[..., :, 1:] - f[..., :, :-1]).abs().flatten(-2).amax(-1)
-    dy = (f[..., 1:, :] - f[..., :-1, :]).abs().flatten(-2).amax(-1)
-    return torch.maximum(dx, dy)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -434,11 +63,12 @@ class Orbits:
     r"""Result of :func:`iterate` for $M$ networks and $S$ starts.
 
     ``x``: ``(M, S, n)``, the state after ``steps`` steps (an escaped orbit keeps its first state beyond
-    ``escape``); ``half``: the state after ``steps // 2`` steps; ``tail``: ``(T, M, S, n)``, the last $T$ states
-    (``tail[-1]`` is ``x``); ``escaped``: ``(M, S)`` bool, the orbit left the ball of radius ``escape``;
-    ``escape_step``: the step it did (``-1`` if not); ``growth``: the mean growth factor per step of
-    $\lVert x_k\rVert$ from its last recorded value below $\sqrt{\text{escape}}$ (norms are recorded every 4
-    steps) to the escape (``nan`` if it did not escape);
+    ``escape``, an overflowing one its last finite state); ``half``: the state after ``steps // 2`` steps;
+    ``tail``: ``(T, M, S, n)``, the last $T$ states (``tail[-1]`` is ``x``); ``escaped``: ``(M, S)`` bool, the orbit
+    left the ball of radius ``escape`` (or overflowed); ``escape_step``: the step it did (``-1`` if not);
+    ``growth``: the mean growth factor per step of $\lVert x_k\rVert$ from its last recorded value below
+    $\sqrt{\text{escape}}$ (norms are recorded every 4 steps) to the escape (``nan`` if it did not escape);
+    ``norms``: ``(steps + 1, M, S)``, $\lVert x_k\rVert_2$ at every step, if asked for (else ``None``);
     ``steps``: the number of steps.
     """
 
@@ -449,47 +79,61 @@ class Orbits:
     escape_step: torch.Tensor
     growth: torch.Tensor
     steps: int
+    norms: torch.Tensor | None = None
 
 
 def iterate(
-    net: NetworkBatch, x0: torch.Tensor, steps: int, *, tail: int = 1, escape: float = 1e6
+    net: NetworkBatch, x0, steps: int, *, tail: int = 1, escape: float = 1e6, norms: bool = False
 ) -> Orbits:
     r"""Iterate $x_{k+1} = f(x_k)$ from every start for every network, keeping only what the analysis needs.
 
     ``x0``: ``(S, n)`` (the same starts for every network) or ``(M, S, n)``; ``steps`` $\ge 1$; ``tail``: how many
-    last states to keep ($1 \le T \le$ ``steps`` $+ 1$); ``escape``: an orbit whose norm exceeds it is frozen there
-    (and counted as escaped), which keeps overflow out of the arithmetic. Memory: $O(T M S n)$, not
-    $O(\text{steps})$. Returns :class:`Orbits`.
+    last states to keep ($1 \le T \le$ ``steps`` $+ 1$; ``steps + 1`` keeps the whole orbit); ``escape``: an orbit
+    whose largest entry exceeds it is frozen there (and counted as escaped), which keeps overflow out of the
+    arithmetic; ``math.inf`` never freezes an orbit before it overflows (then it keeps its last finite state);
+    ``norms``: also keep $\lVert x_k\rVert_2$ for every $k$ (enough for :func:`growth_rate` and for bounds on
+    $\lVert x_k\rVert$ along the whole orbit). Memory: $O((T n + \text{steps}\cdot[\text{norms}]) M S)$.
+    Returns :class:`Orbits`. Raises ``ValueError`` for a bad ``steps``, ``tail`` or ``escape``, or points that are
+    not finite and real.
     """
     steps = check_positive_int(steps, "steps")
     tail = check_positive_int(tail, "tail")
     if tail > steps + 1:
         raise ValueError(f"tail: at most steps + 1 = {steps + 1}, got {tail}")
-    escape = check_real(escape, "escape")
-    if not escape > 1:
-        raise ValueError(f"escape: expected a radius > 1, got {escape}")
+    if not (isinstance(escape, (int, float)) and not isinstance(escape, bool) and escape == math.inf):
+        escape = check_real(escape, "escape")
+        if not escape > 1:
+            raise ValueError(f"escape: expected a radius > 1 or math.inf, got {escape}")
+    if not isinstance(norms, bool):
+        raise ValueError(f"norms: expected True or False, got {norms!r}")
     x = _points(net, x0).clone()
     r_low = math.sqrt(escape)
-    escaped = ~(x.abs().amax(-1) <= escape)
+
+    def outside(size):
+        return ~(size <= escape) if escape < math.inf else ~torch.isfinite(size)
+
+    escaped = outside(x.abs().amax(-1))
     escape_step = torch.where(escaped, 0, -1)
     kept = [x] if steps + 1 - tail <= 0 else []
     half = x
     every = 4  # the norm history, for the growth rate of escaping orbits, is kept every few steps
     hist_k, hist_n = [0], [x.norm(dim=-1)]
+    all_norms = [hist_n[0]] if norms else None
     with torch.no_grad():
         for k in range(1, steps + 1):
             new = _forward(net, x)
             size = new.abs().amax(-1)
-            inside = size <= escape
             keep_old = escaped | ~torch.isfinite(size)
-            newly = ~inside & ~escaped
+            newly = outside(size) & ~escaped
             x = torch.where(keep_old.unsqueeze(-1), x, new)
             if bool(newly.any()):
                 escape_step = torch.where(newly, k, escape_step)
                 escaped = escaped | newly
+            if norms:
+                all_norms.append(x.norm(dim=-1))
             if k % every == 0:
                 hist_k.append(k)
-                hist_n.append(x.norm(dim=-1))
+                hist_n.append(all_norms[-1] if norms else x.norm(dim=-1))
             if k == steps // 2:
                 half = x
             if k >= steps + 1 - tail:
@@ -497,14 +141,31 @@ def iterate(
     growth = torch.full(x.shape[:-1], float("nan"), dtype=x.dtype, device=x.device)
     if bool((escape_step > 0).any()):
         ks = torch.tensor(hist_k, device=x.device).view(-1, *([1] * escape_step.ndim))
-        norms = torch.stack(hist_n)
-        below = (norms <= r_low) & (ks < escape_step)
+        hist = torch.stack(hist_n)
+        below = (hist <= r_low) & (ks < escape_step)
         k_low = torch.where(below, ks, -1).amax(dim=0)
-        n_low = torch.gather(norms, 0, torch.argmax(torch.where(below, ks, -1), dim=0, keepdim=True))[0]
+        n_low = torch.gather(hist, 0, torch.argmax(torch.where(below, ks, -1), dim=0, keepdim=True))[0]
         span = (escape_step - k_low).to(x.dtype)
         rate = torch.exp((torch.log(x.norm(dim=-1)) - torch.log(n_low)) / span)
         growth = torch.where((escape_step > 0) & (k_low >= 0) & (n_low > 0), rate, growth)
-    return Orbits(x, half, torch.stack(kept), escaped, escape_step, growth, steps)
+    return Orbits(x, half, torch.stack(kept), escaped, escape_step, growth, steps,
+                  torch.stack(all_norms) if norms else None)
+
+
+def growth_rate(norms) -> torch.Tensor:
+    r"""Return the mean growth factor per step $(\lVert x_K\rVert / \lVert x_0\rVert)^{1/K}$ of each orbit.
+
+    ``norms``: ``(K + 1, ...)``, the norms $\lVert x_0\rVert, \dots, \lVert x_K\rVert$ (``Orbits.norms``, or a
+    slice of it, e.g. ``norms[1:]`` to start after the first step), $K \ge 1$. Returns ``(...)``; $0$ where the
+    orbit reaches the origin, ``nan`` where it starts there. For a linear map $x \mapsto Ax$ and large $K$ this
+    tends to $\rho(A)$ from almost every start (Gelfand's formula).
+    """
+    norms = norms if isinstance(norms, torch.Tensor) else as_float_tensor(norms, "norms")
+    if norms.ndim < 1 or norms.shape[0] < 2:
+        raise ValueError(f"norms: expected (K + 1, ...) with K >= 1, got shape {tuple(norms.shape)}")
+    start, end = norms[0], norms[-1]
+    rate = (end / torch.where(start > 0, start, torch.ones_like(start))) ** (1 / (norms.shape[0] - 1))
+    return torch.where(start > 0, rate, torch.full_like(rate, float("nan")))
 
 
 def orbit_period(tail: torch.Tensor, max_period: int, tol: float = 1e-9) -> torch.Tensor:
@@ -513,7 +174,7 @@ def orbit_period(tail: torch.Tensor, max_period: int, tol: float = 1e-9) -> torc
     $p$ is accepted when $\lVert x_t - x_{t-p}\rVert_\infty \le \text{tol}\,(1 + \lVert x_t\rVert_\infty)$ for
     every $t$ in the kept tail (not only the last state, so that a near-return by chance is not taken for a cycle).
     ``tail``: ``(T, ...batch, n)`` with $T > 2\,$``max_period``. Period 1 is a fixed point. Returns ``(...batch)``,
-    int64. (Supersedes :func:`linear_lens.stability.orbit_period`, which compares the last state only.)
+    int64.
     """
     max_period = check_positive_int(max_period, "max_period")
     tol = check_real(tol, "tol")
@@ -544,6 +205,35 @@ def rotation_number(tail: torch.Tensor, centre: torch.Tensor | None = None) -> t
     return d.mean(dim=0) / (2 * math.pi)
 
 
+def on_closed_curve(tail: torch.Tensor, *, sectors: int = 36, rtol: float = 0.1, centre=None) -> torch.Tensor:
+    r"""Return whether the states of all starts lie on one closed curve around ``centre``, per network.
+
+    The evidence: pooled over the kept states and the starts, the states cover every one of ``sectors`` equal
+    sectors of angle about ``centre`` (default the origin), and within each sector their distances to it agree
+    to within ``rtol`` (the largest at most $1 + $ ``rtol`` times the smallest). Orbits from inside and outside
+    that end on the same invariant closed curve pass; orbits that end at separate points, or on curves of
+    different sizes, do not (a periodic orbit with fewer points than sectors does not cover them). ``tail``:
+    ``(T, ..., S, 2)``, e.g. ``Orbits.tail``; ``centre``: ``(2,)``. Returns ``(...)`` bool.
+    """
+    if tail.ndim < 3 or tail.shape[-1] != 2:
+        raise ValueError(f"tail: expected (T, ..., S, 2), got shape {tuple(tail.shape)}")
+    sectors = check_positive_int(sectors, "sectors")
+    rtol = check_real(rtol, "rtol")
+    rel = tail if centre is None else tail - as_float_tensor(centre, "centre").to(tail)
+    radius, angle = rel.norm(dim=-1), torch.atan2(rel[..., 1], rel[..., 0])  # (T, ..., S)
+    sector = ((angle + math.pi) / (2 * math.pi) * sectors).long().clamp(0, sectors - 1)
+    batch = tail.shape[1:-2]
+    sector = sector.movedim(-1, 1).reshape(-1, *batch)  # pooled over states and starts: (T S, ...)
+    radius = radius.movedim(-1, 1).reshape(-1, *batch)
+    lo = torch.full((sectors, *batch), math.inf, dtype=tail.dtype, device=tail.device)
+    hi = torch.full_like(lo, -math.inf)
+    lo = lo.scatter_reduce(0, sector, radius, "amin")
+    hi = hi.scatter_reduce(0, sector, radius, "amax")
+    covered = torch.isfinite(lo).all(0)
+    spread = ((hi - lo) / lo).nan_to_num(nan=math.inf).amax(0)
+    return covered & (spread <= rtol)
+
+
 def hausdorff_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     r"""Return the Hausdorff distance $\max(\sup_{p\in a} d(p, b), \sup_{q \in b} d(q, a))$ of two point clouds.
 
@@ -565,7 +255,8 @@ class FixedPoints:
     r"""Result of :func:`fixed_points` for $M$ networks.
 
     Per start: ``x`` ``(M, S, n)``, the last Newton iterate; ``residual`` ``(M, S)``, $\lVert f(x) - x\rVert_\infty$;
-    ``converged`` ``(M, S)`` bool. Per network, lists of length $M$: ``points[m]`` ``(k_m, n)``, the distinct fixed
+    ``converged`` ``(M, S)`` bool; ``iterations`` ``(M, S)``, the Newton steps taken from each start (``max_iter``
+    where it did not converge). Per network, lists of length $M$: ``points[m]`` ``(k_m, n)``, the distinct fixed
     points found (sorted by norm); ``spectra[m]`` complex ``(k_m, n)``, the eigenvalues of the true Jacobian
     $f'(\bar x)$; ``rho_jacobian[m]`` ``(k_m,)``; ``rho_astar[m]`` ``(k_m,)``, $\rho(A^*(\bar x))$ of the paper's
     form (to compare); ``verdicts[m]``: for each point ``"stable"`` ($\rho(f'(\bar x)) < 1$), ``"unstable"`` (every
@@ -576,6 +267,7 @@ class FixedPoints:
     x: torch.Tensor
     residual: torch.Tensor
     converged: torch.Tensor
+    iterations: torch.Tensor
     points: list
     spectra: list
     rho_jacobian: list
@@ -600,8 +292,8 @@ def fixed_points(
     a plain step $x \leftarrow f(x)$). A start converges when $\lVert F\rVert_\infty \le \text{tol}\,(1 +
     \lVert x\rVert_\infty)$ and $\lVert x\rVert_\infty \le$ ``box``. Converged points closer than ``dedupe`` (relative)
     are merged; each distinct point gets the spectrum of $f'(\bar x)$ and a verdict (:class:`FixedPoints`).
-    ``starts``: ``(S, n)`` or ``(M, S, n)``. (Supersedes :func:`linear_lens.stability.fixed_point`: batched over
-    networks, analytic Jacobian, deduplicated, with verdicts.)
+    ``starts``: ``(S, n)`` or ``(M, S, n)``. Nothing is hidden: a start that did not converge is returned as it
+    ended, with its residual.
     """
     tol, box, dedupe, tol_unit = (check_real(v, name) for v, name in
                                   ((tol, "tol"), (box, "box"), (dedupe, "dedupe"), (tol_unit, "tol_unit")))
@@ -611,9 +303,9 @@ def fixed_points(
     x = _points(net, starts).clone()
     M, S, n = x.shape
     with torch.no_grad():
-        flat, res = _newton(net, x.reshape(M * S, n), torch.arange(M, device=x.device).repeat_interleave(S),
-                            tol, max_iter)
-        x, res = flat.reshape(M, S, n), res.reshape(M, S)
+        flat, res, its = _newton(net, x.reshape(M * S, n), torch.arange(M, device=x.device).repeat_interleave(S),
+                                 tol, max_iter)
+        x, res, its = flat.reshape(M, S, n), res.reshape(M, S), its.reshape(M, S)
         scale = 1 + x.abs().amax(-1)
         converged = (res <= tol * scale) & (x.abs().amax(-1) <= box) & torch.isfinite(x).all(-1)
         points, spectra, rho_j, rho_a, verdicts = [], [], [], [], []
@@ -625,7 +317,7 @@ def fixed_points(
             idx = torch.repeat_interleave(torch.arange(M, device=x.device), torch.tensor(counts, device=x.device))
             allp = torch.cat(points)
             sub = _subset(net, idx)
-            _, Jp = jacobian(sub, allp.unsqueeze(1))
+            _, Jp = batch_jacobian(sub, allp.unsqueeze(1))
             Ap, _ = affine_field(sub, allp.unsqueeze(1))
             lam = eigenvalues(Jp[:, 0])
             rj = lam.abs().amax(-1)
@@ -655,7 +347,7 @@ def fixed_points(
                 rho_j.append(empty)
                 rho_a.append(empty)
                 verdicts.append([])
-    return FixedPoints(x, res, converged, points, spectra, rho_j, rho_a, verdicts)
+    return FixedPoints(x, res, converged, its, points, spectra, rho_j, rho_a, verdicts)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -887,7 +579,7 @@ def classify_attractor(
     gaps = [torch.zeros(0)] * M
     if sum(counts):
         idx = torch.repeat_interleave(torch.arange(M), torch.tensor(counts))
-        _, J = jacobian(_subset(net, idx), torch.cat(limit_sets).unsqueeze(1))
+        _, J = batch_jacobian(_subset(net, idx), torch.cat(limit_sets).unsqueeze(1))
         dist = (eigenvalues(J[:, 0]) - 1).abs().amin(-1).cpu()
         gaps = list(torch.split(dist, counts))
     out = []
@@ -955,187 +647,10 @@ def classify_attractor(
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _groups(acts) -> tuple:
-    """Runs of equal activations: ((Activation, start, stop), ...)."""
-    registered = set(activations.names())
-    runs, last = [], None
-    for i, act in enumerate(acts):
-        key = (act.name, tuple(sorted(act.params.items())), None if act.name in registered else id(act.fn))
-        if runs and key == last:
-            runs[-1][2] = i + 1
-        else:
-            runs.append([act, i, i + 1])
-        last = key
-    return tuple(tuple(r) for r in runs)
-
-
-def _apply_groups(net: NetworkBatch, z: torch.Tensor, fn):
-    """Apply ``fn(act, z_slice)`` (a tensor or a tuple) run by run along the network axis (dim -2), concatenated."""
-    if len(net.groups) == 1:
-        return fn(net.groups[0][0], z)
-    parts = [fn(act, z[..., a:b, :]) for act, a, b in net.groups]
-    if isinstance(parts[0], tuple):
-        return tuple(torch.cat([p[i] for p in parts], dim=-2) for i in range(len(parts[0])))
-    return torch.cat(parts, dim=-2)
-
-
-def _activate(net: NetworkBatch, z: torch.Tensor) -> torch.Tensor:
-    return _apply_groups(net, z, lambda act, zz: act(zz))
-
-
-def _affine(net: NetworkBatch, l: int, h: torch.Tensor, bias: bool = True) -> torch.Tensor:
-    """$A_l h + b_l$ in the coordinate-major layout: ``h``: ``(..., n, M, P)`` -> ``(..., n, M, P)``.
-
-    With the coordinate first, each term is a ``(n, M, 1) * (M, P)`` product: much faster than $M$ tiny matmuls.
-    """
-    cols, b = net.cols[l]
-    if cols:
-        z = cols[0] * h[..., 0:1, :, :]
-        for j in range(1, len(cols)):
-            z = z + cols[j] * h[..., j:j + 1, :, :]
-    else:
-        z = torch.einsum("mij,...jmp->...imp", net.weights[:, l], h)
-    return z + b if bias else z
-
-
-def _run(net: NetworkBatch, x: torch.Tensor, V: torch.Tensor | None = None, mode: str | None = None):
-    """The network on points ``x`` ``(n, M, P)`` (coordinate-major), carrying tangents ``V`` ``(T, n, M, P)``.
-
-    ``mode="jacobian"``: tangents are multiplied by $\\sigma'(z)$ at each activation (products with $f'(x)$);
-    ``"paper"``/``"shifted"``: by the diagonal of $\\Lambda_z$ of that form, and $b^*$ is accumulated (eq. 7).
-    Returns ``(f(x), V, b*)`` (``None`` where not computed).
-    """
-    from linear_lens.affine import activation_scaling
-
-    K = net.weights.shape[1]
-    z = _affine(net, 0, x)
-    if V is not None:
-        V = _affine(net, 0, V, bias=False)
-    b = None
-    if mode in ("paper", "shifted"):
-        b = net.cols[0][1].expand_as(z)
-    for l in range(1, K):
-        if mode == "jacobian":
-            h, lam = _apply_groups(net, z, _value_and_slope)
-        elif mode is None:
-            h = _activate(net, z)
-        else:
-            lam, c = _apply_groups(net, z, lambda act, zz: activation_scaling(act, zz, form=mode))
-            h = _activate(net, z)
-            b = _affine(net, l, lam * b + c)
-        if V is not None:
-            V = _affine(net, l, V * lam, bias=False)
-        z = _affine(net, l, h)
-    return z, V, b
-
-
-def _forward(net: NetworkBatch, x: torch.Tensor) -> torch.Tensor:
-    """:func:`forward` without validation, for inner loops (``x``: ``(M, P, n)``)."""
-    return _run(net, x.permute(2, 0, 1))[0].permute(1, 2, 0)
-
-
-def _jacobian(net: NetworkBatch, x: torch.Tensor):
-    """:func:`jacobian` without validation, for inner loops."""
-    xt = x.permute(2, 0, 1)
-    out, V, _ = _run(net, xt, _unit_tangents(xt), mode="jacobian")
-    return out.permute(1, 2, 0), V.permute(2, 3, 1, 0)
-
-
-def _jvp(net: NetworkBatch, x: torch.Tensor, v: torch.Tensor):
-    """:func:`jacobian_vector` without validation, for inner loops."""
-    out, V, _ = _run(net, x.permute(2, 0, 1), v.permute(2, 0, 1).unsqueeze(0), mode="jacobian")
-    return out.permute(1, 2, 0), V[0].permute(1, 2, 0)
-
-
-def _unit_tangents(xt: torch.Tensor) -> torch.Tensor:
-    """The unit vectors $e_1, \\dots, e_n$ as tangents ``(n, n, M, P)`` for points ``xt`` ``(n, M, P)``."""
-    n = xt.shape[0]
-    eye = torch.eye(n, dtype=xt.dtype, device=xt.device)
-    return eye.view(n, n, 1, 1).expand(n, n, *xt.shape[1:])
-
-
-def _columns(W: torch.Tensor, B: torch.Tensor) -> tuple:
-    """Per layer: the columns of $A_l$ as ``(n, M, 1)`` tensors and $b_l$ as ``(n, M, 1)``, for :func:`_affine`."""
-    n = W.shape[-1]
-    return tuple((tuple(W[:, l, :, j].T.contiguous().unsqueeze(-1) for j in range(n)) if n <= 4 else (),
-                  B[:, l].T.contiguous().unsqueeze(-1)) for l in range(W.shape[1]))
-
-
-def _value_and_slope(act, z: torch.Tensor):
-    """$\\sigma(z)$ (the registry's function) and $\\sigma'(z)$: closed forms for common activations, else autograd."""
-    known = _SLOPES.get(act.name)
-    if known is not None and (act.name != "softplus" or act.params.get("beta") == 1.0):
-        return act(z), known(z)
-    with torch.enable_grad():
-        zz = z.detach().requires_grad_(True)
-        s = act(zz)
-        (d,) = torch.autograd.grad(s.sum(), zz)
-    return s.detach(), d
-
-
-def _slope_relu(z):
-    return (z > 0).to(z.dtype)
-
-
-def _slope_tanh(z):
-    t = torch.tanh(z)
-    return 1 - t * t
-
-
-def _slope_sigmoid(z):
-    s = torch.sigmoid(z)
-    return s * (1 - s)
-
-
-def _slope_softplus(z):
-    # the registry's softplus is torch's with threshold 40: linear above it, where sigmoid(z) is 1 to roundoff
-    return torch.sigmoid(z)
-
-
-def _slope_selu(z):
-    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
-    return torch.where(z > 0, scale, scale * alpha * torch.exp(torch.clamp(z, max=0.0)))
-
-
-def _slope_gelu(z):
-    return 0.5 * torch.erfc(-z / math.sqrt(2.0)) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-
-
-# sigma'(z) in closed form for the activations of the paper's sweep; each is checked against autograd in the tests
-_SLOPES = {"relu": _slope_relu, "tanh": _slope_tanh, "sigmoid": _slope_sigmoid, "softplus": _slope_softplus,
-           "selu": _slope_selu, "gelu": _slope_gelu}
-
-
-def _points(net: NetworkBatch, x) -> torch.Tensor:
-    """Validate points ``(P, n)`` or ``(M, P, n)`` (finite, real) and return them ``(M, P, n)`` in the weights'
-    dtype and device."""
-    x = as_float_tensor(x, "x")
-    if x.ndim == 2:
-        x = x.unsqueeze(0).expand(net.size, *x.shape)
-    if x.ndim != 3 or x.shape[0] != net.size or x.shape[-1] != net.n:
-        raise ValueError(f"x: expected (P, {net.n}) or ({net.size}, P, {net.n}), got shape {tuple(x.shape)}")
-    return x.to(dtype=net.weights.dtype, device=net.weights.device)
-
-
-def _subset(net: NetworkBatch, model: torch.Tensor) -> NetworkBatch:
-    """The networks ``model`` (a sorted int64 tensor, repeats allowed), one per entry; activation runs preserved."""
-    run = torch.zeros(net.size, dtype=torch.int64)
-    for r, (_, a, b) in enumerate(net.groups):
-        run[a:b] = r
-    runs, counts = torch.unique_consecutive(run[model.cpu()], return_counts=True)
-    groups, start = [], 0
-    for r, c in zip(runs.tolist(), counts.tolist()):
-        groups.append((net.groups[r][0], start, start + c))
-        start += c
-    acts = tuple(g[0] for g in groups for _ in range(g[2] - g[1]))
-    m = model.to(net.weights.device)
-    return NetworkBatch(net.weights[m], net.biases[m], acts, net.has_bias[m], net.convention, net.depth,
-                        tuple(groups))
-
-
 def _newton(net: NetworkBatch, x: torch.Tensor, model: torch.Tensor, tol: float, max_iter: int):
     """Damped Newton on $f(x) - x$ for points ``x`` ``(Q, n)`` of networks ``model`` ``(Q,)`` (sorted); see
-    :func:`fixed_points`. Only the points not yet converged are computed on. Returns ``(x, residual)``."""
+    :func:`fixed_points`. Only the points not yet converged are computed on. Returns ``(x, residual,
+    iterations)``."""
     n = x.shape[-1]
     eye = torch.eye(n, dtype=x.dtype, device=x.device)
 
@@ -1146,10 +661,12 @@ def _newton(net: NetworkBatch, x: torch.Tensor, model: torch.Tensor, tol: float,
 
     x = x.clone()
     _, res = resid(_subset(net, model), x)
+    iterations = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
     for _ in range(max_iter):
         active = torch.nonzero(res > tol * (1 + x.abs().amax(-1))).flatten()
         if active.numel() == 0:
             break
+        iterations[active] += 1
         sub = _subset(net, model[active])
         xa, ra = x[active], res[active]
         Fa, _ = resid(sub, xa)
@@ -1172,7 +689,7 @@ def _newton(net: NetworkBatch, x: torch.Tensor, model: torch.Tensor, tol: float,
             pending = pending & ~better
             t /= 2
         x[active], res[active] = new_x, new_r
-    return x, res
+    return x, res, iterations
 
 
 def _unique_points(pts: torch.Tensor, tol: float) -> torch.Tensor:

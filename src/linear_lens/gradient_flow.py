@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real, check_real, common_dtype
+from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real, common_dtype
 from linear_lens._threads import single_thread
 from linear_lens.progress import progress
 

@@ -421,7 +421,7 @@ def slim_mlp(
     activation after the last layer that eq. (3) does not have. Appending an identity weight (and a zero bias)
     turns it into an eq.-(3) network with one more hidden layer,
     $I\,\sigma(A_L h_L + b_L) + 0$, which is what this returns, so that :func:`linear_lens.networks.forward`,
-    :func:`linear_lens.affine.pointwise_affine` and :func:`linear_lens.stability.iterate` compute the authors'
+    :func:`linear_lens.affine.pointwise_affine` and :func:`linear_lens.dynamics.iterate` compute the authors'
     $f$ and $A^*$.
 
     ``n``: the state size (the figures use 2); ``hidden_layers``: the "N. Layers" of the paper's Table 1;

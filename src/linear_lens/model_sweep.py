@@ -15,7 +15,7 @@ and ``slim.linear``; read for facts, not copied):
 - the seed: ``torch.manual_seed(408)`` before each (depth, map), so every configuration starts from seed 408;
 - the network: ``blocks.MLP(2, 2, hsizes=[2] * nlayers, bias=True)`` with every nonlinearity, the output's identity
   included, replaced by the activation; so "N. Layers" $= L$ hidden layers, $L + 1$ weights, and $L + 1$
-  activations (``convention="authors"`` of :mod:`linear_lens.dynamics`), against eq. (3)'s $L$ activations;
+  activations (``convention="authors"`` of :mod:`linear_lens.networks`), against eq. (3)'s $L$ activations;
 - the weights (``construction="authors"``): slim's initialisations, drawn layer by layer after the layer's bias
   (:func:`draw_network`);
 - the grid ``arange(-6, 6, 0.5)`` squared (:func:`authors_grid`), one $A^*$ and one eigenvalue problem per point;
@@ -38,8 +38,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from linear_lens import dynamics
-from linear_lens._checks import check_positive_int, check_real
+from linear_lens import dynamics, networks, spectral_fields
+from linear_lens._checks import check_positive_int
 from linear_lens.progress import progress
 
 __all__ = [
@@ -233,7 +233,7 @@ def draw_network(
 
     The biases are drawn whether or not a model uses them ("bias off" is the same network with zero biases).
     Returns ``(W, B)``: ``(L + 1, n, n)`` and ``(L + 1, n)``, float64 by default, in the convention of eq. (3)
-    (the authors' activation after the output is added by :func:`linear_lens.dynamics.network_batch`).
+    (the authors' activation after the output is added by :func:`linear_lens.networks.network_batch`).
     """
     from linear_lens import linear_maps as lm
 
@@ -268,8 +268,8 @@ def draw_network(
 def network_draws(
     config: ModelConfig, seeds: Sequence[int] | None = None, *, construction: str = "authors",
     convention: str = "authors", n: int = 2, bias: bool | None = None,
-) -> dynamics.NetworkBatch:
-    r"""One network of configuration ``config`` per seed, as a :class:`~linear_lens.dynamics.NetworkBatch`.
+) -> networks.NetworkBatch:
+    r"""One network of configuration ``config`` per seed, as a :class:`~linear_lens.networks.NetworkBatch`.
 
     ``seeds``: default ``[config.seed]``; each seeds its own generator for :func:`draw_network`. ``bias``: override
     ``config.bias``. ``construction``, ``convention``: as in :func:`sweep`.
@@ -282,7 +282,54 @@ def network_draws(
                           construction=construction) for s in seeds]
     W = torch.stack([d[0] for d in drawn])
     B = torch.stack([d[1] for d in drawn]) if use_bias else None
-    return dynamics.network_batch(W, B, config.activation, convention=convention)
+    return networks.network_batch(W, B, config.activation, convention=convention)
+
+
+def shows(attractor: dynamics.Attractor, kind: str) -> bool:
+    r"""Whether a classified network shows the attractor type ``kind`` as the paper's Fig. 6 draws it.
+
+    The type of :func:`linear_lens.dynamics.classify_attractor`; for ``"limit cycle"`` also a closed invariant curve
+    (some quasi-periodic orbits), not only a periodic orbit. Raises ``ValueError`` for a kind not in
+    :data:`linear_lens.dynamics.KINDS`.
+    """
+    if kind not in dynamics.KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(dynamics.KINDS)}, got {kind!r}")
+    return attractor.kind == kind and (kind != "limit cycle" or attractor.fates["quasi-periodic"] > 0)
+
+
+def find_attractor(
+    config: ModelConfig, kind: str, starts: torch.Tensor, search_seeds: int, **options
+) -> tuple[tuple[ModelConfig, int], str] | None:
+    r"""Search for a network that :func:`shows` the attractor type ``kind``, near a configuration of the sweep.
+
+    In this order, keeping the first network found: (1) ``config`` with seeds $0, \dots,$ ``search_seeds`` $- 1$;
+    (2) the same factorisation, activation, depth and bias with every eigenvalue range of Appendix D
+    (:data:`RANGES`, in that order), seed by seed (every range of seed 0, then of seed 1, ...). Each step is one
+    batch for :func:`linear_lens.dynamics.classify_attractor` (``starts``, ``options``). Networks are drawn as
+    :func:`network_draws` draws them (the authors' construction and convention).
+
+    Returns ``((model, seed), origin)``, where ``origin`` says in words which step found it, or ``None``.
+    Raises ``ValueError`` for an unknown kind or a ``search_seeds`` that is not a positive integer.
+    """
+    if kind not in dynamics.KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(dynamics.KINDS)}, got {kind!r}")
+    search_seeds = check_positive_int(search_seeds, "search_seeds")
+    batch = network_draws(config, range(search_seeds))
+    hits = [s for s, a in enumerate(dynamics.classify_attractor(batch, starts, **options)) if shows(a, kind)]
+    if hits:
+        return (config, hits[0]), f"Table 1's configuration, seed {hits[0]} (step 1)"
+    cands = [ModelConfig(WeightConfig(config.weights.factorisation, lo, hi), config.depth, config.activation,
+                         config.bias, 0) for lo, hi in RANGES]
+    order = [(s, m) for s in range(search_seeds) for m in cands]  # seed by seed, ranges in Appendix D's order
+    drawn = [draw_network(m.weights, m.depth, 2, torch.Generator().manual_seed(s)) for s, m in order]
+    batch = networks.network_batch(torch.stack([d[0] for d in drawn]),
+                                   torch.stack([d[1] for d in drawn]) if config.bias else None, config.activation,
+                                   convention="authors")
+    found = [i for i, a in enumerate(dynamics.classify_attractor(batch, starts, **options)) if shows(a, kind)]
+    if not found:
+        return None
+    s, m = order[found[0]]
+    return (m, s), f"{m.weights.label}, seed {s} (step 2)"
 
 
 def authors_grid(dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -363,7 +410,7 @@ def sweep(
 
     ``configs``: the models (default :func:`configurations`, all 828); ``construction``: ``"authors"`` or
     ``"printed"`` (:func:`draw_weights`); ``convention``: ``"authors"`` or ``"eq3"``
-    (:mod:`linear_lens.dynamics`); ``grid``: ``(P, n)`` points (default :func:`authors_grid`); ``starts``: ``(S, n)``
+    (:mod:`linear_lens.networks`, :mod:`linear_lens.spectral_fields`, :mod:`linear_lens.dynamics`); ``grid``: ``(P, n)`` points (default :func:`authors_grid`); ``starts``: ``(S, n)``
     initial states for the attractors (default: an $8 \times 8$ grid over $[-6, 6]^2$ and the authors' 8 starts);
     ``classify``: skip the attractors when false (the spectral part alone); ``classify_options``: keyword arguments
     for :func:`linear_lens.dynamics.classify_attractor`; ``network_fn``: replaces :func:`draw_network`, called as
@@ -383,8 +430,8 @@ def _sweep(configs, construction, convention, grid, starts, classify, n, device,
            network_fn) -> SweepResult:
     from linear_lens.sampling import grid_2d
 
-    if convention not in dynamics.CONVENTIONS:
-        raise ValueError(f"convention: expected one of {', '.join(dynamics.CONVENTIONS)}, got {convention!r}")
+    if convention not in networks.CONVENTIONS:
+        raise ValueError(f"convention: expected one of {', '.join(networks.CONVENTIONS)}, got {convention!r}")
     if construction not in CONSTRUCTIONS:
         raise ValueError(f"construction: expected one of {', '.join(CONSTRUCTIONS)}, got {construction!r}")
     configs = list(configurations() if configs is None else configs)
@@ -417,7 +464,7 @@ def _sweep(configs, construction, convention, grid, starts, classify, n, device,
         W = torch.stack([drawn[(c.weights, c.depth, c.seed)][0] for c in cs])
         B = torch.stack([drawn[(c.weights, c.depth, c.seed)][1] * (1.0 if c.bias else 0.0) for c in cs])
         W, B = W.to(device), B.to(device)
-        net = dynamics.network_batch(W, B, [c.activation for c in cs], convention=convention)
+        net = networks.network_batch(W, B, [c.activation for c in cs], convention=convention)
         t0 = time.perf_counter()
         spec = _spectra(net, grid.to(device), W)
         timings["spectra"] += time.perf_counter() - t0
@@ -513,15 +560,15 @@ def per_point_reference(weights, biases, activation, grid: torch.Tensor, *, conv
                         form: str = "paper") -> torch.Tensor:
     r"""Return $\rho(A^*(x))$ at each grid point the way the authors' scripts compute it: one point at a time.
 
-    For each point, one call of :func:`linear_lens.affine.pointwise_affine` (an independent implementation of
-    Lemma 3) and one ``torch.linalg.eigvals``. ``weights``: $[A_0, \dots, A_L]$; ``biases``: list or ``None``;
+    For each point, one call of :func:`linear_lens.affine.pointwise_affine` (no batching: the code of Lemma 3 for
+    one network at one point) and one ``torch.linalg.eigvals`` (LAPACK, not the closed form). ``weights``: $[A_0, \dots, A_L]$; ``biases``: list or ``None``;
     ``convention``: as in :func:`sweep` (``"authors"`` appends the identity layer). Slow by design: it is the
     reference against which the batched engine is tested and timed. Returns ``(P,)``.
     """
     from linear_lens.affine import pointwise_affine
 
-    if convention not in dynamics.CONVENTIONS:
-        raise ValueError(f"convention: expected one of {', '.join(dynamics.CONVENTIONS)}, got {convention!r}")
+    if convention not in networks.CONVENTIONS:
+        raise ValueError(f"convention: expected one of {', '.join(networks.CONVENTIONS)}, got {convention!r}")
     weights = list(weights)
     n = weights[0].shape[-1]
     if convention == "authors":
@@ -534,6 +581,33 @@ def per_point_reference(weights, biases, activation, grid: torch.Tensor, *, conv
     return out
 
 
+def reference_check(result: SweepResult, configs: Sequence[ModelConfig], *, construction: str = "authors",
+                    convention: str = "authors") -> tuple[float, float]:
+    r"""Recompute $\max_x\rho(A^*(x))$ of some models of a sweep the way the authors' scripts do, and time it.
+
+    For each of ``configs`` (models of ``result``), :func:`per_point_reference` on the authors' grid: one $A^*$ and
+    one LAPACK eigenvalue problem per point. Returns ``(seconds per model, largest relative difference)`` from the
+    batched ``rho_max`` of ``result`` (which differs only by roundoff). ``construction``, ``convention``: as the
+    sweep used. Raises ``ValueError`` for an empty ``configs`` or a model that is not in ``result``.
+    """
+    import time
+
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs: expected at least one model of the sweep")
+    grid, worst = authors_grid(), 0.0
+    start = time.perf_counter()
+    for c in configs:
+        row = result.find(c)
+        if row is None:
+            raise ValueError(f"configs: {c.key} is not a model of this sweep")
+        W, B = draw_network(c.weights, c.depth, 2, torch.Generator().manual_seed(c.seed), construction=construction)
+        rho = float(per_point_reference(list(W), list(B) if c.bias else None, c.activation, grid,
+                                        convention=convention).max())
+        worst = max(worst, abs(rho - row["rho_max"]) / max(1.0, rho))
+    return (time.perf_counter() - start) / len(configs), worst
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
@@ -543,7 +617,7 @@ def _row_key(r: dict) -> tuple:
     return (r["factorisation"], r["range"], r["depth"], r["activation"], r["bias"])
 
 
-def _spectra(net: dynamics.NetworkBatch, grid: torch.Tensor, W: torch.Tensor) -> dict:
+def _spectra(net: networks.NetworkBatch, grid: torch.Tensor, W: torch.Tensor) -> dict:
     """The spectral columns of the table for a batch (see :class:`SweepResult`)."""
     from linear_lens.activations import get
 
@@ -558,8 +632,8 @@ def _spectra(net: dynamics.NetworkBatch, grid: torch.Tensor, W: torch.Tensor) ->
             sub = net.select(differ)
         else:
             sub = net
-        A, _ = dynamics.affine_field(sub, grid, form=form)
-        sf = dynamics.spectral_field(A)
+        A, _ = spectral_fields.affine_field(sub, grid, form=form)
+        sf = spectral_fields.spectral_field(A)
         cols = {"rho_max": sf.rho.amax(-1), "rho_mean": sf.rho.mean(-1), "rho_median": sf.rho.median(-1).values,
                 "frac_rho_gt1": (sf.rho > 1).to(A.dtype).mean(-1), "norm_max": sf.norm.amax(-1)}
         if form == "paper":
@@ -569,15 +643,15 @@ def _spectra(net: dynamics.NetworkBatch, grid: torch.Tensor, W: torch.Tensor) ->
             for k, v in cols.items():
                 keep[k][ix] = v
                 out[k + suffix] = keep[k]
-    _, J = dynamics.jacobian(net, grid)
-    sj = dynamics.spectral_field(J)
+    _, J = networks.batch_jacobian(net, grid)
+    sj = spectral_fields.spectral_field(J)
     out["jac_rho_max"] = sj.rho.amax(-1)
     out["jac_norm_max"] = sj.norm.amax(-1)
     out["jac_norm_min"] = sj.norm.amin(-1)
     out["jac_norm_median"] = sj.norm.median(-1).values
-    out["rho_weights_max"] = dynamics.spectral_field(W).rho.amax(-1)
-    out["rho_weights_min"] = dynamics.spectral_field(W).rho.amin(-1)
-    out["norm_weights_prod"] = dynamics.spectral_field(W).norm.prod(-1)
+    out["rho_weights_max"] = spectral_fields.spectral_field(W).rho.amax(-1)
+    out["rho_weights_min"] = spectral_fields.spectral_field(W).rho.amin(-1)
+    out["norm_weights_prod"] = spectral_fields.spectral_field(W).norm.prod(-1)
     out = {k: v.cpu() for k, v in out.items()}
     out["forms_differ"] = [get(a).sigma0 != 0 for a in net.activations]
     return out

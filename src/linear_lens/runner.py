@@ -22,6 +22,7 @@ import ast
 import base64
 import contextlib
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,11 @@ __all__ = [
     "check_range",
     "read_checks",
     "describe_check",
+    "student_notebook",
+    "write_student_notebooks",
+    "glued_values",
+    "glue_digest",
+    "environment",
     "main",
     "ParameterError",
 ]
@@ -248,6 +254,121 @@ def run_chapter(
     return target, _save_figures(target, out_dir / chapter.stem)
 
 
+def student_notebook(key: str, notebooks_dir: Path | None = None):
+    """Return the student version of a chapter: its notebook with every exercise solution removed.
+
+    The text between ``{solution-start}`` and ``{solution-end}`` (and any cell in between) is dropped, the exercises
+    stay, the chapter runs as it is, and a first cell says so. Returns an nbformat notebook (no outputs).
+    """
+    import jupytext
+    import nbformat
+
+    chapter = find_chapter(key, notebooks_dir)
+    nb = jupytext.read(chapter.path)
+    start = re.compile(r"^(```|:::)\{solution-start\}.*?$", re.M)
+    end = re.compile(r"^(```|:::)\{solution-end\}[^\n]*\n?(```|:::)?[ \t]*$", re.M)
+    cells, inside = [], False
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            if not inside:
+                cells.append(cell)
+            continue
+        text, kept = cell.source, ""
+        while text:
+            if inside:
+                m = end.search(text)
+                if m is None:
+                    text = ""
+                    break
+                text, inside = text[m.end():], False
+            else:
+                m = start.search(text)
+                if m is None:
+                    kept += text
+                    break
+                kept += text[:m.start()]
+                text, inside = text[m.end():], True
+        if kept.strip():
+            cell.source = kept.rstrip() + "\n"
+            cells.append(cell)
+    if inside:
+        raise ValueError(f"{chapter.path.name}: a solution-start without its solution-end")
+    note = nbformat.v4.new_markdown_cell(
+        f"*Student version of chapter {chapter.number}: the solutions of the exercises are removed.* "
+        "It needs the package `linear_lens` (see *How to use this book*); run it top to bottom, then work the exercises.")
+    nb.cells = [note, *cells]
+    return nb
+
+
+def write_student_notebooks(output_dir: Path, notebooks_dir: Path | None = None) -> list[Path]:
+    """Write the student version (:func:`student_notebook`) of every chapter to ``output_dir/NN_slug.ipynb``."""
+    import nbformat
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for chapter in chapters(notebooks_dir):
+        path = output_dir / f"{chapter.stem}.ipynb"
+        nbformat.write(student_notebook(chapter.number, notebooks_dir), str(path))
+        paths.append(path)
+    return paths
+
+
+def glued_values(notebook) -> dict[str, str]:
+    """Return the values an executed chapter glued, as ``{name: text}`` (their ``text/plain`` form; figures skipped).
+
+    ``notebook``: an executed ``.ipynb`` (a path or an nbformat node), or the ``.glue.json`` file myst-nb writes beside
+    the notebooks it executes.
+    """
+    import json
+
+    import nbformat
+
+    if not hasattr(notebook, "cells") and str(notebook).endswith(".glue.json"):
+        outputs = json.loads(Path(notebook).read_text()).values()
+    else:
+        nb = notebook if hasattr(notebook, "cells") else nbformat.read(str(notebook), as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    values = {}
+    for out in outputs:
+        meta = out.get("metadata", {}).get("scrapbook")
+        if not meta:
+            continue
+        data = out.get("data", {})
+        text = data.get(meta.get("mime_prefix", "") + "text/plain", data.get("text/plain"))
+        images = [k for k in data if "image/" in k]
+        if text is not None and not images:
+            values[meta["name"]] = text if isinstance(text, str) else "".join(text)
+    return values
+
+
+def glue_digest(notebook) -> str:
+    """A SHA-256 digest (16 hex digits) of the values a chapter glued: equal digests, equal numbers in the prose.
+
+    ``notebook`` as in :func:`glued_values`. Two runs of a chapter with the same parameters on the same machine give
+    the same digest (the chapters are seeded); the book's reproducibility page lists each chapter's.
+    """
+    import hashlib
+    import json
+
+    values = glued_values(notebook)
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def environment() -> dict[str, str]:
+    """The versions of Python and of the packages the chapters compute with."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("linear-lens", "torch", "numpy", "scipy", "mpmath", "matplotlib", "jupyter-book", "myst-nb"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
 class ChapterError(RuntimeError):
     """A chapter cell raised: carries the chapter, the exception's type and message, and the cell number."""
 
@@ -315,8 +436,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     survey.add_argument("--threads-per-run", type=int, default=1, help="torch/BLAS threads in each run's kernel")
     survey.add_argument("-o", "--output", type=Path, default=REPO_ROOT / "_build" / "survey",
                         help="folder of the results (a re-run skips what is there)")
+    student = sub.add_parser("student", help="write the student version of every chapter (solutions removed)")
+    student.add_argument("-o", "--output", type=Path, default=REPO_ROOT / "_build" / "student")
     args = parser.parse_args(argv)
     try:
+        if args.command == "student":
+            paths = write_student_notebooks(args.output)
+            print(f"{len(paths)} student notebooks in {args.output}")
+            return 0
         if args.command == "survey":
             return _survey(args)
         if args.command == "list":

@@ -11,10 +11,11 @@ A network $f: \mathbb{R}^n \to \mathbb{R}^n$ (weights $A_0, \dots, A_L$, optiona
   stability: errata E02.2) and the operator-norm condition that does (:func:`sufficient_condition`);
 - the joint spectral radius $\hat\rho(\mathcal{M}) = \lim_{k\to\infty} \max_{M_i \in \mathcal{M}}
   \|M_{i_k} \cdots M_{i_1}\|^{1/k}$ of a finite set of matrices (Rota and Strang, 1960), bracketed by
-  :func:`jsr_bounds`;
-- trajectories of $x_{k+1} = f(x_k)$ (:func:`iterate`, batched over initial points *and* over networks) and fixed
-  points $\bar x = f(\bar x)$ (:func:`fixed_point`, Newton's method with an autograd Jacobian, reporting whether it
-  converged).
+  :func:`jsr_bounds`, and the brute-force counterexamples to eq. (10) (:func:`eq10_counterexamples`);
+- weights with a prescribed spectrum (:func:`weights_with_spectrum`) and a random search for networks whose pieces
+  $A^*(x)$ are all stable while the network is not (:func:`search_stable_pieces_unstable_map`).
+
+Trajectories, fixed points and attractors of $x_{k+1} = f(x_k)$ are computed in :mod:`linear_lens.dynamics`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Sequence
 
 import torch
 
-from linear_lens import activations
+from linear_lens import activations, secants
 from linear_lens._checks import (
     as_float_tensor,
     as_generator,
@@ -34,8 +35,10 @@ from linear_lens._checks import (
     check_same_device,
     common_dtype,
 )
-from linear_lens.networks import check_network, forward_unchecked
+from linear_lens.dynamics import iterate
+from linear_lens.networks import network_batch
 from linear_lens.sampling import randn
+from linear_lens.spectral_fields import _rho2x2
 
 __all__ = [
     "spectral_radius",
@@ -43,14 +46,10 @@ __all__ = [
     "contraction_bound",
     "sufficient_condition",
     "seed_sufficient_condition",
+    "observed_decay",
     "jsr_bounds",
     "eq10_counterexamples",
     "weights_with_spectrum",
-    "iterate",
-    "orbit_period",
-    "growth_rate",
-    "FixedPoint",
-    "fixed_point",
     "SearchResult",
     "search_stable_pieces_unstable_map",
 ]
@@ -63,13 +62,15 @@ def spectral_radius(A: torch.Tensor) -> torch.Tensor:
     float32). Returns ``(...)``, real, in the dtype of ``A``. Raises ``ValueError`` for non-square, non-finite,
     complex, boolean or ``None`` input.
 
-    For $n = 2$ (the phase portraits) the eigenvalues come in closed form, written so that nothing is squared:
-    with $m = (a_{11} + a_{22})/2$, $p = (a_{11} - a_{22})/2$ and $q = \sqrt{|a_{12}|}\sqrt{|a_{21}|}$, the
-    eigenvalues are $m \pm \sqrt{p^2 + q^2}$ if $a_{12} a_{21} \ge 0$ (``hypot``), $m \pm \sqrt{(|p| - q)(|p| + q)}$
-    if $a_{12} a_{21} < 0$ and $q \le |p|$, and $m \pm i\sqrt{(q - |p|)(q + |p|)}$ otherwise (modulus by ``hypot``).
-    No intermediate overflows or underflows unless $\rho$ itself does (entries up to about $10^{307}$ and down to the
-    subnormals in float64), the result is accurate to a few ulps where the eigenvalues are well conditioned, and
-    the branches meet continuously. It is checked against LAPACK and ``mpmath`` in the tests. For $n > 2$ the
+    For $n = 2$ (the phase portraits) the eigenvalues come in the closed form of
+    :func:`linear_lens.spectral_fields.eigenvalues`, written so that nothing is squared: with
+    $m = (a_{11} + a_{22})/2$, $p = |a_{11} - a_{22}|/2$ and $q = \sqrt{|a_{12}|}\sqrt{|a_{21}|}$, the
+    eigenvalues are $m \pm \sqrt{p^2 + q^2}$ if $a_{12} a_{21} \ge 0$ (``hypot``), $m \pm \sqrt{(p - q)(p + q)}$
+    if $a_{12} a_{21} < 0$ and $q \le p$, and $m \pm i\sqrt{(q - p)(q + p)}$ otherwise, so $\rho = |m| + r$ for a
+    real pair and the modulus by ``hypot`` for a complex one. No intermediate overflows or underflows unless $\rho$
+    itself does (entries up to about $10^{307}$ and down to the subnormals in float64), the result is accurate to a
+    few ulps where the eigenvalues are well conditioned, and the branches meet continuously. It is checked against
+    LAPACK and ``mpmath`` in the tests. For $n > 2$ the
     eigenvalues come from ``torch.linalg.eigvals`` (LAPACK scales the matrix first); off the CPU the matrices are
     moved to the CPU for it, because batched non-symmetric eigensolvers on GPUs are far slower than LAPACK for small
     matrices.
@@ -82,7 +83,7 @@ def spectral_radius(A: torch.Tensor) -> torch.Tensor:
     if A.shape[-1] == 1:
         return A[..., 0, 0].abs()
     if A.shape[-1] == 2:
-        return _spectral_radius_2x2(A)
+        return _rho2x2(A)
     if A.device.type != "cpu":
         return torch.linalg.eigvals(A.cpu()).abs().amax(dim=-1).to(A.device)
     return torch.linalg.eigvals(A).abs().amax(dim=-1)
@@ -112,7 +113,7 @@ def activation_gain(activation, *, z_max: float = 1e12, points: int = 8001) -> f
     t = torch.linspace(-8.0, math.log10(z_max), points, dtype=torch.float64)
     z = torch.cat([10**t, -(10**t)])
     with torch.no_grad():
-        ratio = activations._secant(act, z, "paper").abs()
+        ratio = secants._secant(act, z, "paper").abs()
     if not bool(torch.isfinite(ratio).all()):
         raise ValueError(f"activation: {act.name} is not finite on [-{z_max:g}, {z_max:g}]")
     return max(float(ratio.max()), abs(act.slope0))
@@ -154,6 +155,49 @@ def sufficient_condition(weights: Sequence[torch.Tensor], activation, *, margin:
         raise ValueError(f"margin: expected a number in [0, 1), got {margin}")
     ok = contraction_bound(weights, activation) <= 1 - margin
     return bool(ok) if ok.ndim == 0 else ok
+
+
+def observed_decay(
+    weights: Sequence[torch.Tensor],
+    activation,
+    starts,
+    steps: int,
+    gamma=None,
+    *,
+    chunk: int = 250,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Iterate networks without bias from every start and measure their decay against the bound $\gamma^k$.
+
+    For each network returns ``(worst, rate)``: ``worst`` $= \max_{1 \le k \le K,\ x_0}
+    \lVert x_k\rVert_2 / (\gamma^k \lVert x_0\rVert_2)$, which the corrected sufficient condition
+    (:func:`sufficient_condition`) says is at most 1 when $\gamma < 1$, and ``rate`` $= \max_{x_0}
+    (\lVert x_K\rVert_2 / \lVert x_0\rVert_2)^{1/K}$, the observed growth per step (0 for a start at the origin
+    or an orbit that reaches it). The orbits are those of :func:`linear_lens.dynamics.iterate` (never frozen before
+    they overflow), ``chunk`` networks at a time, keeping only the norms.
+
+    ``weights``: $[A_0, \dots, A_L]$, each ``(N, n, n)`` (or ``(n, n)``, shared), a batch of $N$ networks;
+    ``activation``: as in :func:`activation_gain`; ``starts``: ``(S, n)``; ``steps``: $K \ge 1$; ``gamma``:
+    ``(N,)``, default :func:`contraction_bound`. Returns two tensors ``(N,)``.
+    """
+    from linear_lens.dynamics import growth_rate
+
+    weights = _check_square_weights(weights)
+    weights = list(torch.broadcast_tensors(*weights))
+    if weights[0].ndim != 3:
+        raise ValueError(f"weights: expected a batch of networks, each A_l of shape (N, n, n), got "
+                         f"{tuple(weights[0].shape)}")
+    gamma = contraction_bound(weights, activation) if gamma is None else as_float_tensor(gamma, "gamma")
+    steps, chunk = check_positive_int(steps, "steps"), check_positive_int(chunk, "chunk")
+    starts = as_float_tensor(starts, "starts", dtype=weights[0].dtype)
+    k = torch.arange(steps + 1, dtype=starts.dtype, device=starts.device)[:, None, None]
+    worst, rates = [], []
+    for c in torch.split(torch.arange(weights[0].shape[0]), chunk):
+        net = network_batch([W[c] for W in weights], None, activation)
+        norms = iterate(net, starts, steps, escape=math.inf, norms=True).norms  # (K + 1, chunk, S)
+        bound = (gamma[c][None, :, None] ** k * starts.norm(dim=-1)).clamp_min(1e-300)
+        worst.append((norms / bound)[1:].amax((0, 2)))
+        rates.append(growth_rate(norms).nan_to_num(nan=0.0).amax(-1))
+    return torch.cat(worst), torch.cat(rates)
 
 
 def seed_sufficient_condition(weights: Sequence[torch.Tensor], activation, *, tol: float = 1e-12):
@@ -262,201 +306,6 @@ def weights_with_spectrum(
     return torch.linalg.solve(V.mT, (V * lam.unsqueeze(-2)).mT).mT
 
 
-def iterate(
-    weights: Sequence[torch.Tensor],
-    biases: Sequence[torch.Tensor] | None,
-    activation,
-    x0: torch.Tensor,
-    steps: int,
-    *,
-    record="all",
-) -> torch.Tensor:
-    r"""Return the trajectory $x_0, x_1 = f(x_0), \dots, x_K = f(x_{K-1})$ of the network as a dynamical system.
-
-    $f$ is eq. (3) (eq. 6 with biases) of Drgona et al. (2020). ``weights``: $[A_0, \dots, A_L]$ with ``A_l`` of
-    shape ``(..., n_{l+1}, n_l)`` and $n_{L+1} = n_0$; leading dimensions are a batch of networks, broadcast
-    against those of ``x0``. ``biases``: ``(..., n_{l+1})`` each, or ``None``. ``x0``: ``(..., n_0)``.
-    ``steps``: $K \ge 1$. Entries that overflow become ``inf``; they are kept (a diverging trajectory is a
-    result), not raised.
-
-    ``record`` says what is kept, so that long runs over many networks need not store every state:
-
-    - ``"all"`` (default): every state, ``(K + 1, *batch, n_0)``;
-    - ``"norms"``: the Euclidean norms $\lVert x_0\rVert_2, \dots, \lVert x_K\rVert_2$, ``(K + 1, *batch)``
-      (enough for :func:`growth_rate` with ``norms=True`` and for bounds on $\lVert x_k\rVert$);
-    - an integer $m \ge 0$: the last $m + 1$ states $x_{K-m}, \dots, x_K$, ``(m + 1, *batch, n_0)``
-      (enough for :func:`orbit_period` with ``max_period <= m``); $m \le K$.
-
-    The states are computed the same way in every mode, so the kept values are identical.
-    """
-    weights, biases = _check_map(weights, biases)
-    act = activations.get(activation)
-    x = as_float_tensor(x0, "x0")
-    if x.ndim == 0 or x.shape[-1] != weights[0].shape[-1]:
-        raise ValueError(f"x0: last dimension must be n_0 = {weights[0].shape[-1]}, got shape {tuple(x.shape)}")
-    steps = check_positive_int(steps, "steps")
-    tail = _check_record(record, steps)
-    check_same_device([x, *weights, *(biases or [])], "x0, weights, biases")
-    dtype = common_dtype(x, *weights, *(biases or []))  # mixed float32/float64: computed in float64
-    x = x.to(dtype)
-    weights = [A.to(dtype) for A in weights]
-    biases = None if biases is None else [b.to(dtype=dtype, device=x.device) for b in biases]
-    batch = torch.broadcast_shapes(x.shape[:-1], *[A.shape[:-2] for A in weights],
-                                   *([] if biases is None else [b.shape[:-1] for b in biases]))
-    x = x.expand(*batch, x.shape[-1])
-    keep = steps + 1 if record == "all" else None if record == "norms" else tail + 1
-    if keep is None:
-        out = torch.empty(steps + 1, *batch, dtype=dtype, device=x.device)
-        out[0] = x.norm(dim=-1)
-    else:
-        out = torch.empty(keep, *batch, x.shape[-1], dtype=dtype, device=x.device)
-        if steps + 1 <= keep:
-            out[0] = x
-    with torch.no_grad():
-        for k in range(1, steps + 1):
-            x = _forward_batched(weights, biases, act, x).expand(*batch, x.shape[-1])
-            if keep is None:
-                out[k] = x.norm(dim=-1)
-            elif k >= steps + 1 - keep:
-                out[k - (steps + 1 - keep)] = x
-    return out
-
-
-def growth_rate(trajectory: torch.Tensor, *, norms: bool = False) -> torch.Tensor:
-    r"""Return the mean growth factor per step $(\lVert x_K\rVert_2 / \lVert x_0\rVert_2)^{1/K}$ of each trajectory.
-
-    ``trajectory``: ``(K + 1, ..., n)`` as returned by :func:`iterate`, $K \ge 1$; with ``norms=True``, the norms
-    ``(K + 1, ...)`` that ``iterate(..., record="norms")`` returns. Returns ``(...)``; $0$ where the
-    trajectory reaches the origin, ``nan`` where it starts there, ``inf`` where it overflowed. For a linear map
-    $x \mapsto Ax$ and large $K$ this tends to $\rho(A)$ from almost every start (Gelfand's formula).
-    """
-    traj = as_float_tensor(trajectory, "trajectory") if not isinstance(trajectory, torch.Tensor) else trajectory
-    if traj.ndim < (1 if norms else 2) or traj.shape[0] < 2:
-        want = "(K + 1, ...)" if norms else "(K + 1, ..., n)"
-        raise ValueError(f"trajectory: expected {want} with K >= 1, got shape {tuple(traj.shape)}")
-    start, end = (traj[0], traj[-1]) if norms else (traj[0].norm(dim=-1), traj[-1].norm(dim=-1))
-    rate = (end / start) ** (1 / (traj.shape[0] - 1))
-    return torch.where(start > 0, rate, torch.full_like(rate, float("nan")))
-
-
-def orbit_period(trajectory: torch.Tensor, max_period: int = 8, tol: float = 1e-9) -> torch.Tensor:
-    r"""Return the smallest $p \le$ ``max_period`` with $x_K = x_{K-p}$ at the end of each trajectory, or 0 if none.
-
-    ``trajectory``: ``(K + 1, ..., n)`` as returned by :func:`iterate`, with $K \ge$ ``max_period``. Equality is
-    $\lVert x_K - x_{K-p}\rVert_\infty \le \text{tol}\,(1 + \lVert x_K\rVert_\infty)$. Period 1 is a fixed point
-    (the origin included), $p > 1$ a periodic orbit of $f$; 0 means the trajectory has not (yet) settled on an orbit
-    of period up to ``max_period`` (it may still converge slowly, diverge, or be aperiodic). Returns ``(...)``, long.
-    """
-    traj = as_float_tensor(trajectory, "trajectory") if not isinstance(trajectory, torch.Tensor) else trajectory
-    max_period = check_positive_int(max_period, "max_period")
-    tol = check_real(tol, "tol")
-    if traj.ndim < 2 or traj.shape[0] <= max_period:
-        raise ValueError(
-            f"trajectory: expected (K + 1, ..., n) with K >= max_period = {max_period}, got shape {tuple(traj.shape)}"
-        )
-    last = traj[-1]
-    scale = 1 + last.abs().amax(-1)
-    period = torch.zeros(last.shape[:-1], dtype=torch.long, device=last.device)
-    for p in range(max_period, 0, -1):
-        close = (last - traj[-1 - p]).abs().amax(-1) <= tol * scale
-        period = torch.where(close & torch.isfinite(scale), torch.full_like(period, p), period)
-    return period
-
-
-@dataclass(frozen=True)
-class FixedPoint:
-    r"""Result of :func:`fixed_point`: the last iterate and an honest account of how good it is.
-
-    ``x``: ``(..., n)``, the last iterate; ``residual``: ``(...)``, $\|f(x) - x\|_\infty$ at that ``x``;
-    ``converged``: ``(...)`` boolean, ``residual <= tol``; ``iterations``: ``(...)``, Newton steps taken for each
-    start (``max_iter`` where it did not converge).
-    """
-
-    x: torch.Tensor
-    residual: torch.Tensor
-    converged: torch.Tensor
-    iterations: torch.Tensor
-
-
-def fixed_point(
-    weights: Sequence[torch.Tensor],
-    biases: Sequence[torch.Tensor] | None,
-    activation,
-    x0: torch.Tensor,
-    *,
-    tol: float = 1e-10,
-    max_iter: int = 100,
-) -> FixedPoint:
-    r"""Find $\bar x$ with $f(\bar x) = \bar x$ by damped Newton iteration from each start in ``x0``, batched.
-
-    Solves $F(x) = f(x) - x = 0$ with steps $x \leftarrow x - t\,(J_f(x) - I)^{-1} F(x)$, $J_f$ the Jacobian by
-    reverse-mode autodiff (:func:`linear_lens.affine.jacobian`) and $t \in \{1, \frac12, \dots, 2^{-20}\}$ the
-    first that lowers $\|F\|_\infty$; where $J_f - I$ is singular or no step lowers it, a plain step
-    $x \leftarrow f(x)$ is taken instead. Starts stop once $\|F\|_\infty \le$ ``tol``. Nothing is hidden: the
-    result says for each start whether it converged (:class:`FixedPoint`); a start that did not is returned as is.
-
-    ``weights``, ``biases``, ``activation``: a network $\mathbb{R}^n \to \mathbb{R}^n$ as in
-    :func:`linear_lens.networks.forward` (2-D weights). ``x0``: ``(..., n)``. ``tol`` > 0, ``max_iter`` >= 1.
-    """
-    weights, biases, x = check_network(weights, biases, x0, x_name="x0")
-    if weights[-1].shape[0] != weights[0].shape[1]:
-        raise ValueError(
-            f"weights: a fixed point needs f: R^n -> R^n, got n_0 = {weights[0].shape[1]}, "
-            f"n_(L+1) = {weights[-1].shape[0]}"
-        )
-    tol = check_real(tol, "tol")
-    if tol <= 0:
-        raise ValueError(f"tol: expected a positive number, got {tol}")
-    max_iter = check_positive_int(max_iter, "max_iter")
-    act = activations.get(activation)
-    n = x.shape[-1]
-    batch = x.shape[:-1]
-    x = x.reshape(-1, n).clone()
-    eye = torch.eye(n, dtype=x.dtype, device=x.device)
-
-    def f(v):
-        return forward_unchecked(weights, biases, act, v)
-
-    jac = torch.func.vmap(torch.func.jacrev(f))
-    F = f(x) - x
-    res = F.abs().amax(-1)
-    iterations = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
-    for _ in range(max_iter):
-        active = res > tol
-        if not bool(active.any()):
-            break
-        iterations += active.long()
-        xa, Fa, ra = x[active], F[active], res[active]
-        J = jac(xa) - eye
-        step, info = torch.linalg.solve_ex(J, Fa)
-        solvable = (info == 0) & torch.isfinite(step).all(-1)
-        new_x = f(xa)
-        new_F = f(new_x) - new_x  # fallback: a plain fixed-point step
-        new_res = new_F.abs().amax(-1)
-        pending = solvable.clone()
-        t = 1.0
-        for _ in range(21):
-            if not bool(pending.any()):
-                break
-            trial = xa - t * torch.where(pending.unsqueeze(-1), step, torch.zeros_like(step))
-            trial_F = f(trial) - trial
-            trial_res = trial_F.abs().amax(-1)
-            better = pending & (trial_res < ra)
-            new_x = torch.where(better.unsqueeze(-1), trial, new_x)
-            new_F = torch.where(better.unsqueeze(-1), trial_F, new_F)
-            new_res = torch.where(better, trial_res, new_res)
-            pending = pending & ~better
-            t /= 2
-        x[active], F[active], res[active] = new_x, new_F, new_res
-    converged = res <= tol
-    return FixedPoint(
-        x=x.reshape(*batch, n),
-        residual=res.reshape(batch),
-        converged=converged.reshape(batch),
-        iterations=iterations.reshape(batch),
-    )
-
-
 @dataclass(frozen=True)
 class SearchResult:
     r"""Result of :func:`search_stable_pieces_unstable_map`.
@@ -520,11 +369,8 @@ def search_stable_pieces_unstable_map(
     if Bp.shape[0] == 0:
         return SearchResult(None, float("nan"), 0, 0, 0, candidates)
     eye = torch.eye(n, dtype=torch.float64, device=points.device)
-    x = starts.reshape(-1, n).to(torch.float64)
-    with torch.no_grad():
-        x = x.expand(Bp.shape[0], *x.shape)
-        for _ in range(steps):
-            x = _forward_batched([eye, Bp[:, None]], None, act, x)
+    net = network_batch([eye, Bp], None, act)
+    x = iterate(net, starts.reshape(-1, n).to(torch.float64), steps, escape=math.inf).x
     away = (x.norm(dim=-1) > tol).sum(dim=-1)
     best = int(torch.argmax(away))
     return SearchResult(Bp[best].clone(), float(rho_p[best]), int(away[best]), int(passed.sum()),
@@ -534,19 +380,6 @@ def search_stable_pieces_unstable_map(
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def _check_record(record, steps: int) -> int:
-    """Validate ``record`` of :func:`iterate`; return the tail length (``steps`` for ``"all"``, 0 for ``"norms"``)."""
-    if isinstance(record, str):
-        if record not in ("all", "norms"):
-            raise ValueError(f"record: expected 'all', 'norms' or an integer m >= 0, got {record!r}")
-        return steps if record == "all" else 0
-    if isinstance(record, bool) or not isinstance(record, int) or record < 0:
-        raise ValueError(f"record: expected 'all', 'norms' or an integer m >= 0, got {record!r}")
-    if record > steps:
-        raise ValueError(f"record: the tail m = {record} cannot exceed steps = {steps}")
-    return record
 
 
 def _check_square_weights(weights) -> list[torch.Tensor]:
@@ -579,52 +412,3 @@ def _check_square_weights(weights) -> list[torch.Tensor]:
     check_same_device(out, "weights")
     dtype = common_dtype(*out)  # mixed float32/float64: computed in float64
     return [A.to(dtype) for A in out]
-
-
-def _spectral_radius_2x2(A: torch.Tensor) -> torch.Tensor:
-    """rho of real 2 x 2 matrices without squaring an entry; see :func:`spectral_radius`."""
-    a, b, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
-    m = 0.5 * a + 0.5 * d  # halves first: a + d may overflow
-    p = (0.5 * a - 0.5 * d).abs()
-    q = b.abs().sqrt() * c.abs().sqrt()  # sqrt|bc| without forming bc
-    same_sign = (b >= 0) == (c >= 0)  # bc >= 0, zeros included
-    real_pair = same_sign | (q <= p)
-    r_same = torch.hypot(p, q)
-    r_diff = (p - q).clamp(min=0).sqrt() * (p + q).sqrt()  # real pair, bc < 0, q <= |p|
-    w = (q - p).clamp(min=0).sqrt() * (q + p).sqrt()  # imaginary part of a complex pair
-    real = m.abs() + torch.where(same_sign, r_same, r_diff)
-    return torch.where(real_pair, real, torch.hypot(m, w))
-
-
-def _check_map(weights, biases):
-    if weights is None or len(weights) == 0:
-        raise ValueError("weights: need at least one weight matrix A_0")
-    weights = [as_float_tensor(A, f"weights[{l}]") for l, A in enumerate(weights)]
-    for l, A in enumerate(weights):
-        if A.ndim < 2:
-            raise ValueError(f"weights: A_{l} must be a matrix (..., n_{l + 1}, n_{l}), got shape {tuple(A.shape)}")
-        if l > 0 and A.shape[-1] != weights[l - 1].shape[-2]:
-            raise ValueError(f"weights: A_{l} has {A.shape[-1]} columns but A_{l - 1} has {weights[l - 1].shape[-2]} rows")
-    if weights[-1].shape[-2] != weights[0].shape[-1]:
-        raise ValueError(
-            f"weights: iterating f needs n_(L+1) = n_0, got {weights[-1].shape[-2]} and {weights[0].shape[-1]}"
-        )
-    if biases is not None:
-        if len(biases) != len(weights):
-            raise ValueError(f"biases: expected {len(weights)} bias vectors (one per weight) or None, got {len(biases)}")
-        biases = [as_float_tensor(b, f"biases[{l}]") for l, b in enumerate(biases)]
-        for l, (A, b) in enumerate(zip(weights, biases)):
-            if b.ndim < 1 or b.shape[-1] != A.shape[-2]:
-                raise ValueError(f"biases: b_{l} must have last dimension {A.shape[-2]}, got shape {tuple(b.shape)}")
-    return weights, biases
-
-
-def _forward_batched(weights, biases, act, x):
-    h = x
-    for l, A in enumerate(weights):
-        z = (A @ h.unsqueeze(-1)).squeeze(-1)
-        if biases is not None:
-            z = z + biases[l]
-        h = act(z) if l < len(weights) - 1 else z
-    return h
-
