@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test page install clean clean-cache benchmarks student help
+.PHONY: book test page install clean clean-cache benchmarks student launch help
 
 help:
 	@echo "make book    - install into .venv, execute every chapter, render _build/html/index.html, check it in a browser"
@@ -16,6 +16,7 @@ help:
 	@echo "               the book built in quick mode (-W) and checked in a browser"
 	@echo "make page CH=02 - build a small book of the intro, one chapter and the back matter (for authors)"
 	@echo "make benchmarks - print speed ratios of the batched code against simple loops"
+	@echo "make launch  - rewrite launch/NN_slug.ipynb (the notebooks Binder and Colab open) after editing a chapter"
 	@echo "make student - write the student version of every chapter (solutions removed) to _build/student/"
 
 install: $(STAMP)
@@ -66,6 +67,10 @@ page: $(STAMP)
 # The student version of every chapter (solutions removed), for a class: _build/student/NN_slug.ipynb
 student: $(STAMP)
 	$(BIN)/python -m linear_lens student -o _build/student
+
+# Every chapter as launch/NN_slug.ipynb (committed: Binder and Colab open them from the repository)
+launch: $(STAMP)
+	$(BIN)/python -m linear_lens launch
 
 benchmarks: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done

@@ -7,6 +7,7 @@ The build runs once per test session (module fixture); the browser tests open ev
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import re
 import shutil
@@ -100,6 +101,18 @@ def test_claims_ledger_lists_every_chapters_claims(book):
             assert f'id="{anchor}"' in page, f"{i}: no anchor on its cell"
         literal = set(re.findall(r"""claim\(\s*["'](ch\d\d\.[^"']+)["']""", chapter.read_text()))
         assert literal & set(ids), f"{chapter.stem}: none of its literal claim ids was reported"
+
+
+@pytest.mark.book
+def test_chapter_pages_offer_binder_and_colab_launch_links(book):
+    """Each chapter page links Binder and Colab to its launch notebook, a committed file of the repository."""
+    from linear_lens import launch
+
+    for chapter in chapters():
+        page = (book / "notebooks" / f"{chapter.stem}.html").read_text()
+        for name, url in launch.launch_links(chapter.stem).items():
+            assert html.escape(url) in page or url in page, f"{chapter.stem}: no {name} link {url}"
+        assert (ROOT / launch.FOLDER / f"{chapter.stem}.ipynb").exists(), f"{chapter.stem}: run make launch"
 
 
 # ---------------------------------------------------------------------------------------------------------------

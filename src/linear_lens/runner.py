@@ -439,8 +439,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="folder of the results (a re-run skips what is there)")
     student = sub.add_parser("student", help="write the student version of every chapter (solutions removed)")
     student.add_argument("-o", "--output", type=Path, default=REPO_ROOT / "_build" / "student")
+    launch = sub.add_parser("launch", help="write every chapter as launch/NN_slug.ipynb for Binder and Colab")
+    launch.add_argument("-o", "--output", type=Path, default=REPO_ROOT / "launch")
     args = parser.parse_args(argv)
     try:
+        if args.command == "launch":
+            from linear_lens.launch import write_launch_notebooks
+
+            paths = write_launch_notebooks(args.output)
+            print(f"{len(paths)} launch notebooks in {args.output}")
+            return 0
         if args.command == "student":
             paths = write_student_notebooks(args.output)
             print(f"{len(paths)} student notebooks in {args.output}")
