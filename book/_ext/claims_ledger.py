@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import unicodedata
 import subprocess
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
 LEDGER_KEY = "ll_claims"
-SEEDS = (("Drgona", "Drgoňa et al. (2020)"), ("Anguita", "Anguita (2024)"), ("Clark", "Clark (2025)"))
+SEEDS = (("Drgona", "Drgoňa et al. (2020)"), ("Anguita", "Anguita (2024)"), ("Clark", "Clark (2026)"))
 VERDICTS = ("confirmed", "refuted", "corrected", "beyond")
 _ERRATUM = re.compile(r"^E\d\d\.\d+$")
 
@@ -117,6 +118,7 @@ def _resolve(app, doctree, docname):
 
 
 def _group(source: str) -> str:
+    source = unicodedata.normalize("NFKD", source).encode("ascii", "ignore").decode()  # Drgoňa or Drgona
     for key, label in SEEDS:
         if source.startswith(key):
             return label
