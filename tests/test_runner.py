@@ -153,6 +153,8 @@ def test_a_chapter_run_twice_glues_the_same_values(tmp_path):
         digests.append(runner.glue_digest(notebook))
     assert counts[0] > 5, f"chapter 08 glued only {counts[0]} values"
     assert digests[0] == digests[1], f"two runs glued different values: {digests}"
+    values = runner.glued_values(notebook)
+    assert values.get("ch08_run_mode") == "'quick'" and re.fullmatch(r"'\d+ s'|'\d+\.\d min'", values["ch08_run_time"])
 
 
 def test_environment_names_the_versions():

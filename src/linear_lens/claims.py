@@ -35,6 +35,7 @@ import math
 import numbers
 import os
 import re
+import time
 from typing import Any, Mapping, Sequence
 
 __all__ = [
@@ -64,6 +65,9 @@ ENV_FILE = "LINEAR_LENS_CLAIMS_FILE"
 _ID = re.compile(r"^ch\d\d\.[a-z0-9][a-z0-9.\-]*$")
 _STATE: dict[str, Any] = {"chapter": None, "parameters": {}, "seed": None, "records": {}, "where": {}}
 
+#: Glued names that differ from run to run by design (the run time): the reproducibility digest skips them.
+UNREPRODUCIBLE_GLUE = re.compile(r"^ch\d\d_run_time$")
+
 
 def survey_mode() -> bool:
     """Whether failed claims are recorded instead of raised (``LINEAR_LENS_CLAIMS=survey``)."""
@@ -78,7 +82,8 @@ def begin(chapter: str, *, parameters: Mapping[str, Any] | None = None, seed: in
     """
     if not (isinstance(chapter, str) and re.fullmatch(r"\d\d", chapter)):
         raise ValueError(f"chapter: expected two digits such as '02', got {chapter!r}")
-    _STATE.update(chapter=chapter, parameters=to_jsonable(dict(parameters or {})), seed=seed, records={}, where={})
+    _STATE.update(chapter=chapter, parameters=to_jsonable(dict(parameters or {})), seed=seed, records={}, where={},
+                  started=time.perf_counter())
 
 
 def claim(
@@ -153,11 +158,16 @@ def records() -> list[dict[str, Any]]:
 def report(display: bool = True) -> dict[str, Any]:
     """Summarise the chapter's claims; display a table and embed the claims as JSON (:data:`MIME_TYPE`).
 
+    With ``display``, also glue the chapter's run time since :func:`begin` and its mode, as ``chNN_run_time``
+    (e.g. ``"41 s"``, ``"3.2 min"``) and ``chNN_run_mode`` (``"quick"`` or ``"full"``), for its overview box; the
+    reproducibility digest leaves them out (:data:`UNREPRODUCIBLE_GLUE`).
+
     Returns ``{"chapter", "parameters", "seed", "survey", "claims"}``. In a normal run every claim held (else the
     chapter stopped at the first that did not); in survey mode the table shows which did not.
     """
     data = _data()
     if display:
+        _glue_run_time()
         from IPython.display import display as _display
 
         _display({MIME_TYPE: data, "text/html": _html(data), "text/plain": _plain(data)}, raw=True)
@@ -270,3 +280,17 @@ def _html(data: Mapping[str, Any]) -> str:
     head = "<tr><th>claim</th><th>source</th><th>verdict</th><th>outcome</th></tr>"
     return (f"<p>{html.escape(_plain(data))}.</p>"
             f"<table class='claims-summary'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _glue_run_time() -> None:
+    started, chapter = _STATE.get("started"), _STATE["chapter"]
+    if started is None or chapter is None:
+        return
+    try:
+        from myst_nb import glue
+    except ImportError:  # outside a notebook build
+        return
+    seconds = time.perf_counter() - started
+    text = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+    glue(f"ch{chapter}_run_time", text, display=False)
+    glue(f"ch{chapter}_run_mode", "quick" if _STATE["parameters"].get("quick") else "full", display=False)
