@@ -557,7 +557,8 @@ def deviation_sweep(
     For each scale $s$ in ``scales`` draws ``trials`` pairs (widths ``s * base``) and measures, with
     $\lambda$ from :func:`balance_moments` and $E = B - \lambda I$:
 
-    - ``entry_sd``: the root mean square of the off-diagonal entries of $E$ (Monte Carlo), and ``entry_sd_theory``
+    - ``entry_sd``: the root mean square of the off-diagonal entries of $E$ (Monte Carlo), ``entry_sd_se`` its
+      standard error (rows of the draws as units: entries of one row are dependent), and ``entry_sd_theory``
       $= \sqrt{v}$ with $v = N_o\sigma_2^4 + N_i\sigma_1^4$;
     - ``max_entry``: the largest $|E_{jl}|$ (mean over draws);
     - ``spectral``: $\lVert E \rVert_2$ (mean over draws), and ``frobenius_bound`` $= \sqrt{(N_h + 1) v}$, the value
@@ -573,8 +574,8 @@ def deviation_sweep(
     if isinstance(scales, (str, bytes)) or not hasattr(scales, "__len__") or not scales:
         raise ValueError("scales: expected a non-empty list of positive integers")
     scales = [check_positive_int(s, "scales") for s in scales]
-    keys = ("n_in", "n_hidden", "n_out", "lam", "entry_sd", "entry_sd_theory", "max_entry", "spectral",
-            "frobenius_bound", "zero_fraction")
+    keys = ("n_in", "n_hidden", "n_out", "lam", "entry_sd", "entry_sd_se", "entry_sd_theory", "max_entry",
+            "spectral", "frobenius_bound", "zero_fraction")
     rows = {k: [] for k in keys}
     for s in progress(scales, desc=f"widths sweep {scheme}", disable=not progress_bar):
         n_in, n_hidden, n_out = (s * b for b in base)
@@ -587,8 +588,8 @@ def deviation_sweep(
         eig_B = torch.linalg.eigvalsh(B)
         eig_E = eig_B - lam  # E = B - lam I has the same eigenvectors
         tol = 1e-9 * eig_B.abs().amax(-1, keepdim=True)
-        values = (n_in, n_hidden, n_out, lam,
-                  float((upper**2).mean().sqrt()) if upper.numel() else float("nan"), math.sqrt(v),
+        rms = float((upper**2).mean().sqrt()) if upper.numel() else float("nan")
+        values = (n_in, n_hidden, n_out, lam, rms, _rms_standard_error(E, rms), math.sqrt(v),
                   float(E.abs().amax((-1, -2)).mean()), float(eig_E.abs().amax(-1).mean()),
                   math.sqrt((n_hidden + 1) * v), float((eig_B.abs() <= tol).double().mean()))
         for k, val in zip(keys, values):
@@ -779,3 +780,19 @@ def _split_squares(S: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Ten
     big = (a + abs(lam)) / 2
     small = torch.where(big > 0, S**2 / torch.where(big > 0, big, torch.ones_like(big)), torch.zeros_like(big))
     return (big, small) if lam >= 0 else (small, big)
+
+
+def _rms_standard_error(E: torch.Tensor, rms: float) -> float:
+    r"""Standard error of the root mean square of the off-diagonal entries of ``E`` ``(trials, n, n)``.
+
+    Entries of one matrix are dependent (entries of a row share a column of each weight matrix), so the units of the
+    error bar are the rows: $m_{t,i}$ = mean of $E_{ij}^2$ over $j \ne i$; the mean square's standard error is their
+    standard deviation over $\sqrt{T n / 2}$ (each entry sits in two rows), and the root mean square's is half that
+    divided by the root mean square (delta method).
+    """
+    trials, n = E.shape[0], E.shape[-1]
+    if n < 2 or trials * n < 4 or not rms > 0:
+        return float("nan")
+    off = ~torch.eye(n, dtype=torch.bool, device=E.device)
+    m = (E**2).masked_select(off).reshape(trials, n, n - 1).mean(-1).flatten()
+    return float(m.std() / math.sqrt(trials * n / 2) / (2 * rms))
