@@ -171,7 +171,7 @@ def _ledger_html(app, docname: str) -> str:
         changed = _last_change(app)
         note = (f"Robustness: the committed survey ran {meta['runs']} chapter executions over seeds "
                 f"{min(meta['seeds'])}–{max(meta['seeds'])} on {html.escape(str(meta['date']))} "
-                f"(package version {html.escape(str(meta['version']))}, {meta['wall_seconds']} s on "
+                f"(package version {html.escape(str(meta['version']))}, {meta.get('total_wall_seconds', meta['wall_seconds'])} s on "
                 f"{html.escape(str(meta['workers']))} workers).")
         if changed and changed > meta["date"]:
             note += (f" <strong>The chapters or the package changed after the survey ({html.escape(changed)}): "
