@@ -154,3 +154,27 @@ def check_same_device(tensors, name: str) -> None:
     if len(devices) > 1:
         raise ValueError(f"{name}: tensors are on different devices ({', '.join(sorted(map(str, devices)))}); "
                          f"move them to one device")
+
+
+def check_times(t, batch, device=None, *, extend_batch: bool = False) -> tuple[torch.Tensor, bool]:
+    """Times ``t`` (a scalar, ``(T,)`` or ``(T, *b)``) as a float64 tensor ``(T, *batch)`` on ``device``.
+
+    Times must be non-negative; ``(T,)`` is the same times for every batch element. Without ``extend_batch`` the
+    batch dimensions of ``t`` must broadcast to ``batch``; with it they may add to it, and the result has the
+    broadcast shape. Returns the times and whether ``t`` was a scalar.
+    """
+    times = as_float_tensor(t, "t", dtype=torch.float64).to(device)
+    scalar = times.ndim == 0
+    if scalar:
+        times = times.reshape(1)
+    if bool((times < 0).any()):
+        raise ValueError("t: times must be non-negative")
+    if times.ndim == 1:
+        times = times.reshape(-1, *([1] * len(batch)))
+    try:
+        shape = torch.broadcast_shapes(times.shape[1:], tuple(batch))
+    except RuntimeError as err:
+        raise ValueError(f"t: shape {tuple(times.shape)} does not broadcast to (T, {tuple(batch)})") from err
+    if not extend_batch and shape != tuple(batch):
+        raise ValueError(f"t: shape {tuple(times.shape)} has batch dimensions beyond the weights' {tuple(batch)}")
+    return times.expand(times.shape[0], *shape), scalar

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from linear_lens import ntk as _ntk
-from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real
+from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real, check_times
 from linear_lens.progress import progress
 
 __all__ = [
@@ -359,7 +359,7 @@ def linearised_product(t, W0, input_0, output_0, sigma_yx, tau: float = 1.0) -> 
         raise ValueError(f"input_0, output_0, sigma_yx: expected ({n_in}, {n_in}), ({n_out}, {n_out}), ({n_out}, "
                          f"{n_in}) to match W0, got {tuple(K1.shape)}, {tuple(K2.shape)}, {tuple(S.shape)}")
     batch = torch.broadcast_shapes(W0.shape[:-2], K1.shape[:-2], K2.shape[:-2], S.shape[:-2])
-    times = _times(t, batch, W0.device) / tau                # (T, *batch)
+    times = check_times(t, batch, W0.device)[0] / tau                # (T, *batch)
     e1, V1 = torch.linalg.eigh(K1)
     e2, V2 = torch.linalg.eigh(K2)
     E0 = V2.mT @ (S - W0) @ V1                               # in the eigenbases, (..., N_o, N_i)
@@ -613,17 +613,3 @@ def _check_feasible(lam: torch.Tensor, in_dim: int, hidden_dim: int, out_dim: in
     if hidden_dim > in_dim and bool((lam < 0).any()):
         raise ValueError(f"lam: a negative lambda needs hidden_dim <= in_dim, got hidden_dim={hidden_dim}, "
                          f"in_dim={in_dim} (smallest lambda {float(lam.min()):.3g})")
-
-
-def _times(t, batch, device) -> torch.Tensor:
-    times = as_float_tensor(t, "t", dtype=F64).to(device)
-    if times.ndim == 0:
-        times = times.reshape(1)
-    if bool((times < 0).any()):
-        raise ValueError("t: times must be non-negative")
-    if times.ndim == 1:
-        times = times.reshape(-1, *([1] * len(batch)))
-    try:
-        return times.expand(times.shape[0], *batch)
-    except RuntimeError as err:
-        raise ValueError(f"t: shape {tuple(times.shape)} does not broadcast to (T, {tuple(batch)})") from err

@@ -64,7 +64,7 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from linear_lens._checks import as_float_tensor, check_positive_int, check_real
+from linear_lens._checks import as_float_tensor, check_positive_int, check_real, check_times
 from linear_lens._threads import single_thread
 
 __all__ = [
@@ -350,7 +350,7 @@ def qqt_sigma(t, W1, W2, sigma_yx, tau: float = 1.0, *, balance_tol: float = 1e-
     """
     form = _stable_form(W1, W2, sigma_yx, balance_tol, rcond)
     tau = _positive(tau, "tau")
-    times, scalar_t = _times(t, form.batch, form.O.device)
+    times, scalar_t = check_times(t, form.batch, form.O.device)
     u = times / tau
     n, r = form.O.shape[-1], form.Yplus.shape[-2]
     per_time = max(1, math.prod(form.batch) * (n + r) * (n + 2 * r))
@@ -908,24 +908,6 @@ def _sigma_of(X, Y) -> torch.Tensor:
         raise ValueError(f"X, Y: expected shapes (N_i, P) and (N_o, P) with the same P, got {tuple(X.shape)} and "
                          f"{tuple(Y.shape)}")
     return Y @ X.T / X.shape[1]
-
-
-def _times(t, batch, device) -> tuple[torch.Tensor, bool]:
-    times = as_float_tensor(t, "t", dtype=F64).to(device)
-    scalar = times.ndim == 0
-    if scalar:
-        times = times.reshape(1)
-    if bool((times < 0).any()):
-        raise ValueError("t: times must be non-negative")
-    if times.ndim == 1:
-        times = times.reshape(-1, *([1] * len(batch)))
-    try:
-        shape = torch.broadcast_shapes(times.shape[1:], batch)
-    except RuntimeError as err:
-        raise ValueError(f"t: shape {tuple(times.shape)} does not broadcast to (T, {tuple(batch)})") from err
-    if shape != tuple(batch):
-        raise ValueError(f"t: shape {tuple(times.shape)} has batch dimensions beyond the weights' {tuple(batch)}")
-    return times.expand(times.shape[0], *batch), scalar
 
 
 def _weight(rate: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real
+from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real, check_times
 
 __all__ = [
     "shallow_representations",
@@ -112,7 +112,7 @@ def compressed_shallow(t, W0, sigma_yx, lam, tau: float = 1.0) -> torch.Tensor:
         raise ValueError("lam: Theorem 4.2.3 is a statement about |lambda| -> infinity; lam must be non-zero")
     tau = check_positive_real(tau, "tau")
     batch = torch.broadcast_shapes(W0.shape[:-2], S.shape[:-2], lam.shape)
-    u = _times(t, batch, W0.device) * lam.abs() / tau
+    u = check_times(t, batch, W0.device, extend_batch=True)[0] * lam.abs() / tau
     return S + (W0 - S) * torch.exp(-u)[..., None, None]
 
 
@@ -136,7 +136,7 @@ def shallow_correction(u, W0, sigma_yx) -> torch.Tensor:
     W0 = _matrix(W0, "W0")
     S = _matrix(sigma_yx, "sigma_yx").to(W0.device)
     batch = torch.broadcast_shapes(W0.shape[:-2], S.shape[:-2])
-    u = _times(u, batch, W0.device)[..., None, None]
+    u = check_times(u, batch, W0.device, extend_batch=True)[0][..., None, None]
     D = S - W0
     e1, e2 = -torch.expm1(-u), -torch.expm1(-2 * u)
     G = S.mT @ S * u - (S.mT @ D + D.mT @ S) * e1 + D.mT @ D * e2 / 2
@@ -182,7 +182,7 @@ def projected_limit(t, W1_0, W2_0, sigma_yx, tau: float = 1.0, rank_tol: float =
     P_in = V1h[..., :n_hidden, :].mT @ V1h[..., :n_hidden, :]
     D = S - W0
     step = torch.where((lam > 0)[..., None, None], P_out @ D, D @ P_in)
-    u = _times(t, batch, W1.device) * lam.abs() / tau
+    u = check_times(t, batch, W1.device, extend_batch=True)[0] * lam.abs() / tau
     return W0 + step * (-torch.expm1(-u))[..., None, None]
 
 
@@ -196,18 +196,3 @@ def _matrix(x, name: str) -> torch.Tensor:
     if t.ndim < 2:
         raise ValueError(f"{name}: expected a matrix (..., rows, columns), got shape {tuple(t.shape)}")
     return t
-
-
-def _times(t, batch, device) -> torch.Tensor:
-    times = as_float_tensor(t, "t", dtype=F64).to(device)
-    if times.ndim == 0:
-        times = times.reshape(1)
-    if bool((times < 0).any()):
-        raise ValueError("t: times must be non-negative")
-    if times.ndim == 1:
-        times = times.reshape(-1, *([1] * len(batch)))
-    try:
-        full = torch.broadcast_shapes(times.shape[1:], tuple(batch))
-        return times.expand(times.shape[0], *full)
-    except RuntimeError as err:
-        raise ValueError(f"t: shape {tuple(times.shape)} does not broadcast to (T, {tuple(batch)})") from err
