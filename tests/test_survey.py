@@ -100,3 +100,15 @@ def test_survey_against_a_scheduler_address(notebooks, tmp_path):
         for p in reversed(procs):
             p.terminate()
             p.wait(timeout=30)
+
+
+def test_summary_prefers_full_size_runs_of_a_chapter():
+    def row(chapter, seed, quick, held):
+        return {"chapter": chapter, "seed": seed, "quick": quick, "claim": f"ch{chapter}.c", "held": held,
+                "verdict": "confirmed", "source": "s"}
+
+    rows = [row("01", s, True, False) for s in range(3)] + [row("01", s, False, True) for s in range(2)]
+    rows += [row("02", s, True, s > 0) for s in range(4)]
+    s = survey.summary(rows)
+    assert (s["ch01.c"]["held"], s["ch01.c"]["seeds"], s["ch01.c"]["quick"]) == (2, 2, False)
+    assert (s["ch02.c"]["held"], s["ch02.c"]["seeds"], s["ch02.c"]["quick"]) == (3, 4, True)

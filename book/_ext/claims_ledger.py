@@ -173,6 +173,14 @@ def _ledger_html(app, docname: str) -> str:
                 f"{min(meta['seeds'])}–{max(meta['seeds'])} on {html.escape(str(meta['date']))} "
                 f"(package version {html.escape(str(meta['version']))}, {meta.get('total_wall_seconds', meta['wall_seconds'])} s on "
                 f"{html.escape(str(meta['workers']))} workers).")
+        modes = meta.get("modes") or {}
+        quick = [ch for ch, mode in sorted(modes.items()) if mode == "quick"]
+        full = [ch for ch, mode in sorted(modes.items()) if mode == "full"]
+        if full and quick:
+            note += (f" Chapters {', '.join(full)} ran at full size, chapters {', '.join(quick)} (the longest) in "
+                     f"quick mode; the column marks the latter.")
+        elif quick:
+            note += " Every chapter ran in quick mode."
         if changed and changed > meta["date"]:
             note += (f" <strong>The chapters or the package changed after the survey ({html.escape(changed)}): "
                      f"its column may be out of date.</strong>")

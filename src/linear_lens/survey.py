@@ -180,6 +180,9 @@ def run_survey(
         "chapters": sorted({r["chapter"] for r in results}),
         "seeds": sorted({r["seed"] for r in results}),
         "failed_runs": sum(r["status"] != "ok" for r in results),
+        # per chapter, the mode whose runs the summary uses (full size where the chapter was run at full size)
+        "modes": {ch: "full" if any(not r["parameters"].get("quick", False) for r in results if r["chapter"] == ch)
+                  else "quick" for ch in sorted({r["chapter"] for r in results})},
     }
     (output / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta
@@ -204,13 +207,14 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 
     A run that failed before reaching a claim counts as a seed where that claim did not hold: ``seeds`` is the
     number of runs of the claim's chapter (with the same ``quick``), not the number of times the claim was reached.
+    Where a chapter was surveyed in both modes, the full-size runs speak for it and its quick runs are left out.
     """
     runs: dict[tuple[str, bool], set[int]] = {}
     for row in rows:
         runs.setdefault((row["chapter"], row["quick"]), set()).add(row["seed"])
     out: dict[str, dict[str, Any]] = {}
     for row in rows:
-        if not row["claim"]:
+        if not row["claim"] or (row["quick"] and (row["chapter"], False) in runs):
             continue
         entry = out.setdefault(row["claim"], {"held": 0, "seeds": len(runs[(row["chapter"], row["quick"])]),
                                               "verdict": row["verdict"], "source": row["source"],
