@@ -195,10 +195,15 @@ def reconstruction_error(
     r"""Return how exactly $A^*(x)x + b^*(x)$ reproduces $f(x)$ (Lemma 3), as ``(forward, backward)``.
 
     ``forward`` $= \max |f(x) - A^*(x)x - b^*(x)| / (1 + |f(x)|)$ over the batch and outputs;
-    ``backward`` $= \max |f(x) - A^*(x)x - b^*(x)| / (|A^*(x)|\,|x| + |b^*(x)|)$, the error relative to the size of
-    the terms that are summed, which is what floating point can promise: it is a few units of roundoff even where
-    $A^*$ has huge entries (the ``"paper"`` form near $z_i = 0$ when $\sigma(0) \ne 0$), while ``forward`` then
-    grows with the size of those entries. Below the normal range roundoff is absolute (gradual underflow: an
+    ``backward`` $= \max |f(x) - A^*(x)x - b^*(x)| / s(x)$, the error relative to the size of the terms that are
+    summed, which is what floating point can promise. $A^*$ and $b^*$ are products of the layers' factors, so the
+    size is the same nested product with every factor replaced by its absolute value,
+    $s = |W_L|\bigl(|\Lambda_{L-1}|(|W_{L-1}| \cdots (|\Lambda_1|(|W_1||x| + |b_1|) + |c_1|) \cdots) + |c_{L-1}|\bigr)
+    + |b_L|$ (with the hidden layers' biases where the network has them), which bounds the rounding error of
+    every way of evaluating them; $|A^*(x)|\,|x| + |b^*(x)|$ alone can be far smaller where the product cancels.
+    The backward error is a few units of roundoff even where $A^*$ has huge entries (the ``"paper"`` form near
+    $z_i = 0$ when $\sigma(0) \ne 0$), while ``forward`` then grows with the size of those entries. Below the
+    normal range roundoff is absolute (gradual underflow: an
     operation may err by $2^{-1074} = \epsilon \cdot$ the smallest normal float in float64), so the size is taken
     as at least the smallest normal float of the dtype: a deep Tanhshrink network, whose values shrink like
     $z^{3^L}$, reaches subnormal outputs whose few-units error would otherwise read as a large relative one.
@@ -210,7 +215,12 @@ def reconstruction_error(
     f = forward(weights, biases, activation, x)
     ax = (A @ x.unsqueeze(-1)).squeeze(-1)
     err = (f - ax - b).abs()
-    size = (A.abs() @ x.abs().unsqueeze(-1)).squeeze(-1) + b.abs()
+    lams, cs = layer_scalings(weights, biases, activation, x, form=form)
+    size = x.abs()
+    for l, W in enumerate(weights):
+        size = size @ W.abs().mT + (biases[l].abs() if biases is not None else 0)
+        if l < len(lams):
+            size = lams[l].abs() * size + cs[l].abs()
     backward = err / size.clamp(min=torch.finfo(size.dtype).tiny)
     return float((err / (1 + f.abs())).max()), float(backward.max())
 
