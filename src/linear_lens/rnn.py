@@ -19,7 +19,8 @@ $C^\phi(\omega) = |S|^2 J C^\phi(\omega) J^\top + D(\omega) I$, which drops the 
 $S J C^\phi + C^\phi J^\top S^*$ (this book's reading of the naive closure of Clark, 2026).
 
 Both predictions are computed in $J$'s eigenbasis $J = V\Lambda V^{-1}$: one eigendecomposition, then $O(N^2)$
-work per frequency; the equal-time integrals have closed forms in the one-sided Laplace transform
+work per frequency for an integral over frequencies (a spectrum returned as full matrices costs the change of
+basis, $O(N^3)$, at each frequency); the equal-time integrals have closed forms in the one-sided Laplace transform
 $L(\kappa) = \int_0^\infty D(\tau) e^{-\kappa\tau} d\tau$ of the residual autocorrelation.
 
 Simulation: classical Runge-Kutta (RK4), batched over realisations of $J$ (leading dimensions) and trajectories,
