@@ -177,7 +177,7 @@ def _ledger_html(app, docname: str) -> str:
         quick = [ch for ch, mode in sorted(modes.items()) if mode == "quick"]
         full = [ch for ch, mode in sorted(modes.items()) if mode == "full"]
         if full and quick:
-            note += (f" Chapters {', '.join(full)} ran at full size, chapters {', '.join(quick)} (the longest) in "
+            note += (f" Chapters {', '.join(full)} ran at full size, chapters {', '.join(quick)} (long ones) in "
                      f"quick mode; the column marks the latter.")
         elif quick:
             note += " Every chapter ran in quick mode."
