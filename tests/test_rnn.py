@@ -197,6 +197,75 @@ def test_fit_power_law():
     assert slope.value == pytest.approx(-0.5, abs=1e-12) and math.exp(amp.value) == pytest.approx(3, rel=1e-12)
 
 
+def test_fit_power_law_at_fixed_covariate():
+    """With a covariate, the fit recovers both exponents of exact data, and the slope in N at fixed margin differs
+    from the naive one when the margin is correlated with N."""
+    n = np.repeat([100.0, 200, 400, 800], 3)
+    margin = np.tile([0.01, 0.03, 0.05], 4) * (n / 100) ** 0.3
+    y = 2 * n**-0.5 * margin**-0.4
+    slope, e_margin, amp = rnn.fit_power_law(n, y, 0.01 * y, margin=margin)
+    assert slope.value == pytest.approx(-0.5, abs=1e-10) and e_margin.value == pytest.approx(-0.4, abs=1e-10)
+    assert math.exp(amp.value) == pytest.approx(2, rel=1e-10)
+    naive = rnn.fit_power_law(n, y, 0.01 * y)[0]
+    assert naive.value == pytest.approx(-0.5 - 0.4 * 0.3, abs=1e-10)
+    with pytest.raises(ValueError, match="margin"):
+        rnn.fit_power_law(n, y, 0.01 * y, margin=-margin)
+    with pytest.raises(ValueError, match="margin"):
+        rnn.fit_power_law(n, y, 0.01 * y, margin=margin[:-1])
+    with pytest.raises(ValueError, match="4 points"):
+        rnn.fit_power_law(n[:3], y[:3], y[:3], margin=margin[:3])
+
+
+# ---- the largest Lyapunov exponent ------------------------------------------------------------------------------
+
+
+def test_lyapunov_at_a_fixed_point_is_the_linear_rate():
+    """For g < 1 every trajectory falls to x = 0, where the tangent dynamics is linear: the exponent is
+    max Re(lambda(J)) - 1. The tangent vector does not change the trajectories."""
+    J = rnn.couplings(60, 0.5, generator=1)
+    x, lam = rnn.simulate(J, n_traj=2, t_burn=30, t_record=400, dt=0.1, record_every=5, generator=2,
+                          lyapunov=True)
+    exact = float(torch.linalg.eigvals(J).real.max()) - 1
+    assert lam.shape == () and lam.dtype == torch.float64
+    assert float(lam) == pytest.approx(exact, abs=5e-3)
+    x2 = rnn.simulate(J, n_traj=2, t_burn=30, t_record=400, dt=0.1, record_every=5, generator=2)
+    assert torch.allclose(x, x2, rtol=1e-12, atol=1e-14)
+    _, lam32 = rnn.simulate(J.float(), n_traj=2, t_burn=30, t_record=400, dt=0.1, record_every=5, generator=2,
+                            lyapunov=True)
+    assert lam32.dtype == torch.float64 and float(lam32) == pytest.approx(exact, abs=5e-3)
+
+
+def test_lyapunov_of_a_limit_cycle_is_near_zero():
+    """Two units with a rotating coupling: the origin is an unstable spiral (eigenvalues 0.5 +- 2i of -I + J),
+    tanh bounds the orbit, and the attractor is a limit cycle: its largest exponent is 0."""
+    J = torch.tensor([[1.5, -2.0], [2.0, 1.5]], dtype=torch.float64)
+    x, lam = rnn.simulate(J, n_traj=1, t_burn=100, t_record=250, dt=0.05, record_every=4, generator=0,
+                          lyapunov=True)
+    assert float((x[0, :, 0] ** 2).min()) < 0.5 < float((x[0, :, 0] ** 2).max()), "the orbit keeps turning"
+    assert abs(float(lam)) < 5e-3
+
+
+def test_lyapunov_against_two_nearby_trajectories():
+    """In the chaotic phase the tangent-vector exponent matches Benettin's method: two trajectories 1e-7 apart,
+    integrated by the same RK4, their separation renormalised every time unit (batched over two matrices)."""
+    n = 200
+    J = rnn.couplings(n, 3.0, batch=(2,), generator=3)
+    x0 = torch.randn(2, 1, n, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    _, lam = rnn.simulate(J, n_traj=1, t_burn=50, t_record=300, dt=0.1, record_every=5, x0=x0, lyapunov=True)
+    xa = rnn.simulate(J, n_traj=1, t_burn=0, t_record=50, dt=0.1, record_every=500, x0=x0)[:, :, -1]
+    eps = 1e-7
+    xb = xa + eps * torch.ones_like(xa) / math.sqrt(n)
+    total = torch.zeros(2, dtype=torch.float64)
+    for _ in range(300):
+        xa = rnn.simulate(J, n_traj=1, t_burn=0, t_record=1.0, dt=0.1, record_every=10, x0=xa)[:, :, -1]
+        xb = rnn.simulate(J, n_traj=1, t_burn=0, t_record=1.0, dt=0.1, record_every=10, x0=xb)[:, :, -1]
+        d = (xb - xa).norm(dim=-1)[:, 0]
+        total += torch.log(d / eps)
+        xb = xa + eps * (xb - xa) / d[:, None, None]
+    assert torch.all(lam > 0.1), f"chaotic exponents expected, got {lam}"
+    assert torch.allclose(lam, total / 300, atol=0.015), f"tangent {lam} vs Benettin {total / 300}"
+
+
 def test_small_sweep(sol):
     res = rnn.equivalence_sweep([dmft.solve(3.0)], [60, 80, 100], n_real=2, n_draws=4, n_traj=3, t_burn=20,
                                 t_record=30, generator=0, dtype=torch.float64)
@@ -204,6 +273,7 @@ def test_small_sweep(sol):
     v, e = res.metrics["linear", "corr_offdiag"]
     assert v.shape == (1, 3, 2) and np.all(np.isnan(v) | (np.abs(v) <= 1.5))
     assert res.cx.shape[:3] == (1, 3, 2)
+    assert res.lyapunov.shape == (1, 3, 2) and np.all(res.chaotic <= (res.lyapunov > 0.01))
 
 
 # ---- bad input --------------------------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ def simulate(
     x0=None,
     generator=None,
     progress: bool = False,
-) -> torch.Tensor:
+    lyapunov: bool = False,
+):
     r"""Integrate $\dot x = -x + J\tanh(x)$ with RK4 and return the recorded states.
 
     ``J``: ``(..., N, N)``, one or a batch of coupling matrices (float32 or float64, any device);
@@ -109,7 +110,12 @@ def simulate(
     ``dt``: the RK4 step; ``record_every``: record every so many steps (sampling interval ``dt * record_every``).
 
     Returns ``x`` of shape ``(..., n_traj, n_samples, N)`` with ``n_samples = floor(t_record / (dt *
-    record_every))``, in ``J``'s dtype and device. Raises ``ValueError`` for a non-square ``J``, a step that is
+    record_every))``, in ``J``'s dtype and device. With ``lyapunov=True`` returns ``(x, exponent)``: the largest
+    Lyapunov exponent of the first trajectory of each matrix, ``(...)`` in float64, from a tangent vector
+    $\dot\delta = -\delta + J(\phi'(x)\odot\delta)$ integrated by the same RK4 steps (started along
+    $(1, \dots, 1)$, aligned during the burn-in, renormalised every step; the exponent is its mean logarithmic
+    growth rate over the recorded time). It is $> 0$ on a chaotic attractor and $\le 0$, up to $O(1/t_{record})$,
+    on a fixed point or a limit cycle. Raises ``ValueError`` for a non-square ``J``, a step that is
     not positive or larger than 0.5 (RK4 is then neither accurate nor stable for $g \le 5$), or a record
     interval shorter than one sample.
     """
@@ -139,6 +145,17 @@ def simulate(
     def rhs(y):
         return torch.tanh(y) @ Jt - y
 
+    if lyapunov:  # the tangent vector rides along as one more row, multiplied by J in the same product
+
+        def rhs(y):
+            t = torch.tanh(y)
+            slope = 1 - t[..., :1, :] ** 2  # phi' along the first trajectory
+            t = torch.cat([t[..., :-1, :], slope * y[..., -1:, :]], dim=-2)
+            return t @ Jt - y
+
+        x = torch.cat([x, torch.ones_like(x[..., :1, :]) / math.sqrt(n)], dim=-2)
+        growth = torch.zeros(J.shape[:-2], dtype=torch.float64, device=J.device)
+
     def step(y):
         k1 = rhs(y)
         k2 = rhs(y + (dt / 2) * k1)
@@ -160,10 +177,17 @@ def simulate(
         for s in steps:
             x = step(x)
             r = s + 1 - n_burn
+            if lyapunov:
+                norm = torch.linalg.vector_norm(x[..., -1, :], dim=-1)
+                if r > 0:
+                    growth += torch.log(norm.to(torch.float64))
+                x[..., -1, :] /= norm[..., None]
             if r > 0 and r % record_every == 0:
-                out[..., r // record_every - 1, :] = x
+                out[..., r // record_every - 1, :] = x[..., :n_traj, :]
     if not bool(torch.isfinite(out).all()):
         raise FloatingPointError("simulate: the trajectory left the floating-point range; reduce dt")
+    if lyapunov:
+        return out, growth / (n_samples * record_every * dt)
     return out
 
 
@@ -513,30 +537,43 @@ def participation_ratio(C) -> torch.Tensor:
     return tr**2 / (C * C).sum(dim=(-2, -1))
 
 
-def fit_power_law(n, value, error) -> tuple[Estimate, Estimate]:
+def fit_power_law(n, value, error, **factors) -> tuple[Estimate, ...]:
     r"""Weighted least-squares fit of $\log y = \log A + s \log N$; returns ``(slope, log_amplitude)``.
 
     ``n``: sizes $N$; ``value``: $y > 0$; ``error``: standard errors of $y$ (> 0), propagated as
-    $\sigma_{\log y} = \sigma_y / y$. The slope's error is the fit's standard error, scaled by
-    $\sqrt{\chi^2/\text{dof}}$ when that exceeds 1 (scatter beyond the error bars). Needs 3 points or more.
+    $\sigma_{\log y} = \sigma_y / y$. The errors are the fit's standard errors, scaled by $\sqrt{\chi^2/\text{dof}}$
+    when that exceeds 1 (scatter beyond the error bars). Needs one more point than parameters.
+
+    Further positive covariates, given by name (``margin=m``), enter as further power laws,
+    $\log y = \log A + s\log N + \sum_k e_k \log x_k$, and their exponents are returned after the slope,
+    ``(slope, e_1, ..., log_amplitude)``: the slope in $N$ is then the one at fixed covariates.
     """
     n = np.asarray(as_float_tensor(n, "n"))
     y = np.asarray(as_float_tensor(value, "value"))
     e = np.asarray(as_float_tensor(error, "error"))
     if not (n.shape == y.shape == e.shape) or n.ndim != 1:
         raise ValueError(f"n, value, error: expected three 1-D arrays of one length, got {n.shape}, {y.shape}, {e.shape}")
-    if n.size < 3:
-        raise ValueError(f"n: need at least 3 points for a fit with an error, got {n.size}")
+    columns = [n]
+    for name, x in factors.items():
+        x = np.asarray(as_float_tensor(x, name))
+        if x.shape != n.shape:
+            raise ValueError(f"{name}: expected the shape of n, {n.shape}, got {x.shape}")
+        if np.any(x <= 0):
+            raise ValueError(f"{name}: a power-law covariate must be positive")
+        columns.append(x)
+    k = len(columns) + 1
+    if n.size < k + 1:
+        raise ValueError(f"n: need at least {k + 1} points for a fit of {k} parameters with an error, got {n.size}")
     if np.any(n <= 0) or np.any(y <= 0) or np.any(e <= 0):
         raise ValueError("n, value, error: a power-law fit needs positive sizes, values and errors")
-    X = np.stack([np.log(n), np.ones_like(n)], axis=1)
+    X = np.stack([np.log(c) for c in columns] + [np.ones_like(n)], axis=1)
     w = (y / e) ** 2
     A = X.T @ (w[:, None] * X)
     coef = np.linalg.solve(A, X.T @ (w * np.log(y)))
     cov = np.linalg.inv(A)
-    chi2 = float((w * (np.log(y) - X @ coef) ** 2).sum()) / (n.size - 2)
+    chi2 = float((w * (np.log(y) - X @ coef) ** 2).sum()) / (n.size - k)
     cov = cov * max(chi2, 1.0)
-    return Estimate(float(coef[0]), math.sqrt(cov[0, 0])), Estimate(float(coef[1]), math.sqrt(cov[1, 1]))
+    return tuple(Estimate(float(c), math.sqrt(cov[i, i])) for i, c in enumerate(coef))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -552,9 +589,10 @@ class SweepResult:
     r"""What :func:`equivalence_sweep` measured. Arrays are indexed ``[g, N, realisation]``.
 
     ``g``, ``n``: the grids; ``margin``: $1 - \max_k \operatorname{Re}(a\lambda_k)$ of the simulated realisations
-    (all $> 0$); ``chaotic``: whether the simulated network still moves (the mean square change of $x$ over 10 time
-    units exceeds 1% of its mean square), rather than having settled on a fixed point, as small networks sometimes
-    do (metrics are NaN for those); ``flagged``: ``[g, N]`` the fraction of drawn realisations with margin $\le 0$ (unstable linear
+    (all $> 0$); ``lyapunov``: the largest Lyapunov exponent of each simulated realisation; ``chaotic``: whether
+    the simulated network still moves (the mean square change of $x$ over 10 time units exceeds 1% of its mean
+    square) and its Lyapunov exponent exceeds ``min_lyapunov``, rather than having settled on a fixed point or a
+    limit cycle, as small networks sometimes do (metrics are NaN for those); ``flagged``: ``[g, N]`` the fraction of drawn realisations with margin $\le 0$ (unstable linear
     network, prediction undefined), over ``n_draws`` draws; ``naive_defined``: whether $a\rho(J) < 1$;
     ``metrics[(prediction, metric)]``: value and error arrays for prediction in ``("linear", "other", "naive")``
     (``other``: the linear-equivalent prediction of another accepted realisation of the same $g$ and $N$) and
@@ -569,6 +607,7 @@ class SweepResult:
     n: np.ndarray
     n_draws: int
     margin: np.ndarray
+    lyapunov: np.ndarray
     flagged: np.ndarray
     naive_defined: np.ndarray
     chaotic: np.ndarray
@@ -598,6 +637,7 @@ def equivalence_sweep(
     dt: float = 0.2,
     sample_every: float = 0.4,
     max_lag: float = 30.0,
+    min_lyapunov: float = 0.01,
     generator=None,
     dtype: torch.dtype = torch.float32,
     device=None,
@@ -611,7 +651,10 @@ def equivalence_sweep(
     serves all $g$). A draw is flagged at a given $g$ when $\max\operatorname{Re}(a\lambda_J) \ge 1$; the first
     ``n_real`` unflagged draws ($\ge 2$) are simulated (``n_traj`` trajectories each, RK4 step ``dt`` in
     ``dtype`` on ``device``, burn-in ``t_burn``, then ``t_record`` recorded every ``sample_every``), and every
-    trajectory is one group of :func:`compare`. Statistics and predictions are computed in float64.
+    trajectory is one group of :func:`compare`. Statistics and predictions are computed in float64. A
+    realisation counts as chaotic, and is compared, when it still moves and the largest Lyapunov exponent of its
+    first trajectory (:func:`simulate`) exceeds ``min_lyapunov``: over ``t_record = 250`` a limit cycle's
+    exponent, zero in theory, measures within about 0.005 of zero.
 
     ``solutions``: :class:`linear_lens.dmft.DMFTSolution` per $g$; ``sizes``: increasing $N$ values.
     Returns a :class:`SweepResult`. Raises ``ValueError`` if fewer than ``n_real`` draws are unflagged.
@@ -641,6 +684,7 @@ def equivalence_sweep(
     if every < 1 or abs(every * dt - sample_every) > 1e-9 * sample_every:
         raise ValueError(f"sample_every: expected a positive multiple of dt = {dt}, got {sample_every}")
     max_lag = check_positive_real(max_lag, "max_lag")
+    min_lyapunov = check_real(min_lyapunov, "min_lyapunov")
     gen = as_generator(generator)
     start = time.perf_counter()
     G, S, R = len(solutions), len(sizes), n_real
@@ -649,6 +693,7 @@ def equivalence_sweep(
     flagged = np.zeros((G, S))
     naive_defined = np.zeros((G, S, R), dtype=bool)
     chaotic = np.zeros((G, S, R), dtype=bool)
+    lyapunov = nan(G, S, R)
     metrics = {(p, m): (nan(G, S, R), nan(G, S, R)) for p in ("linear", "other", "naive") for m in SWEEP_METRICS}
     pr_sim, pr_linear = (nan(G, S, R), nan(G, S, R)), nan(G, S, R)
     ratio_phi, ratio_residual = (nan(G, S, R), nan(G, S, R)), (nan(G, S, R), nan(G, S, R))
@@ -680,8 +725,9 @@ def equivalence_sweep(
             margin[i, j] = m_all[ok[:R]]
             naive_defined[i, j] = gains[i] * gs[i] * radius[ok[:R]] < 1
         J = torch.stack([gs[i] * base[chosen[i][r]] for i in range(G) for r in range(R)])
-        x = simulate(J.to(dtype=dtype), n_traj=n_traj, t_burn=t_burn, t_record=t_record, dt=dt,
-                     record_every=every, generator=gen)
+        x, lyap = simulate(J.to(dtype=dtype), n_traj=n_traj, t_burn=t_burn, t_record=t_record, dt=dt,
+                           record_every=every, generator=gen, lyapunov=True)
+        lyapunov[:, j] = lyap.cpu().numpy().reshape(G, R)
         preds = {}
         for i in range(G):
             for r in range(R):
@@ -696,7 +742,7 @@ def equivalence_sweep(
                 xr = x[i * R + r].to(torch.float64)
                 lag = min(max(int(round(10.0 / (dt * every))), 1), xr.shape[-2] - 1)
                 change = float(((xr[..., lag:, :] - xr[..., :-lag, :]) ** 2).mean() / (xr * xr).mean())
-                chaotic[i, j, r] = change > 1e-2
+                chaotic[i, j, r] = change > 1e-2 and lyapunov[i, j, r] > min_lyapunov
                 if not chaotic[i, j, r]:
                     continue
                 phi = torch.tanh(xr)
@@ -723,7 +769,7 @@ def equivalence_sweep(
                     store[i, j, r, : mean.numel()] = mean.cpu().numpy()
                     err[i, j, r, : se.numel()] = se.cpu().numpy()
     return SweepResult(
-        g=gs, n=np.array(sizes), n_draws=n_draws, margin=margin, flagged=flagged, naive_defined=naive_defined, chaotic=chaotic,
+        g=gs, n=np.array(sizes), n_draws=n_draws, margin=margin, lyapunov=lyapunov, flagged=flagged, naive_defined=naive_defined, chaotic=chaotic,
         metrics=metrics, pr_sim=pr_sim, pr_linear=pr_linear, ratio_phi=ratio_phi, ratio_residual=ratio_residual,
         noise=noise, lags=lags, cx=cx, cx_err=cx_err, cphi=cphi, cphi_err=cphi_err,
         seconds=time.perf_counter() - start,
