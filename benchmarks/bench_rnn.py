@@ -4,9 +4,9 @@
    realisations and trajectories as one tensor) against one call per (matrix, trajectory), as a notebook loop
    would do it. Both integrate the same starts, so their states agree to rounding (checked).
 2. The equal-time linear-equivalent covariance, the integral over omega of (I - S J)^-1 D (I - S J)^-H / 2 pi,
-   in J's eigenbasis (`rnn.linear_equivalent_covariance`: one eigendecomposition, then O(N^2) per frequency, or
-   no frequencies at all in its closed (Laplace) form) against a dense solve at each quadrature frequency
-   (`rnn.direct_spectrum`, O(N^3) per frequency). The two quadratures agree to 1e-9 relative (checked).
+   in J's eigenbasis (`linear_equivalence.linear_equivalent_covariance`: one eigendecomposition, then O(N^2) per
+   frequency, or no frequencies at all in its closed (Laplace) form) against a dense solve at each quadrature frequency
+   (`linear_equivalence.direct_spectrum`, O(N^3) per frequency). The two quadratures agree to 1e-9 relative (checked).
 
 Run with `make benchmarks` or `.venv/bin/python benchmarks/bench_rnn.py [--device cuda] [--n 200]`.
 The machine is shared while the book is written, so absolute times vary from run to run; the ratios are the point.
@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from linear_lens import dmft, rnn
+from linear_lens import dmft, linear_equivalence as le, rnn
 
 
 def timed(fn, sync, warm_up=True):
@@ -59,18 +59,18 @@ def main(n: int = 200, g: float = 2.0, realisations: int = 4, trajectories: int 
 
     solution = dmft.solve(g)
     J0 = J[0].cpu()
-    # the quadrature nodes of rnn.linear_equivalent_covariance(method="quadrature"), for the dense reference
-    omega, weight = rnn._frequency_quadrature(n_omega)
+    # the quadrature nodes of le.linear_equivalent_covariance(method="quadrature"), for the dense reference
+    omega, weight = le._frequency_quadrature(n_omega)
     Dw = torch.as_tensor(solution.D_omega(omega) * weight / (2 * torch.pi), dtype=torch.float64)
 
     def eigen():
-        return rnn.linear_equivalent_covariance(J0, solution, method="quadrature", n_omega=n_omega)
+        return le.linear_equivalent_covariance(J0, solution, method="quadrature", n_omega=n_omega)
 
     def laplace():
-        return rnn.linear_equivalent_covariance(J0, solution, method="laplace")
+        return le.linear_equivalent_covariance(J0, solution, method="laplace")
 
     def dense():
-        return rnn.direct_spectrum(J0, solution.a, Dw, torch.from_numpy(omega)).sum(0).real
+        return le.direct_spectrum(J0, solution.a, Dw, torch.from_numpy(omega)).sum(0).real
 
     t_eigen, ce = timed(eigen, lambda: None)
     t_laplace, cl = timed(laplace, lambda: None)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from linear_lens import balanced, continual as cl, gradient_flow as gf, riccati as rc
+from linear_lens import balanced, continual as cl, gradient_flow as gf, product_flow as pf, riccati as rc
 
 F64 = torch.float64
 
@@ -23,7 +23,7 @@ def test_random_target_task(generator):
 def test_correlation_loss_corrected_and_printed(generator):
     X, Y = cl.random_target_task(4, 3, 12, generator)
     W = torch.randn(2, 3, 4, generator=generator, dtype=F64)
-    direct = rc.product_loss(W, X, Y)
+    direct = pf.product_loss(W, X, Y)
     torch.testing.assert_close(cl.correlation_loss(W, X, Y), direct, rtol=1e-12, atol=1e-12,
                                msg="eq. (4.40) with 1/(2P) is the loss")
     torch.testing.assert_close(cl.correlation_loss(W, X, Y, printed=True) - direct,
@@ -86,7 +86,7 @@ def test_loss_rate_integrates_to_the_change_of_loss(generator):
     t = torch.linspace(0, 2, 2001, dtype=F64)
     P = rc.qqt_sigma(t, W1, W2, S[1])
     rate = cl.loss_rate(P, 3, S[1], S[0])
-    loss = rc.product_loss(P[:, 3:, :3], *tasks[0])
+    loss = pf.product_loss(P[:, 3:, :3], *tasks[0])
     integral = cumulative_simpson(rate.numpy(), x=t.numpy(), initial=0)
     np.testing.assert_allclose(integral, (loss - loss[0]).numpy(), rtol=0, atol=1e-7)
     printed = cl.printed_loss_rate(P, 3, S[1], S[0])

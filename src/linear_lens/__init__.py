@@ -20,14 +20,23 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.gradient_flow`: gradient descent and exactly integrated gradient flow of two-layer linear networks.
 - :mod:`linear_lens.aligned`: closed-form dynamics of aligned $\\lambda$-balanced networks (Anguita, Theorem 3.2.1).
 - :mod:`linear_lens.riccati`: the exact dynamics $QQ^\\top(t)$ of unaligned $\\lambda$-balanced networks, equal and unequal
-  dimensions (Anguita, Sections 3.3-3.4), and the reference forms it corrects.
+  dimensions (Anguita, Sections 3.3-3.4): the Riccati matrix $F$, its eigenbasis, and the stable form ``qqt``.
+- :mod:`linear_lens.riccati_forms`: the reference forms ``qqt`` corrects (Fukumizu's, Theorem 2.2.5, Theorem 3.3.1(3)
+  as printed) and the proof of Theorem 3.3.1 evaluated step by step.
+- :mod:`linear_lens.product_flow`: the closed ODE of the product $W_2W_1$ of $\\lambda$-balanced weights (this book).
+- :mod:`linear_lens.descent_accuracy`: gradient descent against the exact flow at $t = k\\eta$ (Figs. 3.4-3.6).
 - :mod:`linear_lens.ntk`: the neural tangent kernel of a two-layer linear network and the representations.
 - :mod:`linear_lens.representations`: $\\lambda$ and the lazy and rich regimes: singular values, representations and
   NTK movement as functions of $\\lambda$ (Anguita, Section 4.1).
 - :mod:`linear_lens.shallow`: the shallow network and the large-$\\lambda$ limit of deep dynamics (Anguita, Section 4.2).
 - :mod:`linear_lens.nonlinear`: ReLU and Tanh two-layer networks trained by gradient descent, and their fitted $\\lambda$.
 - :mod:`linear_lens.dmft`: dynamic mean-field theory of the random recurrent network $\\dot x = -x + J\\phi(x)$ (Clark).
-- :mod:`linear_lens.rnn`: its batched simulation, and the linear-equivalent and naive-closure covariances.
+- :mod:`linear_lens.rnn`: its couplings, batched RK4 simulation (with the largest Lyapunov exponent), and estimators of
+  covariances, spectra and autocorrelations.
+- :mod:`linear_lens.linear_equivalence`: the linear-equivalent and naive-closure covariances, in $J$'s eigenbasis.
+- :mod:`linear_lens.covariance_comparison`: debiased comparison of simulated covariances with predictions, with
+  jackknife errors; the participation ratio; power-law fits.
+- :mod:`linear_lens.rnn_sweep`: the sweep over sizes $N$ and coupling strengths $g$ that tests the linear equivalence.
 - :mod:`linear_lens.sampling`: Haar-random orthogonal matrices, seeded Gaussian draws, grids over the phase portraits' domains.
 - :mod:`linear_lens.plotting`: plot helpers shared by chapters (regions of the complex plane).
 - :mod:`linear_lens.progress`: text progress bars for anything that takes more than a few seconds.

@@ -15,7 +15,7 @@ reaches $\Delta = 0$ as $\tau \to \infty$; energy conservation fixes $q$:
 
 $$\frac{q^2}{2} = g^2 \operatorname{Var}\bigl[\Phi(\sqrt q\, z)\bigr], \qquad z \sim \mathcal N(0, 1).$$
 
-The order parameters used by the linear-equivalent theory (:mod:`linear_lens.rnn`) are the gain
+The order parameters used by the linear-equivalent theory (:mod:`linear_lens.linear_equivalence`) are the gain
 $a = \langle\phi'\rangle = E[\phi'(\sqrt q z)]$ and the spectrum of the residual $\xi = \phi(x) - a x$,
 
 $$D(\omega) = S^\phi(\omega) - a^2 S^x(\omega) = S^\phi(\omega)\Bigl(1 - \frac{a^2 g^2}{1 + \omega^2}\Bigr),$$

@@ -20,7 +20,7 @@ for equal and unequal dimensions alike. Its solution (Fukumizu, 1998; Theorem 2.
 $$QQ^\top(t) = e^{Fu} Q_0 \big[I + \tfrac12 Q_0^\top \varphi_u(F) Q_0\big]^{-1} Q_0^\top e^{Fu}, \qquad
   \varphi_u(F) = (e^{2Fu} - I)F^{-1} = \int_0^{2u} e^{Fv}\,dv,$$
 
-which :func:`fukumizu_qqt` evaluates literally (it overflows once $e^{Fu}$ does).
+which :func:`linear_lens.riccati_forms.fukumizu_qqt` evaluates literally (it overflows once $e^{Fu}$ does).
 
 **Eigenbasis** (Theorems 3.3.1(2) and 3.4.2, corrected: see errata E11.3-E11.6, E12.2). $F = O \Lambda O^\top$ with
 $O$ orthogonal: for each task mode, eigenvalues $\pm\kappa_\alpha$, $\kappa_\alpha = \sqrt{\tilde s_\alpha^2 +
@@ -42,16 +42,15 @@ and with $Y_+ = B^\top R^\top/\sqrt2$, $Y_- = -C^\top R^\top/\sqrt2$ this is The
 printed statement omits (errata E11.9). In unequal dimensions the growing extra directions ($\mu > 0$, which happens
 for $N_o > N_i$ with $\lambda > 0$ and for $N_i > N_o$ with $\lambda < 0$) are factored out by the $N$ columns: this
 completes Section 3.4, which stops at the diagonalisation. At $\lambda = 0$ the same formula is Theorem 2.2.5
-(Braun et al., 2022), corrected in :func:`zero_balanced_qqt` (errata E11.10).
+(Braun et al., 2022), corrected in :func:`linear_lens.riccati_forms.zero_balanced_qqt` (errata E11.10).
 
 The form needs $Y_+$ (equivalently the thesis's $B$) to have full row rank. At $\lambda = 0$ in equal dimensions it
 is singular exactly when $\det(W_2W_1)$ and $\det\Sigma^{yx}$ have opposite signs (about half of random draws): the
 flow then cannot reach the global minimum and converges to a saddle. :func:`qqt` refuses such weights.
 
-Also here: :func:`thesis_qqt` (Theorem 3.3.1(3) as printed and corrected), :func:`proof_steps` (every intermediate
-matrix of the proof of Theorem 3.3.1, as printed and as defined), the closed ODE of the product $W_2W_1$
-(:func:`product_velocity`, :func:`integrate_product`), and the learning-rate studies of Figs. 3.4-3.6
-(:func:`descent_deviation`).
+The reference forms it corrects (Fukumizu's, Theorem 2.2.5, Theorem 3.3.1(3) as printed, and the proof step by step)
+are in :mod:`linear_lens.riccati_forms`; the closed ODE of the product $W_2W_1$ in :mod:`linear_lens.product_flow`; the
+learning-rate study of Figs. 3.4-3.6 in :mod:`linear_lens.descent_accuracy`.
 """
 
 from __future__ import annotations
@@ -60,9 +59,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
 import torch
-from scipy.integrate import solve_ivp
 
 from linear_lens._checks import as_float_tensor, check_positive_int, check_real, check_times
 from linear_lens._threads import single_thread
@@ -70,7 +67,6 @@ from linear_lens._threads import single_thread
 __all__ = [
     "QQtBlocks",
     "Eigenbasis",
-    "ProofStep",
     "stack_q",
     "qqt_from_weights",
     "blocks",
@@ -81,16 +77,6 @@ __all__ = [
     "orientation",
     "qqt",
     "qqt_sigma",
-    "fukumizu_qqt",
-    "zero_balanced_qqt",
-    "zero_balanced_b",
-    "thesis_qqt",
-    "thesis_bc",
-    "proof_steps",
-    "product_velocity",
-    "integrate_product",
-    "product_loss",
-    "descent_deviation",
 ]
 
 F64 = torch.float64
@@ -132,29 +118,6 @@ class Eigenbasis:
     k: int
     d: int
 
-
-@dataclass(frozen=True)
-class ProofStep:
-    r"""One displayed equation of the proof of Theorem 3.3.1: the matrix as printed and the matrix it should equal.
-
-    ``label``: the thesis's equation number (``"3.45"``); ``what``: a short description; ``printed``: the printed
-    expression evaluated literally (``None`` where it cannot be evaluated); ``reference``: the quantity it claims to
-    equal, computed from its definition; ``corrected``: the corrected expression (``None`` if the printed one holds).
-    """
-
-    label: str
-    what: str
-    printed: torch.Tensor | None
-    reference: torch.Tensor
-    corrected: torch.Tensor | None = None
-
-    def error(self, which: str = "printed") -> float:
-        r"""Largest entry of $|M - M_{\rm ref}|$ relative to the largest entry of the reference (``inf`` if absent)."""
-        value = self.printed if which == "printed" else self.corrected
-        if value is None:
-            return math.inf
-        scale = float(self.reference.abs().max())
-        return float((value - self.reference).abs().max()) / (scale if scale > 0 else 1.0)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -339,14 +302,16 @@ def qqt(t, W1, W2, X, Y, tau: float = 1.0, *, balance_tol: float = 1e-8, rcond: 
 
 
 def qqt_sigma(t, W1, W2, sigma_yx, tau: float = 1.0, *, balance_tol: float = 1e-8, rcond: float = 1e-6,
-              factor: bool = False) -> torch.Tensor:
+              factor: bool = False, cholesky: bool = False) -> torch.Tensor:
     r"""Return $QQ^\top(t)$ from $\Sigma^{yx}$ directly (whitened inputs assumed): the batched core of :func:`qqt`.
 
     ``t``: a number, ``(T,)``, or ``(T, ...)`` broadcastable against the batch shape (one time grid per network, e.g.
     $t = k\eta$ with a learning rate per network); ``W1`` ``(..., N_h, N_i)``, ``W2`` ``(..., N_o, N_h)`` and
     ``sigma_yx`` ``(..., N_o, N_i)`` broadcast together; ``factor=True`` returns $G$ ``(T, ..., N_i + N_o, N_h)``
-    with $QQ^\top = GG^\top$ instead (cheaper when only one block is needed: $W_2W_1 = G_{\rm out}G_{\rm in}^\top$).
-    Other arguments and errors as in :func:`qqt`.
+    with $QQ^\top = GG^\top$ instead (cheaper when only one block is needed: $W_2W_1 = G_{\rm out}G_{\rm in}^\top$);
+    ``cholesky=True`` factors the centre matrix by a Cholesky factor of $A^\top A$ instead of a QR of $A$ (about
+    twice as fast, error about $\epsilon\,\mathrm{cond}(A)^2$ instead of $\epsilon\,\mathrm{cond}(A)$: for
+    well-conditioned $Y_+$ only). Other arguments and errors as in :func:`qqt`.
     """
     form = _stable_form(W1, W2, sigma_yx, balance_tol, rcond)
     tau = _positive(tau, "tau")
@@ -357,7 +322,7 @@ def qqt_sigma(t, W1, W2, sigma_yx, tau: float = 1.0, *, balance_tol: float = 1e-
     step = max(1, int(4e6 // per_time))                      # bound the memory of one evaluation
     parts = []
     for start in range(0, u.shape[0], step):
-        G = _stable_factor(form, u[start:start + step])
+        G = _stable_factor(form, u[start:start + step], square_root=not cholesky)
         if not factor:
             with single_thread():
                 G = G @ G.mT
@@ -365,486 +330,6 @@ def qqt_sigma(t, W1, W2, sigma_yx, tau: float = 1.0, *, balance_tol: float = 1e-
     out = parts[0] if len(parts) == 1 else torch.cat(parts)
     return out[0] if scalar_t else out
 
-
-def fukumizu_qqt(t, W1, W2, X, Y, tau: float = 1.0) -> torch.Tensor:
-    r"""Evaluate Fukumizu's solution (Theorem 2.2.4, eq. 3.43 of Anguita, 2024) literally, with $e^{Ft/\tau}$ and $F^{-1}$.
-
-    $$QQ^\top(t) = e^{F\frac t\tau} Q_0 \Big[I + \tfrac12 Q_0^\top\big(e^{F\frac t\tau}F^{-1}e^{F\frac t\tau}
-      - F^{-1}\big)Q_0\Big]^{-1} Q_0^\top e^{F\frac t\tau}.$$
-
-    Valid for any $Q_0$ (also rank-deficient, also when $Y_+$ is singular) as long as $F$ is invertible; it needs
-    balanced weights and whitened inputs (checked). A reference kept to show where it fails: once
-    $e^{\kappa_{\max} t/\tau}$ overflows (about $\kappa_{\max}t/\tau > 709$ in float64) the result is not finite, and
-    that is part of the evidence. Raises ``ValueError`` if $F$ is singular ($\lambda = 0$ with $N_i \ne N_o$, or a
-    rank-deficient task at $\lambda = 0$). Arguments as in :func:`qqt`.
-    """
-    W1, W2, S, lam, times, scalar_t = _prepare_reference(t, W1, W2, X, Y, tau)
-    F = riccati_matrix(S, lam)
-    ev = torch.linalg.eigvalsh(F)
-    if bool((ev.abs().amin(-1) <= 1e-13 * ev.abs().amax(-1)).any()):
-        raise ValueError(f"lam: F is singular (smallest |eigenvalue| {float(ev.abs().amin()):.2e}), so F^{{-1}} in "
-                         "Theorem 2.2.4 is undefined; this happens at lambda = 0 with N_i != N_o or a rank-deficient task")
-    Q0 = torch.cat([W1.mT, W2], dim=-2)
-    Fi = torch.linalg.inv(F)
-    u = (times / tau).reshape(-1, *([1] * (F.ndim - 2)), 1, 1)
-    Et = torch.linalg.matrix_exp(F * u)
-    M = torch.eye(Q0.shape[-1], dtype=F64, device=F.device) + 0.5 * Q0.mT @ (Et @ Fi @ Et - Fi) @ Q0
-    left = Et @ Q0
-    finite = torch.isfinite(M).all(-1).all(-1) & torch.isfinite(left).all(-1).all(-1)
-    eye = torch.eye(M.shape[-1], dtype=F64, device=M.device)
-    sol, info = torch.linalg.solve_ex(torch.where(finite[..., None, None], M, eye),
-                                      torch.where(finite[..., None, None], left, 0.0).mT)
-    out = left @ sol
-    bad = ~finite | (info != 0)
-    out = torch.where(bad[..., None, None], torch.full_like(out, float("nan")), out)
-    return out[0] if scalar_t else out
-
-
-def zero_balanced_b(W1, W2, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return Braun et al.'s $B = U^\top\tilde U + V^\top\tilde V$ and $C = U^\top\tilde U - V^\top\tilde V$ ($k \times k$).
-
-    Assumption 2.2.1 of Anguita (2024): with compact SVDs $W_2W_1 = USV^\top$ and $\Sigma^{yx} = \tilde U\tilde S
-    \tilde V^\top$, $B$ must be non-singular. In equal dimensions $\det(O_u + O_v) = 0$ for orthogonal $O_u =
-    U^\top\tilde U$, $O_v = V^\top\tilde V$ whenever $\det(O_v^\top O_u) = -1$, i.e. whenever $\det W_2W_1$ and
-    $\det\Sigma^{yx}$ have opposite signs: $B$ is singular for about half of random initialisations.
-    ``W1``, ``W2``: single networks; ``X``, ``Y``: the task. Returns ``(B, C)``.
-    """
-    W1, W2 = _check_pair(W1, W2)
-    S = _sigma_of(X, Y).to(W1)
-    k = min(S.shape)
-    Ut, _, Vth = torch.linalg.svd(S)
-    U, _, Vh = torch.linalg.svd(W2 @ W1)
-    O_u = U[..., :k].mT @ Ut[..., :k]
-    O_v = Vh[..., :k, :] @ Vth[..., :k, :].mT
-    return O_u + O_v, O_u - O_v
-
-
-def zero_balanced_qqt(t, W1, W2, X, Y, tau: float = 1.0, printed: bool = False) -> torch.Tensor:
-    r"""Theorem 2.2.5 of Anguita (2024) (Theorem 3.1 of Braun et al., 2022), corrected: zero-balanced weights, any dimensions.
-
-    With compact SVDs $W_2W_1 = USV^\top$ ($k$ values), $\Sigma^{yx} = \tilde U\tilde S\tilde V^\top$, complements
-    $\tilde U_\perp$, $\tilde V_\perp$, $B = U^\top\tilde U + V^\top\tilde V$, $C = U^\top\tilde U - V^\top\tilde V$,
-    $e = e^{-\tilde S t/\tau}$:
-
-    $$QQ^\top = Z\Big[4eB^{-1}S^{-1}B^{-\top}e + (I - e^2)\tilde S^{-1} + eB^{-1}C(I - e^2)\tilde S^{-1}C^\top
-      B^{-\top}e + 4\tfrac{t}{\tau}\, eB^{-1}\big(V^\top\tilde V_\perp\tilde V_\perp^\top V + U^\top\tilde U_\perp
-      \tilde U_\perp^\top U\big)B^{-\top}e\Big]^{-1}Z^\top,$$
-    $$Z = \begin{bmatrix}\tilde V(I - eC^\top B^{-\top}e) + 2\tilde V_\perp\tilde V_\perp^\top VB^{-\top}e \\
-          \tilde U(I + eC^\top B^{-\top}e) + 2\tilde U_\perp\tilde U_\perp^\top UB^{-\top}e\end{bmatrix}.$$
-
-    The printed eq. (2.30) lacks the inverse, has $e$ for $e^2$ in the $C$ term, and a garbled $t/\tau$ term (errata
-    E11.10). An independent parametrisation of the $\lambda = 0$ case of :func:`qqt` (SVD-based rather than
-    eigenbasis-based). Requires balance at $\lambda = 0$, full-rank $W_2W_1$ and $\Sigma^{yx}$, and non-singular $B$
-    (raises ``ValueError`` otherwise). Arguments as in :func:`qqt`; single networks only. ``printed=True`` evaluates
-    the equal-dimension part of eq. (2.30) as printed, $Z[4eB^{-1}S^{-1}B^{-\top}e + (I - e^2)\tilde S^{-1} -
-    eB^{-1}C(e - I)\tilde S^{-1}C^\top B^{-\top}e]Z^\top$ (no inverse, $e$ for $e^2$), to show that it fails; its
-    unequal-dimension terms are not conformable as printed, so ``printed=True`` needs $N_i = N_o$.
-    """
-    W1, W2, S, lam, times, scalar_t = _prepare_reference(t, W1, W2, X, Y, tau)
-    if W1.ndim != 2:
-        raise ValueError(f"W1: zero_balanced_qqt takes a single network, got shape {tuple(W1.shape)}")
-    if abs(float(lam)) > 1e-8 * max(1.0, float(torch.linalg.matrix_norm(W1, 2)) ** 2):
-        raise ValueError(f"lam: Theorem 2.2.5 needs zero-balanced weights, got lambda = {float(lam):.3e}")
-    n_out, n_in = S.shape
-    if printed and n_in != n_out:
-        raise ValueError(f"printed: eq. (2.30) as printed can only be evaluated for N_i = N_o, got {n_in}, {n_out}")
-    k = min(n_in, n_out)
-    Ut, st, Vth = torch.linalg.svd(S, full_matrices=True)
-    U, s, Vh = torch.linalg.svd(W2 @ W1, full_matrices=False)
-    U, s, V = U[:, :k], s[:k], Vh[:k].mT
-    if float(s.min()) <= 1e-12 * float(s.max()) or float(st[:k].min()) <= 1e-12 * float(st[0]):
-        raise ValueError(f"W1, W2: Theorem 2.2.5 needs full-rank W2 W1 and Sigma_yx (smallest singular values "
-                         f"{float(s.min()):.2e}, {float(st[:k].min()):.2e})")
-    Vt_, Ut_ = Vth.mT[:, :k], Ut[:, :k]
-    Vperp, Uperp = Vth.mT[:, k:], Ut[:, k:]
-    B = U.mT @ Ut_ + V.mT @ Vt_
-    C = U.mT @ Ut_ - V.mT @ Vt_
-    sv = torch.linalg.svdvals(B)
-    if float(sv[-1]) <= 1e-12 * float(sv[0]):
-        raise ValueError(f"W1, W2: B = U^T U~ + V^T V~ is singular (sigma_min/sigma_max = {float(sv[-1] / sv[0]):.1e});"
-                         " det(W2 W1) and det(Sigma_yx) have opposite signs")
-    Bi = torch.linalg.inv(B)
-    st = st[:k]
-    u = (times / tau)[:, None]
-    e = torch.exp(-st * u)                                   # (T, k)
-    e2 = e**2
-    D = lambda v: torch.diag_embed(v)  # noqa: E731
-    CtBit = C.mT @ Bi.mT
-    inner = D(e) @ CtBit @ D(e)
-    I = torch.eye(k, dtype=F64, device=W1.device)
-    Ztop = Vt_ @ (I - inner) + 2 * Vperp @ Vperp.mT @ V @ Bi.mT @ D(e)
-    Zbot = Ut_ @ (I + inner) + 2 * Uperp @ Uperp.mT @ U @ Bi.mT @ D(e)
-    Z = torch.cat([Ztop, Zbot], dim=-2)
-    if printed:
-        centre = (4 * D(e) @ Bi @ D(1 / s) @ Bi.mT @ D(e) + D((1 - e2) / st)
-                  - D(e) @ Bi @ C @ D((e - 1) / st) @ C.mT @ Bi.mT @ D(e))
-        out = Z @ centre @ Z.mT
-        return out[0] if scalar_t else out
-    perp = V.mT @ Vperp @ Vperp.mT @ V + U.mT @ Uperp @ Uperp.mT @ U
-    centre = (4 * D(e) @ Bi @ D(1 / s) @ Bi.mT @ D(e) + D((1 - e2) / st)
-              + D(e) @ Bi @ C @ D((1 - e2) / st) @ C.mT @ Bi.mT @ D(e)
-              + 4 * u[..., None] * D(e) @ Bi @ perp @ Bi.mT @ D(e))
-    out = Z @ torch.linalg.solve(centre, Z.mT)
-    return out[0] if scalar_t else out
-
-
-def thesis_bc(W1, W2, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return the thesis's $B = S_2U^\top\tilde U(A + XA) + S_1V^\top\tilde V(A - XA)$ and
-    $C = S_2U^\top\tilde U(A - XA) - S_1V^\top\tilde V(A + XA)$ (Theorem 3.3.1(3), equal dimensions).
-
-    $W_2W_1 = USV^\top$, $S_2 = ((\sqrt{\lambda^2 + 4S^2} + \lambda)/2)^{1/2}$, $S_1 = ((\sqrt{\lambda^2 + 4S^2} -
-    \lambda)/2)^{1/2}$, $X, A$ from :func:`riccati_eigenbasis`. (The proof's eq. (3.60) prints $\tilde U^\top\tilde U$
-    for $U^\top\tilde U$: errata E11.7.) At $\lambda = 0$, $B = S^{1/2}(U^\top\tilde U + V^\top\tilde V)$, which is
-    :func:`zero_balanced_b` scaled by $S^{1/2}$. ``W1``, ``W2``: single square networks. Returns ``(B, C)``.
-    """
-    W1, W2, S, lam, _, _ = _prepare_reference(0.0, W1, W2, X, Y, 1.0)
-    if not (W1.shape[0] == W1.shape[1] == W2.shape[0]):
-        raise ValueError(f"W1, W2: Theorem 3.3.1 is for N_i = N_h = N_o, got shapes {tuple(W1.shape)}, {tuple(W2.shape)}")
-    basis = riccati_eigenbasis(S, lam)
-    U, s, Vh = torch.linalg.svd(W2 @ W1)
-    V = Vh.mT
-    root = torch.hypot(lam, 2 * s)
-    s2 = torch.sqrt((root + lam) / 2)
-    s1 = torch.sqrt(torch.clamp(root - lam, min=0) / 2)
-    Ut, Vt = basis.U, basis.V
-    Ap, Am = torch.diag(basis.a_plus), torch.diag(basis.a_minus)
-    B = torch.diag(s2) @ U.mT @ Ut @ Ap + torch.diag(s1) @ V.mT @ Vt @ Am
-    C = torch.diag(s2) @ U.mT @ Ut @ Am - torch.diag(s1) @ V.mT @ Vt @ Ap
-    return B, C
-
-
-def thesis_qqt(t, W1, W2, X, Y, tau: float = 1.0, invert: bool = True) -> torch.Tensor:
-    r"""Evaluate Theorem 3.3.1(3) of Anguita (2024): $QQ^\top = Z\,[\dots]\,Z^\top$ as printed, or with the inverse.
-
-    $$Z = \begin{bmatrix}\tilde V\big((A - XA) - (A + XA)e C^\top B^{-\top}e\big) \\
-          \tilde U\big((A + XA) + (A - XA)eC^\top B^{-\top}e\big)\end{bmatrix}, \quad
-      [\dots] = 4eB^{-1}B^{-\top}e + (I - e^2)K^{-1} - eB^{-1}C(e^2 - I)K^{-1}C^\top B^{-\top}e,$$
-
-    $e = e^{-Kt/\tau}$, $K = \sqrt{\tilde S^2 + \lambda^2/4}$, $B$, $C$ from :func:`thesis_bc`. The statement prints
-    no inverse on the bracket (``invert=False``); the authors' code inverts it by a Cholesky solve (``invert=True``,
-    correct: errata E11.9). Equal dimensions; $\lambda \neq 0$ as in the thesis, whose $X = (\sqrt{\lambda^2 +
-    4\tilde S^2} - 2\tilde S)/\lambda$ is $0/0$ at $\lambda = 0$ (we use the continuous form, so $\lambda = 0$ works
-    too when $B$ is invertible). Arguments as in :func:`qqt`; single networks.
-    """
-    W1, W2, S, lam, times, scalar_t = _prepare_reference(t, W1, W2, X, Y, tau)
-    B, C = thesis_bc(W1, W2, X, Y)
-    basis = riccati_eigenbasis(S, lam)
-    Ut, Vt = basis.U, basis.V
-    Ap, Am = torch.diag(basis.a_plus), torch.diag(basis.a_minus)
-    Bi = torch.linalg.inv(B)
-    u = (times / tau)[:, None]
-    e = torch.diag_embed(torch.exp(-basis.kappa * u))
-    e2 = e @ e
-    I = torch.eye(B.shape[0], dtype=F64, device=B.device)
-    Ki = torch.diag(1 / basis.kappa)
-    inner = e @ C.mT @ Bi.mT @ e
-    Z = torch.cat([Vt @ (Am - Ap @ inner), Ut @ (Ap + Am @ inner)], dim=-2)
-    centre = 4 * e @ Bi @ Bi.mT @ e + (I - e2) @ Ki - e @ Bi @ C @ (e2 - I) @ Ki @ C.mT @ Bi.mT @ e
-    out = Z @ torch.linalg.solve(centre, Z.mT) if invert else Z @ centre @ Z.mT
-    return out[0] if scalar_t else out
-
-
-def proof_steps(W1, W2, X, Y, t: float = 0.7, tau: float = 1.0) -> list[ProofStep]:
-    r"""Evaluate every displayed equation of the proof of Theorem 3.3.1 (Anguita, 2024) that can be evaluated.
-
-    For equal dimensions $N_i = N_h = N_o$ and $\lambda \ne 0$: the derivative blocks (3.22)-(3.37) against the
-    derivative of $QQ^\top$ along the flow, the Riccati form (3.39), the diagonalisation (3.45)-(3.53) against $F$,
-    the statement's (2), the rotated initial condition (3.54)-(3.62) against $O^\top Q(0)$, the propagated weights
-    (3.63)-(3.65) against $e^{Ft/\tau}Q(0)$, and the inverted bracket (3.66)-(3.76) against its definition
-    $R^\top[I + \tfrac12 Q_0^\top(e^{Ft}F^{-1}e^{Ft} - F^{-1})Q_0]R$, each as printed and, where it is wrong,
-    corrected. ``t``: the time used for the time-dependent steps. Returns a list of :class:`ProofStep`.
-    """
-    W1, W2, S, lam, _, _ = _prepare_reference(0.0, W1, W2, X, Y, tau)
-    n = W1.shape[0]
-    if not (W1.shape == W2.shape == (n, n)) or S.shape != (n, n):
-        raise ValueError(f"W1, W2: the proof of Theorem 3.3.1 is for N_i = N_h = N_o, got {tuple(W1.shape)}, "
-                         f"{tuple(W2.shape)}")
-    if abs(float(lam)) < 1e-12:
-        raise ValueError("lam: the proof of Theorem 3.3.1 assumes lambda != 0 (its X divides by lambda)")
-    t = float(check_real(t, "t"))
-    u = t / _positive(tau, "tau")
-    lam_f = float(lam)
-    I = torch.eye(n, dtype=F64, device=W1.device)
-    steps: list[ProofStep] = []
-    # --- statement 1: derivative blocks -------------------------------------------------------------------------
-    E = S - W2 @ W1                                            # Sigma - W2 W1 (whitened inputs)
-    dW1 = W2.mT @ E / tau                                      # tau dW1/dt = W2^T E
-    dW2 = E @ W1.mT / tau
-    Q = torch.cat([W1.mT, W2], dim=-2)
-    dQ = torch.cat([dW1.mT, dW2], dim=-2)
-    dP = (dQ @ Q.mT + Q @ dQ.mT) * tau                         # tau d(QQ^T)/dt
-    P = Q @ Q.mT
-    b11, b12, b21, b22 = dP[:n, :n], dP[:n, n:], dP[n:, :n], dP[n:, n:]
-    printed_322 = torch.cat([torch.cat([b11, tau * (dW1.mT @ W2 + W1.mT @ dW2)], -1),
-                             torch.cat([b21, tau * (dW2.mT @ W2 + W2.mT @ dW2)], -1)], -2)
-    corrected_322 = torch.cat([torch.cat([b11, tau * (dW1.mT @ W2.mT + W1.mT @ dW2.mT)], -1),
-                               torch.cat([b21, tau * (dW2 @ W2.mT + W2 @ dW2.mT)], -1)], -2)
-    steps.append(ProofStep("3.22", "tau d(QQ^T)/dt block by block", printed_322, dP, corrected_322))
-    St = S.mT
-    steps += [
-        ProofStep("3.24", "(1,1) block", E.mT @ W2 @ W1 + W1.mT @ W2.mT @ E, b11),
-        ProofStep("3.25", "(1,1) block expanded", St @ W2 @ W1 + W1.mT @ W2.mT @ S - W1.mT @ W2.mT @ W2 @ W1
-                  - (W2 @ W1).mT @ W2 @ W1, b11),
-        ProofStep("3.26", "(1,1) block with the balance", St @ W2 @ W1 + W1.mT @ W2.mT @ S - W1.mT @ W2.mT @ W2 @ W1
-                  - W1.mT @ W1 @ W1.mT @ W1 - lam_f * W1.mT @ W1, b11),
-        ProofStep("3.28", "(1,2) block", E.mT @ W2 @ W2.mT + W1.mT @ W1 @ E.mT, b12),
-        ProofStep("3.29", "(1,2) block expanded", St @ W2 @ W2.mT + W1.mT @ W1 @ St - W1.mT @ W1 @ W1.mT @ W2.mT
-                  - W1.mT @ W2.mT @ W2 @ W2.mT, b12),
-        ProofStep("3.31", "(2,1) block", E @ W1.mT @ W1 + W2 @ W2.mT @ E, b21),
-        ProofStep("3.32", "(2,1) block expanded", S @ W1.mT @ W1 + W2 @ W2.mT @ S - W2 @ W2.mT @ W2 @ W1
-                  - W2 @ W1 @ W1.mT @ W1, b21),
-        ProofStep("3.34", "(2,2) block", E @ W1.mT @ W2.mT + W2 @ W1 @ E.mT, b22),
-        ProofStep("3.36", "(2,2) block expanded", S @ W1.mT @ W2.mT + W2 @ W1 @ St - 2 * W2 @ W1 @ W1.mT @ W2.mT, b22),
-        ProofStep("3.37", "(2,2) block with the balance", S @ W1.mT @ W2.mT + W2 @ W1 @ St - W2 @ W1 @ W1.mT @ W2.mT
-                  - W2 @ W2.mT @ W2 @ W2.mT + lam_f * W2 @ W2.mT, b22),
-    ]
-    F = riccati_matrix(S, lam)
-    steps.append(ProofStep("3.39", "the Riccati form F QQ^T + QQ^T F - (QQ^T)^2", F @ P + P @ F - P @ P, dP))
-    # --- statement 2: diagonalisation ----------------------------------------------------------------------------
-    basis = riccati_eigenbasis(S, lam)
-    Ut, Vt = basis.U, basis.V
-    st = basis.s
-    Sd = torch.diag(st)
-    J = torch.cat([torch.cat([Vt, Vt], -1), torch.cat([Ut, -Ut], -1)], -2)
-    half = lam_f / 2 * I
-    M_printed = torch.cat([torch.cat([Sd, half], -1), torch.cat([half, -Sd], -1)], -2)
-    M_correct = torch.cat([torch.cat([Sd, -half], -1), torch.cat([-half, -Sd], -1)], -2)
-    steps.append(ProofStep("3.45", "F = 1/2 J [[S, lam/2],[lam/2, -S]] J^T", 0.5 * J @ M_printed @ J.mT, F,
-                           0.5 * J @ M_correct @ J.mT))
-    x_printed = (torch.sqrt(lam_f**2 + 4 * st**2) - 2 * st) / lam_f
-    a_printed = 1 / torch.sqrt(1 + x_printed**2)
-    Xd, Ad = torch.diag(x_printed), torch.diag(a_printed)
-    Kd = torch.diag(basis.kappa)
-    Lam = torch.block_diag(Kd, -Kd)
-    Rot = torch.cat([torch.cat([Ad, Xd @ Ad], -1), torch.cat([-Xd @ Ad, Ad], -1)], -2)
-    steps.append(ProofStep("3.48", "the 2x2 block matrix (3.46) = R diag(K, -K) R^T", Rot @ Lam @ Rot.mT, M_printed,
-                           None))
-    steps.append(ProofStep("3.48*", "(3.48)'s right-hand side diagonalises the corrected (3.46)", Rot @ Lam @ Rot.mT,
-                           M_correct))
-    x_349 = (torch.sqrt(lam_f**2 / 4 + st**2) - st) / lam_f
-    steps.append(ProofStep("3.49", "X = (sqrt(lam^2/4 + S^2) - S)/lam", torch.diag(x_349), torch.diag(basis.x)))
-    steps.append(ProofStep("3.50", "F = 1/2 J R Lam R J^T (no transpose on the second R)",
-                           0.5 * J @ Rot @ Lam @ Rot @ J.mT, F, 0.5 * J @ Rot @ Lam @ Rot.mT @ J.mT))
-    Am, Ap = torch.diag(basis.a_minus), torch.diag(basis.a_plus)
-    O = basis.O
-    steps.append(ProofStep("3.51", "F = O Lam O^T with O of (3.52)", O @ Lam @ O.mT, F))
-    steps.append(ProofStep("3.52", "O^T O = I", O.mT @ O, torch.eye(2 * n, dtype=F64, device=O.device)))
-    r2 = math.sqrt(2.0)
-    O_stmt = torch.cat([torch.cat([Vt @ Am, Vt @ Ap], -1), torch.cat([Ut @ Am, -Ut @ Ap], -1)], -2) / r2
-    steps.append(ProofStep("3.3.1(2)", "the statement's diagonalisation of F", O_stmt @ Lam @ O_stmt.mT, F,
-                           O @ Lam @ O.mT))
-    # --- statement 3 ---------------------------------------------------------------------------------------------
-    U, s, Vh = torch.linalg.svd(W2 @ W1)
-    V = Vh.mT
-    root = torch.hypot(lam, 2 * s)
-    S2, S1 = torch.diag(torch.sqrt((root + lam) / 2)), torch.diag(torch.sqrt(torch.clamp(root - lam, min=0) / 2))
-    R = W2.mT @ U @ torch.linalg.inv(S2)                      # W2 = U S2 R^T
-    Q0 = Q
-    OQ = O.mT @ Q0
-    steps.append(ProofStep("3.55", "Q(0) = [V S1 R^T; U S2 R^T]", torch.cat([V @ S1 @ R.mT, U @ S2 @ R.mT], -2), Q0))
-    steps.append(ProofStep("3.57", "O^T Q(0) expanded",
-                           torch.cat([Am @ Vt.mT @ V @ S1 + Ap @ Ut.mT @ U @ S2,
-                                      Ap @ Vt.mT @ V @ S1 - Am @ Ut.mT @ U @ S2], -2) @ R.mT / r2, OQ))
-    B, C = thesis_bc(W1, W2, X, Y)
-    B_printed = S2 @ Ut.mT @ Ut @ Ap + S1 @ V.mT @ Vt @ Am
-    steps.append(ProofStep("3.60", "O^T Q(0) = [B^T; -C^T] R^T / sqrt 2 with B as printed in (3.60)",
-                           torch.cat([B_printed.mT, -C.mT], -2) @ R.mT / r2, OQ,
-                           torch.cat([B.mT, -C.mT], -2) @ R.mT / r2))
-    eK = torch.diag(torch.exp(basis.kappa * u))
-    emK = torch.diag(torch.exp(-basis.kappa * u))
-    EtQ = torch.linalg.matrix_exp(F * u) @ Q0
-    steps.append(ProofStep("3.64", "e^{Ft} Q(0)", 0.5 * torch.cat([Vt @ Am @ eK @ B.mT - Vt @ Ap @ emK @ C.mT,
-                                                                     Ut @ Ap @ eK @ B.mT + Ut @ Am @ emK @ C.mT], -2)
-                           @ R.mT, EtQ))
-    Zhat = torch.cat([Vt @ (Am - Ap @ emK @ C.mT @ torch.linalg.inv(B).mT @ emK),
-                      Ut @ (Ap + Am @ emK @ C.mT @ torch.linalg.inv(B).mT @ emK)], -2)
-    steps.append(ProofStep("3.65", "e^{Ft} Q(0) = 1/2 Z B^T e^{Kt} R^T", 0.5 * Zhat @ B.mT @ eK @ R.mT, EtQ,
-                           0.5 * Zhat @ eK @ B.mT @ R.mT))
-    Fi = torch.linalg.inv(F)
-    EF = torch.linalg.matrix_exp(F * u)
-    steps.append(ProofStep("3.67", "e^{Ft} F^{-1} e^{Ft} = O e^{Lam t} Lam^{-1} O^T",
-                           O @ torch.diag(torch.exp(torch.diag(Lam) * u) / torch.diag(Lam)) @ O.mT, EF @ Fi @ EF,
-                           O @ torch.diag(torch.exp(2 * torch.diag(Lam) * u) / torch.diag(Lam)) @ O.mT))
-    bracket = R.mT @ (torch.eye(n, dtype=F64, device=W1.device) + 0.5 * Q0.mT @ (EF @ Fi @ EF - Fi) @ Q0) @ R
-    Ki = torch.diag(1 / basis.kappa)
-    e1, e2 = torch.diag(torch.exp(basis.kappa * u)), torch.diag(torch.exp(2 * basis.kappa * u))
-    m1, m2 = torch.diag(torch.exp(-basis.kappa * u)), torch.diag(torch.exp(-2 * basis.kappa * u))
-    steps.append(ProofStep("3.75", "the bracket of (3.66), expanded",
-                           I + 0.25 * (B @ e1 @ Ki @ B.mT - C @ m1 @ Ki @ C.mT) - (B @ Ki @ B.mT + C @ Ki @ C.mT), bracket,
-                           I + 0.25 * (B @ e2 @ Ki @ B.mT - C @ m2 @ Ki @ C.mT) - 0.25 * (B @ Ki @ B.mT - C @ Ki @ C.mT)))
-    steps.append(ProofStep("3.76", "the bracket of (3.66), collected",
-                           I + 0.25 * (B @ (e1 - I) @ Ki @ B.mT - C @ (m1 - I) @ Ki @ C.mT), bracket,
-                           I + 0.25 * (B @ (e2 - I) @ Ki @ B.mT - C @ (m2 - I) @ Ki @ C.mT)))
-    return steps
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The product W2 W1 on its own
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def product_velocity(W: torch.Tensor, sigma_yx: torch.Tensor, lam, tau: float = 1.0,
-                     hidden_dim: int | None = None) -> torch.Tensor:
-    r"""Return $\dot W$ for the network function $W = W_2W_1$ of $\lambda$-balanced weights, in terms of $W$ alone.
-
-    A closed ODE derived in this book (not in the thesis). From $W^\top W = K_1^2 + \lambda K_1$ with
-    $K_1 = W_1^\top W_1$ and $WW^\top = K_2^2 - \lambda K_2$ with $K_2 = W_2W_2^\top$ (balance),
-    $K_1 = \sqrt{W^\top W + \lambda^2/4} - \lambda/2$ and $K_2 = \sqrt{WW^\top + \lambda^2/4} + \lambda/2$ wherever
-    these roots are the right branch; $\tau\dot W = (\Sigma - W)K_1 + K_2(\Sigma - W)$ then gives
-
-    $$\tau \dot W = (\Sigma - W)\sqrt{W^\top W + \tfrac{\lambda^2}{4}I} + \sqrt{WW^\top + \tfrac{\lambda^2}{4}I}\,
-      (\Sigma - W) - 2\mu^+\big(\Pi_{\rm out}\Sigma\,[N_o > N_i] + \Sigma\Pi_{\rm in}\,[N_i > N_o]\big),$$
-
-    with $\mu^+ = \max(0, \operatorname{sgn}(N_o - N_i)\lambda/2)$ and $\Pi_{\rm out} = I - WW^+$, $\Pi_{\rm in} =
-    I - W^+W$ the projectors onto the null spaces of $W^\top$ and $W$. In equal dimensions the last term vanishes
-    and $\dot W$ depends on $\lambda$ only through $\lambda^2$. Valid for $N_h = \min(N_i, N_o)$ and $W$ of rank
-    $N_h$; with a wider hidden layer $W$ does not determine $K_1$, $K_2$ (no closed ODE), so ``hidden_dim`` must be
-    $\min(N_i, N_o)$ (the default).
-
-    ``W``: ``(..., N_o, N_i)``; ``sigma_yx``: ``(N_o, N_i)`` or broadcastable; ``lam``: $\lambda$; returns
-    ``(..., N_o, N_i)``.
-    """
-    W = as_float_tensor(W, "W", dtype=F64)
-    S = _check_sigma(sigma_yx).to(W)
-    lam = check_real(lam, "lam")
-    tau = _positive(tau, "tau")
-    n_out, n_in = W.shape[-2:]
-    k = min(n_in, n_out)
-    if hidden_dim is not None and check_positive_int(hidden_dim, "hidden_dim") != k:
-        raise ValueError(f"hidden_dim: the product obeys a closed ODE only for N_h = min(N_i, N_o) = {k}, got {hidden_dim}")
-    E = S - W
-    quarter = lam**2 / 4
-    v = E @ _sym_sqrt(W.mT @ W, quarter) + _sym_sqrt(W @ W.mT, quarter) @ E
-    mu_plus = max(0.0, math.copysign(1.0, n_out - n_in) * lam / 2) if n_out != n_in else 0.0
-    if mu_plus > 0:
-        pinv = torch.linalg.pinv(W)
-        if n_out > n_in:
-            v = v - 2 * mu_plus * (torch.eye(n_out, dtype=F64, device=W.device) - W @ pinv) @ S
-        else:
-            v = v - 2 * mu_plus * S @ (torch.eye(n_in, dtype=F64, device=W.device) - pinv @ W)
-    return v / tau
-
-
-def integrate_product(W0: torch.Tensor, X, Y, lam, t, tau: float = 1.0, rtol: float = 1e-12, atol: float = 1e-12,
-                      method: str = "DOP853", hidden_dim: int | None = None) -> torch.Tensor:
-    r"""Integrate the closed product ODE of :func:`product_velocity` from $W(0)$ with ``scipy.integrate.solve_ivp``.
-
-    A third, independent check of :func:`qqt` (and of :func:`linear_lens.gradient_flow.integrate`): it never forms
-    the weights. ``W0``: $W_2(0)W_1(0)$ ``(N_o, N_i)``; ``X``, ``Y``: the task (whitened); ``lam``: $\lambda$ of the
-    weights; ``t``: ``(T,)`` non-decreasing times $\ge 0$. Returns ``(T, N_o, N_i)`` float64.
-    """
-    W0 = as_float_tensor(W0, "W0", dtype=F64)
-    if W0.ndim != 2:
-        raise ValueError(f"W0: expected a single (N_o, N_i) matrix, got shape {tuple(W0.shape)}")
-    S = _sigma_of(X, Y).to(W0)
-    if S.shape != W0.shape:
-        raise ValueError(f"W0: expected shape {tuple(S.shape)} (N_o, N_i) of the task, got {tuple(W0.shape)}")
-    times = as_float_tensor(t, "t", dtype=F64).reshape(-1).cpu().numpy()
-    if times.size == 0 or times.min() < 0 or np.any(np.diff(times) < 0):
-        raise ValueError("t: times must be non-negative and non-decreasing")
-    lam = check_real(lam, "lam")
-    shape = tuple(W0.shape)
-
-    def rhs(_, y):
-        Wt = torch.from_numpy(y.reshape(shape))
-        return product_velocity(Wt, S.cpu(), lam, tau, hidden_dim).numpy().ravel()
-
-    y0 = W0.detach().cpu().numpy().ravel()
-    if times[-1] == 0:
-        return W0.expand(len(times), *shape).clone()
-    sol = solve_ivp(rhs, (0.0, float(times[-1])), y0, method=method, t_eval=times, rtol=rtol, atol=atol)
-    if not sol.success:
-        raise ValueError(f"t: the ODE solver failed before t = {times[-1]}: {sol.message}")
-    return torch.as_tensor(sol.y.T.reshape(len(times), *shape), dtype=F64).to(W0.device)
-
-
-def product_loss(W: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    r"""Return $\lVert WX - Y\rVert_F^2/(2P)$ for network functions $W$ ``(..., N_o, N_i)`` (eq. 2.3 of Anguita, 2024)."""
-    W = as_float_tensor(W, "W")
-    X = as_float_tensor(X, "X").to(W)
-    Y = as_float_tensor(Y, "Y").to(W)
-    return (W @ X - Y).pow(2).sum((-2, -1)) / (2 * X.shape[1])
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Gradient descent against the exact flow (Figs. 3.4-3.6)
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def descent_deviation(n: int, lams, lrs, trials: int, steps: int = 200, sigma: float = 1.0,
-                      n_samples: int | None = None, generator: torch.Generator | None = None,
-                      chunk: int = 50) -> dict[str, torch.Tensor]:
-    r"""The accuracy experiment of Section 3.3 (Figs. 3.4-3.6 of Anguita, 2024): gradient descent against the exact flow.
-
-    For each of ``trials`` trials, draw a whitened task with $N_i = N_o = n$ and $P = 2n$ samples
-    (:func:`linear_lens.tasks.random_regression_task`) and, for each configuration $(\lambda_c, \eta_c)$, $\lambda_c$-
-    balanced weights of width $n$ by Algorithm 1 (:func:`linear_lens.balanced.lambda_balanced_init`, standard deviation
-    ``sigma``; the same Gaussian draw for every configuration of a trial). Train by full-batch gradient descent for
-    ``steps`` steps and record the loss $L_k$ before each step, as the authors' code does; evaluate the exact loss
-    $L(t_k)$ at $t_k = k\eta_c$ (:func:`qqt_sigma`, $\tau = 1$). The *average deviation* of a trial is
-    $\frac{1}{K}\sum_k (L(t_k) - L_k)/L_k$ (signed, as in the authors' ``loss_difference``); its absolute version
-    $\frac1K\sum_k |L(t_k) - L_k|/L_k$ is returned too.
-
-    ``lams``, ``lrs``: equal-length sequences of configurations (use a repeated value to vary one of them);
-    ``chunk``: time steps per batch of the exact solution (memory). Gradient descent runs for all trials and
-    configurations as one batch. Returns a dict with ``deviation`` and ``abs_deviation`` ``(C, trials)``,
-    ``lams`` and ``lrs`` ``(C,)``, ``top_rate`` ``(C, trials)``: the largest eigenvalue $\kappa_{\max}$ of $F$, the
-    fastest rate of the flow near its end, and ``weight_scale`` ``(C, trials)``: $\lVert W_1(0)\rVert_2^2 +
-    \lVert W_2(0)\rVert_2^2$, the scale of the loss's Hessian at the start, which sets the error of one step.
-    """
-    from linear_lens import balanced, tasks
-
-    n = check_positive_int(n, "n")
-    trials = check_positive_int(trials, "trials")
-    steps = check_positive_int(steps, "steps")
-    chunk = check_positive_int(chunk, "chunk")
-    lams = [check_real(v, "lams") for v in lams]
-    lrs = [_positive(v, "lrs") for v in lrs]
-    if len(lams) != len(lrs) or not lams:
-        raise ValueError(f"lams, lrs: expected two non-empty sequences of equal length, got {len(lams)} and {len(lrs)}")
-    n_samples = 2 * n if n_samples is None else check_positive_int(n_samples, "n_samples")
-    seeds = torch.randint(0, 2**62, (trials,), generator=generator).tolist()
-    sig, syy, W1s, W2s = [], [], [], []
-    for seed in seeds:                                      # drawing only; the computation below is batched
-        g = torch.Generator().manual_seed(int(seed))
-        X, Y = tasks.random_regression_task(n, n, n_samples, generator=g)
-        sig.append(Y @ X.T / n_samples)
-        syy.append((Y * Y).sum() / n_samples)
-        # Algorithm 1 draws Gaussians, keeps the product's SVD and a Haar R; with one draw for every lambda it is
-        # the same product factored for each lambda (balanced.balanced_factors)
-        W1_0, W2_0 = balanced.lambda_balanced_init(0.0, n, n, n, sigma, g)
-        U, _, _ = torch.linalg.svd(W2_0 @ W1_0)
-        R = W2_0.T @ U / torch.linalg.svdvals(W2_0)[None, :]            # W2_0 = U S^(1/2) R^T at lambda = 0
-        pairs = [balanced.balanced_factors(W2_0 @ W1_0, lam, n, R=R) for lam in lams]
-        W1s.append(torch.stack([p[0] for p in pairs]))
-        W2s.append(torch.stack([p[1] for p in pairs]))
-    S = torch.stack(sig)[None]                               # (1, trials, n, n)
-    syy = torch.stack(syy)[None]                             # (1, trials)
-    W1 = torch.stack(W1s, dim=1)                             # (C, trials, n, n)
-    W2 = torch.stack(W2s, dim=1)
-    losses = torch.as_tensor(_descent_losses(W1.numpy(), W2.numpy(), S.numpy(), syy.numpy(), np.asarray(lrs), steps))
-    # the exact flow at t_k = k eta
-    exact = torch.empty_like(losses)
-    form = _stable_form(W1, W2, S, 1e-8, 1e-10)
-    k_all = torch.arange(steps, dtype=F64)
-    for start in range(0, steps, chunk):
-        ks = k_all[start:start + chunk]
-        times = (ks[:, None, None] * torch.tensor(lrs, dtype=F64)[None, :, None]).expand(-1, -1, trials)
-        G = _stable_factor(form, times, square_root=False)
-        with single_thread():
-            Wp = G[..., n:, :] @ G[..., :n, :].mT
-        exact[start:start + chunk] = 0.5 * (Wp.pow(2).sum((-2, -1)) - 2 * (Wp * S).sum((-2, -1)) + syy)
-    rel = (exact - losses) / losses
-    basis = riccati_eigenbasis(S[0], torch.tensor(lams, dtype=F64)[:, None])
-    scale = torch.linalg.matrix_norm(W1, 2) ** 2 + torch.linalg.matrix_norm(W2, 2) ** 2
-    return {
-        "deviation": rel.mean(0),
-        "abs_deviation": rel.abs().mean(0),
-        "lams": torch.tensor(lams, dtype=F64),
-        "lrs": torch.tensor(lrs, dtype=F64),
-        "top_rate": basis.kappa.amax(-1),
-        "weight_scale": scale,
-    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1034,22 +519,6 @@ def _stable_factor(f: _StableForm, u: torch.Tensor, square_root: bool = True) ->
         return f.O @ H.mT                                    # (T, ..., n, r)
 
 
-def _descent_losses(A: np.ndarray, B: np.ndarray, S: np.ndarray, syy: np.ndarray, lrs: np.ndarray,
-                    steps: int) -> np.ndarray:
-    """Full-batch gradient descent on whitened tasks, batched over (configuration, trial); the loss before each step.
-
-    NumPy rather than torch: its stacked matmul of many small matrices is several times faster on a CPU.
-    """
-    eta = lrs[:, None, None, None]
-    losses = np.empty((steps,) + A.shape[:-2])
-    A, B = A.copy(), B.copy()
-    for step in range(steps):
-        W = B @ A
-        losses[step] = 0.5 * ((W * W).sum((-2, -1)) - 2 * (W * S).sum((-2, -1)) + syy)
-        err = S - W
-        A, B = A + eta * (np.swapaxes(B, -1, -2) @ err), B + eta * (err @ np.swapaxes(A, -1, -2))
-    return losses
-
 
 def _check_rank_at_zero(lam, W1, W2, k) -> None:
     """At lambda = 0 the flow keeps rank(W1) = rank(W2 W1): a rank-deficient product never reaches a full-rank task."""
@@ -1083,32 +552,3 @@ def _raise_singular(ratio, lam, W1, W2, S, rcond) -> None:
                     "a saddle, and for small |lambda| it escapes only after a time of order log(1/|lambda|): use "
                     "gradient_flow.integrate, or pass a smaller rcond and accept about 1e-16/ratio relative error")
     raise ValueError(msg)
-
-
-def _prepare_reference(t, W1, W2, X, Y, tau):
-    """Checks shared by the reference forms: balance, whitening, shapes; returns float64 tensors and lambda."""
-    W1, W2 = _check_pair(W1, W2)
-    W1, W2 = W1.to(F64), W2.to(F64)
-    X = as_float_tensor(X, "X", dtype=F64).to(W1.device)
-    Y = as_float_tensor(Y, "Y", dtype=F64).to(W1.device)
-    S = _sigma_of(X, Y)
-    if S.shape != (W2.shape[-2], W1.shape[-1]):
-        raise ValueError(f"X, Y: the task has shape (N_o, N_i) = {tuple(S.shape)}, the weights "
-                         f"({W2.shape[-2]}, {W1.shape[-1]})")
-    _check_whitened(X, 1e-8)
-    tau = _positive(tau, "tau")
-    lam, err = balance_coefficient(W1, W2)
-    if float(err.max()) > 1e-8:
-        raise ValueError(f"W1, W2: the weights are not lambda-balanced (relative balance error {float(err.max()):.2e})")
-    times = as_float_tensor(t, "t", dtype=F64).to(W1.device)
-    scalar = times.ndim == 0
-    times = times.reshape(-1)
-    if bool((times < 0).any()):
-        raise ValueError("t: times must be non-negative")
-    return W1, W2, S, lam, times, scalar
-
-
-def _sym_sqrt(A: torch.Tensor, shift: float) -> torch.Tensor:
-    """sqrt(A + shift I) for symmetric positive semi-definite A (eigenvalues clamped at 0)."""
-    ev, vec = torch.linalg.eigh(A)
-    return (vec * torch.sqrt(ev.clamp(min=0) + shift)[..., None, :]) @ vec.mT
