@@ -343,6 +343,22 @@ CASES = [
      r"^W1, W2: expected single matrices \(N_h, N_i\) and \(N_o, N_h\), got"),
     ('nl n_record', lambda: nonlinear.fitted_lambda_training(W1, W2, X, Y, "relu", [0.1], 1.0, 0),
      r"^n_record: expected a positive integer, got 0"),
+    ('nl loss act', lambda: nonlinear.nonlinear_loss(W1, W2, X, Y, "gelu"),
+     r"^activation: expected one of linear, relu, tanh; got 'gelu'"),
+    ('nl loss shapes', lambda: nonlinear.nonlinear_loss(W1, W2, X[:2], Y, "relu"),
+     r"^W1, W2, X, Y: shapes \(3, 3\), \(3, 3\), \(2, 10\), \(3, 10\) do not chain as W2 sigma\(W1 X\) ~ Y"),
+    ('nl grad shapes', lambda: nonlinear.nonlinear_gradients(W1[:2], W2, X, Y, "relu"),
+     r"^W1, W2, X, Y: shapes \(2, 3\), \(3, 3\), \(3, 10\), \(3, 10\) do not chain"),
+    ('nl rate act', lambda: nonlinear.neuron_balance_rate(W1, W2, X, Y, "softplus"),
+     r"^activation: expected one of linear, relu, tanh; got 'softplus'"),
+    ('nl flow t', lambda: nonlinear.integrate_nonlinear(W1, W2, X, Y, "tanh", [1.0, 0.5]),
+     r"^t: times must be non-negative and non-decreasing"),
+    ('nl sequence lr', lambda: nonlinear.nonlinear_sequence(W1, W2, X[None], Y[None], "relu", -0.1, 2),
+     r"^lr: learning rates must be positive"),
+    ('nl sequence steps', lambda: nonlinear.nonlinear_sequence(W1, W2, X[None], Y[None], "relu", 0.1, 0),
+     r"^steps: expected a positive integer, got 0"),
+    ('nl experiment trials', lambda: nonlinear.balance_experiment([1.0], ["relu"], 0, steps=2),
+     r"^trials: expected a positive integer, got 0"),
 ]
 
 

@@ -29,7 +29,10 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.representations`: $\\lambda$ and the lazy and rich regimes: singular values, representations and
   NTK movement as functions of $\\lambda$ (Anguita, Section 4.1).
 - :mod:`linear_lens.shallow`: the shallow network and the large-$\\lambda$ limit of deep dynamics (Anguita, Section 4.2).
-- :mod:`linear_lens.nonlinear`: ReLU and Tanh two-layer networks trained by gradient descent, and their fitted $\\lambda$.
+- :mod:`linear_lens.continual`: sequences of tasks learnt one after another, exactly and by gradient descent, and
+  forgetting (Anguita, Section 4.4).
+- :mod:`linear_lens.nonlinear`: ReLU and Tanh two-layer networks: what moves their balance, their fitted $\\lambda$,
+  and the experiment of Fig. 4.8 (Anguita, Section 4.5).
 - :mod:`linear_lens.dmft`: dynamic mean-field theory of the random recurrent network $\\dot x = -x + J\\phi(x)$ (Clark).
 - :mod:`linear_lens.rnn`: its couplings, batched RK4 simulation (with the largest Lyapunov exponent), and estimators of
   covariances, spectra and autocorrelations.
