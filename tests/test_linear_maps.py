@@ -1,4 +1,7 @@
-"""Tests for linear_maps: the factorisations of Appendix B of Drgona et al. (2020) and what their spectra promise."""
+"""Tests for linear_maps: the factorisations of Appendix B of Drgona et al. (2020), as printed and as slim builds them.
+
+What their spectra promise is tested in test_spectral_promises.py, the layers in test_constrained_layers.py.
+"""
 
 import math
 
@@ -10,10 +13,10 @@ from hypothesis import strategies as st
 
 from linear_lens.sampling import haar_orthogonal
 from linear_lens import linear_maps as lm
+from linear_lens import spectral_promises as sp
 
 F64 = torch.float64
 RANGES = [(-1.5, -1.1), (0.0, 1.0), (0.99, 1.0), (0.99, 1.01), (0.99, 1.1), (1.0, 1.01), (1.1, 1.5)]  # Appendix D
-TOL = 1e-10
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +30,6 @@ def one_thread():
 
 def gen(seed):
     return torch.Generator().manual_seed(seed)
-
-
-def lam_pair(lo=-2.0, hi=2.0):
-    return st.tuples(st.floats(lo, hi), st.floats(0.0, 1.5)).map(lambda t: (t[0], t[0] + t[1]))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -109,51 +108,6 @@ def test_gershgorin_two_by_two_has_zero_gradient(real, generator):
     assert float(M.grad.abs().max()) == 0.0, f"gradient {M.grad}"
 
 
-def test_gershgorin_discs_known():
-    W = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 0.0], [1.0, 1.0, -1.0]], dtype=F64)
-    c, r = lm.gershgorin_discs(W)
-    torch.testing.assert_close(c, torch.tensor([1.0, 3.0, -1.0], dtype=F64), atol=0, rtol=0)
-    torch.testing.assert_close(r, torch.tensor([2.5, 0.0, 2.0], dtype=F64), atol=0, rtol=0)
-
-
-def test_excess_functions_known():
-    z = torch.tensor([0.5 + 0j, 2.0 + 0j, 0.0 + 3j, 1.0 + 0j], dtype=torch.complex128)
-    torch.testing.assert_close(lm.annulus_excess(z, 1.0, 2.0), torch.tensor([0.5, 0.0, 1.0, 0.0], dtype=F64))
-    torch.testing.assert_close(lm.annulus_excess(z, 0.0, 1.0, centre=1.0),
-                               torch.tensor([0.0, 0.0, math.sqrt(10) - 1, 0.0], dtype=F64))
-    torch.testing.assert_close(lm.interval_excess(z, 0.0, 1.0), torch.tensor([0.0, 1.0, 3.0, 0.0], dtype=F64))
-    torch.testing.assert_close(lm.interval_excess(torch.tensor([-1.0, 0.3]), 0.0, 1.0), torch.tensor([1.0, 0.0]))
-
-
-def test_guaranteed_regions_known():
-    assert lm.guaranteed_region("gershgorin_complex", 0.0, 1.0) == lm.Region("annulus", centre=0.5, r_out=0.5)
-    assert lm.guaranteed_region("gershgorin_real", 0.99, 1.1) == lm.Region("segment", lo=0.99, hi=1.1)
-    assert lm.guaranteed_region("spectral_svd", -1.5, -1.1) == lm.Region("annulus", r_in=1.1, r_out=1.5)
-    assert lm.guaranteed_region("spectral_svd", -0.5, 1.0) == lm.Region("annulus", r_in=0.0, r_out=1.0)
-    z = torch.tensor([0.5 + 0.6j, 2.0 + 0j], dtype=torch.complex128)
-    torch.testing.assert_close(lm.Region("segment", lo=0.0, hi=1.0).excess(z), torch.tensor([0.6, 1.0], dtype=F64))
-
-
-def test_stability_verdict_known():
-    t = lambda *v: torch.tensor(v, dtype=F64)  # noqa: E731
-    assert lm.stability_verdict(t(0.2, 0.9)) == "asymptotically stable (ρ < 1)"
-    assert lm.stability_verdict(t(1.0, 1.0 + 1e-15)) == "marginal (ρ = 1)"
-    assert lm.stability_verdict(t(0.5, 1.0)) == "stable (ρ ≤ 1)"
-    assert lm.stability_verdict(t(1.1, 2.0)) == "unstable (ρ > 1)"
-    assert lm.stability_verdict(t(0.5, 1.5)) == "mixed (ρ on both sides of 1)"
-    rho = torch.linalg.eigvals(lm.perron_frobenius(5, 1.0, 1.0, batch=50, generator=gen(0))).abs().amax(-1)
-    assert lm.stability_verdict(rho) == "marginal (ρ = 1)", "row-stochastic weights have rho = 1"
-
-
-def test_sample_and_clouds_shapes(generator):
-    for name in lm.FACTORISATIONS:
-        assert lm.sample(name, 5, 0.0, 1.0, draws=3, generator=generator).shape == (3, 5, 5), name
-    clouds = lm.eigenvalue_clouds(["gershgorin_real", "spectral_svd"], [(0.0, 1.0), (1.1, 1.5)], 4, 6, generator)
-    assert clouds.shape == (2, 2, 6, 4) and clouds.dtype == torch.complex128
-    assert float(clouds[0].imag.abs().max()) < 1e-12, "real Gershgorin clouds are real"
-    assert float(lm.worst_excess("gershgorin_complex", [2, 5], 0.0, 1.0, draws=20, generator=generator).max()) < 1e-12
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Against independent computations
 # --------------------------------------------------------------------------------------------------------------
@@ -193,40 +147,6 @@ def test_gradients_match_finite_differences(which, generator):
     assert ok, f"{which}: autograd disagrees with finite differences"
 
 
-def test_perron_frobenius_theorem_by_brute_force(generator):
-    """Min row sum <= Perron root <= max row sum for nonnegative matrices, and the root is a real eigenvalue."""
-    P = torch.rand(400, 7, 7, generator=generator, dtype=F64) ** 3
-    eig = torch.linalg.eigvals(P)
-    rho = eig.abs().amax(-1)
-    rows = P.sum(-1)
-    assert bool((rows.amin(-1) <= rho + TOL).all() and (rho <= rows.amax(-1) + TOL).all()), "row-sum bounds fail"
-    assert float((eig.real.amax(-1) - rho).abs().max()) < 1e-10, "the Perron root is a real eigenvalue"
-
-
-@pytest.mark.parametrize("lam_min, lam_max", [(0.0, 1.0), (0.99, 1.1), (1.1, 1.5), (1.0, 1.0), (-1.5, -1.1)])
-def test_perron_frobenius_promise(lam_min, lam_max, generator):
-    for n in (2, 5, 16, 64):
-        W = lm.perron_frobenius(n, lam_min, lam_max, batch=100, generator=generator)
-        ex = lm.promise_excess("perron_frobenius", W, lam_min, lam_max)
-        assert float(ex.max()) < 1e-10, f"n={n}, ({lam_min}, {lam_max}): excess {float(ex.max())}"
-
-
-def test_perron_frobenius_other_eigenvalues_leave_the_interval(generator):
-    """Errata E04.1: only the Perron root is in [lam_min, lam_max]; the others are anywhere in |z| <= rho."""
-    W = lm.perron_frobenius(8, 0.99, 1.1, batch=100, generator=generator)
-    eig = torch.linalg.eigvals(W)
-    outside = lm.interval_excess(eig, 0.99, 1.1) > 1e-3
-    assert float(outside.double().mean()) > 0.5, "most non-Perron eigenvalues should lie far outside the interval"
-    rho = eig.abs().amax(-1, keepdim=True)
-    assert float((eig.abs() - rho).max()) <= 1e-12, "all eigenvalues in the disc |z| <= rho"
-
-
-def test_perron_frobenius_mixed_signs_break_the_promise(generator):
-    W = lm.perron_frobenius(4, -1.0, 1.0, batch=500, generator=generator)
-    ex = lm.promise_excess("perron_frobenius", W, -1.0, 1.0)
-    assert float(ex.max()) > 0.1, f"with lam_min < 0 < lam_max the dominant eigenvalue leaves the interval: {ex.max()}"
-
-
 def test_hamiltonian_spectrum_is_imaginary_singular_values(generator):
     A = torch.randn(20, 3, 5, generator=generator, dtype=F64)
     W = lm.hamiltonian_weight(A)
@@ -257,48 +177,6 @@ def test_skew_symmetric_spectrum_on_the_line(generator):
     torch.testing.assert_close(rho, expected, atol=1e-12, rtol=0, msg="rho = sqrt(gamma^2 + ||K||_2^2)")
 
 
-def test_gershgorin_theorem_by_brute_force(generator):
-    W = torch.randn(300, 6, 6, generator=generator, dtype=F64)
-    c, r = lm.gershgorin_discs(W)
-    eig = torch.linalg.eigvals(W)
-    inside = ((eig.unsqueeze(-1) - c.unsqueeze(-2)).abs() <= r.unsqueeze(-2) + 1e-12).any(-1)
-    assert bool(inside.all()), "every eigenvalue lies in the union of the row discs"
-
-
-@pytest.mark.parametrize("real", [True, False])
-def test_gershgorin_row_discs_are_exact(real, generator):
-    W = lm.gershgorin(10, 0.99, 1.1, real=real, batch=20, generator=generator)
-    c, r = lm.gershgorin_discs(W)
-    torch.testing.assert_close(c, torch.full_like(c, 1.045), atol=1e-15, rtol=0)
-    torch.testing.assert_close(r, torch.full_like(r, 0.055), atol=1e-14, rtol=0)
-
-
-def test_gershgorin_column_normalisation_as_printed(generator):
-    """Errata E04.6: with s_j a column sum the row discs exceed r, but the eigenvalues stay in the disc."""
-    M = torch.rand(300, 8, 8, generator=generator, dtype=F64)
-    W = lm.gershgorin_weight(M, 0.0, 1.0, real=False, normalise="column")
-    _, radii = lm.gershgorin_discs(W)
-    assert float(radii.max()) > 0.6, f"some row disc is wider than r = 0.5: {float(radii.max())}"
-    eig = torch.linalg.eigvals(W)
-    assert float(lm.annulus_excess(eig, 0.0, 0.5, 0.5).max()) < 1e-12, "eigenvalues still within |z - 0.5| <= 0.5"
-    assert float((eig.real.amax(-1) - 1.0).abs().max()) < 1e-12, "lam_max = centre + r is always an eigenvalue"
-
-
-def test_sampler_equals_module_weight():
-    pairs = [
-        (lm.perron_frobenius(5, 0.0, 1.0, generator=gen(3)), lm.PerronFrobeniusLinear(5, 0.0, 1.0, generator=gen(3))),
-        (lm.spectral_svd(5, 0.5, 1.0, generator=gen(3)), lm.SpectralLinear(5, 0.5, 1.0, generator=gen(3))),
-        (lm.skew_symmetric(5, 0.2, generator=gen(3)), lm.SkewSymmetricLinear(5, 0.2, generator=gen(3))),
-        (lm.hamiltonian(5, generator=gen(3)), lm.HamiltonianLinear(5, generator=gen(3))),
-        (lm.gershgorin(5, 0.0, 1.0, real=False, generator=gen(3)),
-         lm.GershgorinLinear(5, 0.0, 1.0, real=False, generator=gen(3))),
-    ]
-    for W, layer in pairs:
-        torch.testing.assert_close(W, layer.weight.detach(), atol=0, rtol=0, msg=type(layer).__name__)
-        x = torch.randn(7, 5, generator=gen(4), dtype=F64)
-        torch.testing.assert_close(layer(x), x @ W.T, atol=1e-14, rtol=0, msg=f"{type(layer).__name__}.forward")
-
-
 def test_sampler_dtype_and_shape():
     W = lm.gershgorin(4, 0.0, 1.0, batch=(2, 3), generator=gen(0), dtype=torch.float32)
     assert W.shape == (2, 3, 4, 4) and W.dtype == torch.float32
@@ -308,34 +186,6 @@ def test_sampler_dtype_and_shape():
 # --------------------------------------------------------------------------------------------------------------
 # Special cases and property tests over many seeds and sizes
 # --------------------------------------------------------------------------------------------------------------
-
-
-@given(n=st.integers(2, 64), lams=lam_pair(0.0, 2.0), seed=st.integers(0, 2**31 - 1))
-def test_perron_frobenius_property(n, lams, seed):
-    W = lm.perron_frobenius(n, *lams, batch=8, generator=gen(seed))
-    assert bool((W >= 0).all()), "lam_min >= 0 gives a nonnegative matrix"
-    ex = float(lm.promise_excess("perron_frobenius", W, *lams).max())
-    assert ex < 1e-9, f"n={n}, lams={lams}: Perron root outside [lam_min, lam_max] by {ex}"
-
-
-@given(n=st.integers(2, 64), lams=lam_pair(), seed=st.integers(0, 2**31 - 1))
-def test_spectral_property(n, lams, seed):
-    W = lm.spectral_svd(n, *lams, batch=8, generator=gen(seed))
-    ex = float(lm.promise_excess("spectral_svd", W, *lams).max())
-    assert ex < 1e-9, f"n={n}, lams={lams}: singular values or |eigenvalues| outside the annulus by {ex}"
-
-
-@given(n=st.integers(2, 64), lams=lam_pair(), seed=st.integers(0, 2**31 - 1), real=st.booleans())
-def test_gershgorin_property(n, lams, seed, real):
-    W = lm.gershgorin(n, *lams, real=real, batch=8, generator=gen(seed))
-    name = "gershgorin_real" if real else "gershgorin_complex"
-    ex = float(lm.promise_excess(name, W, *lams).max())
-    assert ex < 1e-9, f"n={n}, lams={lams}, real={real}: eigenvalues outside the promised set by {ex}"
-    if real:
-        eig = torch.linalg.eigvals(W)
-        top = eig.real.amax(-1)
-        torch.testing.assert_close(top, torch.full_like(top, lams[1]), atol=1e-9, rtol=0,
-                                   msg="nonnegative entries: lam_max itself is an eigenvalue")
 
 
 @given(n=st.integers(2, 64), gamma=st.floats(-2.0, 2.0), seed=st.integers(0, 2**31 - 1))
@@ -356,67 +206,6 @@ def test_spectral_negative_range_equals_positive_range(generator):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Training keeps the constraint
-# --------------------------------------------------------------------------------------------------------------
-
-
-def test_trained_layers_keep_their_constraint():
-    n = 6
-    target = 2.0 * torch.randn(n, n, generator=gen(9), dtype=F64) / n**0.5
-    layers = {
-        "perron_frobenius": lm.PerronFrobeniusLinear(n, 0.0, 1.0, generator=gen(1)),
-        "gershgorin_complex": lm.GershgorinLinear(n, 0.0, 1.0, real=False, generator=gen(1)),
-        "gershgorin_real": lm.GershgorinLinear(n, 0.0, 1.0, real=True, generator=gen(1)),
-    }
-    for name, layer in layers.items():
-        hist = lm.fit_linear(layer, target, steps=60, lr=0.05, generator=gen(2))
-        assert float(hist[-1]) < float(hist[0]), f"{name}: training did not reduce the loss"
-        ex = float(lm.promise_excess(name, layer.weight.detach(), 0.0, 1.0))
-        assert ex < 1e-10, f"{name}: trained weight leaves the promised set by {ex}"
-    skew = lm.SkewSymmetricLinear(n, 0.3, generator=gen(1))
-    lm.fit_linear(skew, target, steps=60, lr=0.05, generator=gen(2))
-    eig = torch.linalg.eigvals(skew.weight.detach())
-    assert float((eig.real + 0.3).abs().max()) < 1e-12, "trained skew-symmetric weight keeps Re lambda = -gamma"
-
-
-def test_trained_spectral_layer_obeys_the_factor_bound():
-    """Errata E04.3: with U, V only regularised the singular values are bounded up to sigma(U) sigma(V)."""
-    n = 6
-    target = 3.0 * torch.randn(n, n, generator=gen(9), dtype=F64) / n**0.5
-    layer = lm.SpectralLinear(n, 0.0, 1.0, generator=gen(1))
-    lm.fit_linear(layer, target, steps=80, lr=0.05, reg_weight=0.1, generator=gen(2))
-    U, V = layer.U.detach(), layer.V.detach()
-    sig = 1.0 - torch.sigmoid(layer.s.detach())
-    sv = torch.linalg.svdvals(layer.weight.detach())
-    sU, sV = torch.linalg.svdvals(U), torch.linalg.svdvals(V)
-    assert float(sv.max()) <= float(sU.max() * sV.max() * sig.max()) + 1e-12, "upper factor bound"
-    assert float(sv.min()) >= float(sU.min() * sV.min() * sig.min()) - 1e-12, "lower factor bound"
-    assert float(sv.max()) > 1.0, f"the soft constraint lets the largest singular value exceed lam_max: {sv.max()}"
-
-
-def test_fit_linear_restores_the_thread_count():
-    before = torch.get_num_threads()  # 1 under the module fixture; set 2 to see it restored
-    torch.set_num_threads(2)
-    lm.fit_linear(lm.GershgorinLinear(3, 0.0, 1.0, generator=gen(0)), torch.eye(3, dtype=F64), steps=2)
-    assert torch.get_num_threads() == 2, "fit_linear must restore the caller's thread count"
-    torch.set_num_threads(before)
-
-
-@given(n=st.integers(2, 64), lams=lam_pair(-2.0, 0.0), seed=st.integers(0, 2**31 - 1))
-def test_perron_frobenius_property_nonpositive_ranges(n, lams, seed):
-    lo, hi = lams[0] - 1.5, lams[1] - 1.5  # a range inside [-3.5, 0]
-    hi = min(hi, 0.0)
-    lo = min(lo, hi)
-    W = lm.perron_frobenius(n, lo, hi, batch=8, generator=gen(seed))
-    ex = float(lm.promise_excess("perron_frobenius", W, lo, hi).max())
-    assert ex < 1e-9, f"n={n}, ({lo}, {hi}): the dominant eigenvalue of -W's mirror left the interval by {ex}"
-
-
-def test_regulariser_is_zero_for_hard_constraints():
-    assert float(lm.GershgorinLinear(3, 0.0, 1.0, generator=gen(0)).regulariser()) == 0.0
-
-
-# --------------------------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------------------------
 
@@ -425,11 +214,7 @@ def test_regulariser_is_zero_for_hard_constraints():
     lambda: lm.perron_frobenius(3, 1.0, 0.5),
     lambda: lm.spectral_svd(3, 1.0, 0.5),
     lambda: lm.gershgorin(3, 1.0, 0.5),
-    lambda: lm.PerronFrobeniusLinear(3, 1.0, 0.5),
-    lambda: lm.SpectralLinear(3, 1.0, 0.5),
-    lambda: lm.GershgorinLinear(3, 1.0, 0.5),
     lambda: lm.gershgorin_weight(torch.zeros(3, 3), 1.0, 0.5),
-    lambda: lm.promise_excess("spectral_svd", torch.eye(2), 1.0, 0.5),
 ])
 def test_lam_min_above_lam_max_raises(call):
     with pytest.raises(ValueError, match=r"^lam_min: must not exceed lam_max"):
@@ -443,11 +228,7 @@ def test_lam_min_above_lam_max_raises(call):
     (lambda: lm.spectral_weight(torch.eye(2), torch.zeros(3), torch.eye(2), 0, 1), "s"),
     (lambda: lm.skew_symmetric_weight(torch.zeros(2, 3)), "L"),
     (lambda: lm.gershgorin_weight(torch.zeros(4), 0, 1), "M"),
-    (lambda: lm.gershgorin_discs(torch.zeros(2, 3)), "W"),
-    (lambda: lm.promise_excess("gershgorin_real", torch.zeros(3, 2), 0, 1), "W"),
     (lambda: lm.hamiltonian_weight(torch.zeros(3)), "A"),
-    (lambda: lm.fit_linear(lm.GershgorinLinear(3, 0, 1), torch.zeros(3, 2)), "target"),
-    (lambda: lm.fit_linear(lm.GershgorinLinear(3, 0, 1), torch.zeros(2, 2)), "target"),
 ])
 def test_non_square_or_mismatched_raises(call, param):
     with pytest.raises(ValueError, match=rf"^{param}:"):
@@ -460,7 +241,6 @@ def test_non_square_or_mismatched_raises(call, param):
     (lambda: lm.gershgorin(True, 0, 1), "n"),
     (lambda: lm.skew_symmetric(-3), "n"),
     (lambda: lm.hamiltonian(1), "n"),
-    (lambda: lm.HamiltonianLinear(1), "n"),
     (lambda: lm.perron_frobenius(3, 0, 1, batch=-1), "batch"),
     (lambda: lm.perron_frobenius(3, 0, 1, batch="a"), "batch"),
     (lambda: lm.perron_frobenius(3, float("nan"), 1), "lam_min"),
@@ -470,24 +250,8 @@ def test_non_square_or_mismatched_raises(call, param):
     (lambda: lm.gershgorin(3, 0, 1, real="yes"), "real"),
     (lambda: lm.gershgorin_weight(torch.zeros(3, 3), 0, 1, normalise="both"), "normalise"),
     (lambda: lm.orthogonality_penalty(torch.eye(2), torch.eye(2), norm="nuclear"), "norm"),
-    (lambda: lm.SpectralLinear(3, 0, 1, norm="max"), "norm"),
     (lambda: lm.orthogonality_penalty(torch.ones(2), torch.eye(2)), "U"),
-    (lambda: lm.promise_excess("hamiltonian", torch.eye(2), 0, 1), "name"),
-    (lambda: lm.worst_excess("unstructured", [2], 0, 1), "name"),
-    (lambda: lm.worst_excess("spectral_svd", [2], 0, 1, draws=0), "draws"),
-    (lambda: lm.sample("hamiltonian", 2, 0, 1), "name"),
-    (lambda: lm.stability_verdict(torch.zeros(0)), "rho"),
-    (lambda: lm.stability_verdict(torch.ones(2), tol=-1.0), "tol"),
-    (lambda: lm.sample("spectral_svd", 2, 0, 1, draws=0), "draws"),
-    (lambda: lm.guaranteed_region("skew", 0, 1), "name"),
-    (lambda: lm.guaranteed_region("gershgorin_real", 1, 0), "lam_min"),
-    (lambda: lm.annulus_excess(torch.zeros(2), 2.0, 1.0), "r_in"),
-    (lambda: lm.interval_excess(torch.zeros(2), 2.0, 1.0), "lo"),
     (lambda: lm.gershgorin_weight(torch.full((2, 2), float("nan")), 0, 1), "M"),
-    (lambda: lm.fit_linear(lm.GershgorinLinear(2, 0, 1), torch.eye(2, dtype=F64), lr=0.0), "lr"),
-    (lambda: lm.fit_linear(lm.GershgorinLinear(2, 0, 1), torch.eye(2, dtype=F64), reg_weight=-1.0), "reg_weight"),
-    (lambda: lm.fit_linear(lm.GershgorinLinear(2, 0, 1), torch.eye(2, dtype=F64), steps=0), "steps"),
-    (lambda: lm.GershgorinLinear(3, 0, 1)(torch.zeros(4, dtype=F64)), "x"),
 ])
 def test_bad_arguments_raise(call, param):
     with pytest.raises(ValueError, match=rf"^{param}:"):
@@ -495,7 +259,7 @@ def test_bad_arguments_raise(call, param):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_cpu_and_trains():
+def test_cuda_matches_cpu():
     for sampler, args in [(lm.perron_frobenius, (9, 0.0, 1.0)), (lm.spectral_svd, (9, 0.99, 1.1)),
                           (lm.gershgorin, (9, 0.0, 1.0)), (lm.skew_symmetric, (9, 0.3)), (lm.hamiltonian, (9,))]:
         W_cpu = sampler(*args, batch=4, generator=gen(5))
@@ -503,9 +267,6 @@ def test_cuda_matches_cpu_and_trains():
         assert W_gpu.device.type == "cuda", sampler.__name__
         torch.testing.assert_close(W_gpu.cpu(), W_cpu, atol=1e-13, rtol=0,
                                    msg=f"{sampler.__name__}: CPU and CUDA differ")
-    layer = lm.SpectralLinear(6, 0.0, 1.0, generator=gen(1), device="cuda")
-    hist = lm.fit_linear(layer, 2 * torch.eye(6, dtype=F64, device="cuda"), steps=30, reg_weight=0.1, generator=gen(2))
-    assert layer.weight.device.type == "cuda" and float(hist[-1]) < float(hist[0]), "training on CUDA"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -549,7 +310,7 @@ def test_gershgorin_slim_structure_and_promise(real):
     torch.testing.assert_close(off.abs().sum((-2, -1)), torch.full((400,), r / 2, dtype=F64), rtol=0, atol=1e-14)
     assert bool((off <= 0).all()), "slim's signed radius is negative: every off-diagonal entry is <= 0"
     assert bool(((diag - 0.5).abs() < r / 2).all()), "diagonal within |r|/2 of the centre"
-    assert float(lm.promise_excess("gershgorin_complex", W, lo, hi).max()) < 1e-12, "eigenvalues in the disc"
+    assert float(sp.promise_excess("gershgorin_complex", W, lo, hi).max()) < 1e-12, "eigenvalues in the disc"
     if real:
         torch.testing.assert_close(W, W.mT, rtol=0, atol=0)
 

@@ -22,34 +22,27 @@ eq. 26 it is random in 2-D), ``construction="slim"`` in :func:`gershgorin` and :
 parameters as slim does, and :func:`slim_mlp` builds the 2-D networks of the paper's figures the way its scripts
 did (depth, biases, an activation after every layer).
 
-For each there is a pure function from parameters to weight (``*_weight``), a sampler returning random weights
+For each there is a pure function from parameters to weight (``*_weight``) and a sampler returning random weights
 (``perron_frobenius``, ``spectral_svd``, ``skew_symmetric``, ``hamiltonian``, ``gershgorin``; batched over
-``batch`` draws) and an ``nn.Module`` whose ``.weight`` is the pure function of its parameters. A sampler and the
-module built with an equally seeded generator give the same weight.
+``batch`` draws). The trainable layers whose ``.weight`` is the pure function of their parameters, and
+:func:`~linear_lens.constrained_layers.fit_linear` which trains them, are in :mod:`linear_lens.constrained_layers`.
 
 $\sigma$ is the logistic sigmoid throughout. ``lam_min``, ``lam_max`` are $\lambda_{\min} \le \lambda_{\max}$.
-What each promise really guarantees (and where the seed overstates it) is in :func:`promise_excess` and in
-chapter 4 of the book: :func:`guaranteed_region` returns the region as a :class:`Region`, measured with
-:func:`annulus_excess` and :func:`interval_excess`; :func:`worst_excess` sweeps sizes and draws;
-:func:`stability_verdict` classifies spectral radii against Theorem 6; :func:`fit_linear` trains a layer.
+What each promise really guarantees (and where the seed overstates it) is in :mod:`linear_lens.spectral_promises`
+(the region of each factorisation, and how far the spectrum of a weight falls outside it) and in chapter 4 of the
+book.
 """
 
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
-from typing import Sequence
 
 import torch
-from torch import nn
 
 from linear_lens.sampling import haar_orthogonal
 from linear_lens._checks import as_float_tensor, check_nonnegative_int, check_positive_int, check_real
-from linear_lens._threads import single_thread
-from linear_lens.progress import progress
 
 __all__ = [
-    "FACTORISATIONS",
     "perron_frobenius_weight",
     "spectral_weight",
     "orthogonality_penalty",
@@ -65,26 +58,8 @@ __all__ = [
     "CONSTRUCTIONS",
     "SLIM_MAPS",
     "slim_mlp",
-    "PerronFrobeniusLinear",
-    "SpectralLinear",
-    "SkewSymmetricLinear",
-    "HamiltonianLinear",
-    "GershgorinLinear",
-    "gershgorin_discs",
-    "Region",
-    "guaranteed_region",
-    "annulus_excess",
-    "interval_excess",
-    "promise_excess",
-    "worst_excess",
-    "stability_verdict",
-    "sample",
-    "eigenvalue_clouds",
-    "fit_linear",
 ]
 
-#: Factorisations whose promise is stated in terms of $(\lambda_{\min}, \lambda_{\max})$ (see :func:`promise_excess`).
-FACTORISATIONS = ("perron_frobenius", "spectral_svd", "gershgorin_real", "gershgorin_complex")
 #: How :func:`gershgorin` and :func:`spectral_svd` draw a weight: as printed in the paper, or as slim implements it.
 CONSTRUCTIONS = ("printed", "slim")
 #: The slim maps :func:`slim_mlp` builds (the keys of ``slim.linear.maps`` the paper's scripts use).
@@ -461,343 +436,6 @@ def slim_mlp(
     weights.append(eye.clone())
     biases.append(torch.zeros(*b, n, dtype=dtype, device=device))
     return weights, (biases if bias else None)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Layers: nn.Modules whose weight is the pure map of their parameters
-# ---------------------------------------------------------------------------------------------------------------
-
-
-class _ConstrainedLinear(nn.Module):
-    """A square linear layer $x \\mapsto \\tilde A x$ (no bias) whose weight is computed from free parameters."""
-
-    n: int
-
-    @property
-    def weight(self) -> torch.Tensor:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply $\\tilde A$ to ``x``: ``(..., n)`` -> ``(..., n)``."""
-        if x.shape[-1:] != (self.n,):
-            raise ValueError(f"x: last dimension must be n = {self.n}, got shape {tuple(x.shape)}")
-        return x @ self.weight.mT
-
-    def regulariser(self) -> torch.Tensor:
-        """The penalty to add to the training loss (zero: the constraint holds by construction)."""
-        p = next(self.parameters())
-        return p.new_zeros(())
-
-
-class PerronFrobeniusLinear(_ConstrainedLinear):
-    r"""Layer with the Perron-Frobenius weight of eq. (21); parameters ``A_raw`` $= A'$ and ``M_raw`` $= M'$."""
-
-    def __init__(self, n, lam_min, lam_max, *, generator=None, dtype=torch.float64, device=None):
-        super().__init__()
-        A_raw, M_raw = _draw_perron_frobenius(n, lam_min, lam_max, (), generator, dtype, device)
-        self.n, self.lam_min, self.lam_max = A_raw.shape[-1], float(lam_min), float(lam_max)
-        self.A_raw, self.M_raw = nn.Parameter(A_raw), nn.Parameter(M_raw)
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return perron_frobenius_weight(self.A_raw, self.M_raw, self.lam_min, self.lam_max)
-
-
-class SpectralLinear(_ConstrainedLinear):
-    r"""Layer with the spectral weight $U\tilde\Sigma V$ of eq. (23); parameters ``U``, ``s``, ``V``.
-
-    ``regulariser()`` is the orthogonality penalty of eq. (22) (``norm`` as in :func:`orthogonality_penalty`).
-    """
-
-    def __init__(self, n, lam_min, lam_max, *, norm="spectral", generator=None, dtype=torch.float64, device=None):
-        super().__init__()
-        if norm not in ("spectral", "frobenius"):
-            raise ValueError(f"norm: expected 'spectral' or 'frobenius', got {norm!r}")
-        U, s, V = _draw_spectral(n, lam_min, lam_max, (), generator, dtype, device)
-        self.n, self.lam_min, self.lam_max, self.norm = U.shape[-1], float(lam_min), float(lam_max), norm
-        self.U, self.s, self.V = nn.Parameter(U), nn.Parameter(s), nn.Parameter(V)
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return spectral_weight(self.U, self.s, self.V, self.lam_min, self.lam_max)
-
-    def regulariser(self) -> torch.Tensor:
-        return orthogonality_penalty(self.U, self.V, self.norm)
-
-
-class SkewSymmetricLinear(_ConstrainedLinear):
-    r"""Layer with the damped skew-symmetric weight $L - L^\top - \gamma I$ of eq. (24); parameter ``L``."""
-
-    def __init__(self, n, gamma=0.0, *, scale=1.0, generator=None, dtype=torch.float64, device=None):
-        super().__init__()
-        self.gamma = check_real(gamma, "gamma")
-        self.L = nn.Parameter(_draw_gaussian(n, n, scale, (), generator, dtype, device))
-        self.n = self.L.shape[-1]
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return skew_symmetric_weight(self.L, self.gamma)
-
-
-class HamiltonianLinear(_ConstrainedLinear):
-    r"""Layer with the Hamiltonian weight $[[0, A], [-A^\top, 0]]$ of eq. (25).
-
-    Parameter ``A`` of shape ``(n // 2, n - n // 2)``.
-    """
-
-    def __init__(self, n, *, scale=1.0, generator=None, dtype=torch.float64, device=None):
-        super().__init__()
-        n = check_positive_int(n, "n")
-        if n < 2:
-            raise ValueError(f"n: a Hamiltonian weight needs n >= 2 (two blocks), got {n}")
-        self.n = n
-        self.A = nn.Parameter(_draw_gaussian(n // 2, n - n // 2, scale, (), generator, dtype, device, var_n=n))
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return hamiltonian_weight(self.A)
-
-
-class GershgorinLinear(_ConstrainedLinear):
-    r"""Layer with the Gershgorin weight of eq. (26) (row sums); parameter ``M``. ``real`` as in :func:`gershgorin`."""
-
-    def __init__(self, n, lam_min, lam_max, *, real=True, generator=None, dtype=torch.float64, device=None):
-        super().__init__()
-        _check_lams(lam_min, lam_max)
-        self.M = nn.Parameter(_draw_gershgorin(n, real, (), generator, dtype, device))
-        self.n, self.lam_min, self.lam_max, self.real = self.M.shape[-1], float(lam_min), float(lam_max), real
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return gershgorin_weight(self.M, self.lam_min, self.lam_max, real=self.real)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Checking the promises
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def gershgorin_discs(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return the Gershgorin row discs of ``W``: centres $w_{ii}$ and radii $R_i = \sum_{j \ne i} |w_{ij}|$.
-
-    By the Gershgorin circle theorem (Horn and Johnson, 2012, Thm. 6.1.1) every eigenvalue of $W$ lies in the union
-    of the discs $|z - w_{ii}| \le R_i$. ``W``: ``(..., n, n)``. Returns two ``(..., n)`` tensors.
-    """
-    W = _square(W, "W")
-    centres = torch.diagonal(W, dim1=-2, dim2=-1)
-    radii = W.abs().sum(dim=-1) - centres.abs()
-    return centres, radii
-
-
-@dataclass(frozen=True)
-class Region:
-    r"""A closed region of the complex plane: a real segment or an annulus.
-
-    ``kind="segment"``: the segment $[\text{lo}, \text{hi}]$ of the real axis. ``kind="annulus"``:
-    $r_{\text{in}} \le |z - c| \le r_{\text{out}}$ with $c$ = ``centre`` (a disc when ``r_in = 0``).
-    """
-
-    kind: str
-    lo: float = 0.0
-    hi: float = 0.0
-    centre: float = 0.0
-    r_in: float = 0.0
-    r_out: float = 0.0
-
-    def excess(self, z: torch.Tensor) -> torch.Tensor:
-        """Distance from each point of ``z`` (real or complex, any shape) to the region; zero inside."""
-        if self.kind == "segment":
-            return interval_excess(z, self.lo, self.hi)
-        return annulus_excess(z, self.r_in, self.r_out, self.centre)
-
-
-def guaranteed_region(name: str, lam_min: float, lam_max: float) -> Region:
-    r"""Return the region that factorisation ``name`` guarantees for its eigenvalues (see :func:`promise_excess`).
-
-    ``"gershgorin_real"``: the segment $[\lambda_{\min}, \lambda_{\max}]$; ``"gershgorin_complex"``: the disc of
-    centre $(\lambda_{\min} + \lambda_{\max})/2$ and radius $(\lambda_{\max} - \lambda_{\min})/2$;
-    ``"spectral_svd"``: the annulus $a \le |z| \le b$, $a = \min |t|$, $b = \max |t|$ over
-    $t \in [\lambda_{\min}, \lambda_{\max}]$ (it also holds the singular values);
-    ``"perron_frobenius"``: the segment $[\lambda_{\min}, \lambda_{\max}]$, for a dominant eigenvalue only.
-    """
-    if name not in FACTORISATIONS:
-        raise ValueError(f"name: expected one of {', '.join(FACTORISATIONS)}, got {name!r}")
-    lam_min, lam_max = _check_lams(lam_min, lam_max)
-    if name in ("perron_frobenius", "gershgorin_real"):
-        return Region("segment", lo=lam_min, hi=lam_max)
-    if name == "gershgorin_complex":
-        return Region("annulus", centre=(lam_min + lam_max) / 2, r_out=(lam_max - lam_min) / 2)
-    a = 0.0 if lam_min <= 0 <= lam_max else min(abs(lam_min), abs(lam_max))
-    return Region("annulus", r_in=a, r_out=max(abs(lam_min), abs(lam_max)))
-
-
-def annulus_excess(z: torch.Tensor, r_in: float, r_out: float, centre=0.0) -> torch.Tensor:
-    r"""Return how far each point lies outside the annulus $r_{\text{in}} \le |z - c| \le r_{\text{out}}$ (0 inside).
-
-    A disc is ``r_in = 0``. ``z``: real or complex, any shape; ``centre`` $= c$: a number or a tensor broadcasting
-    against ``z``. Returns a real tensor of the broadcast shape.
-    """
-    r_in, r_out = check_real(r_in, "r_in"), check_real(r_out, "r_out")
-    if not 0 <= r_in <= r_out:
-        raise ValueError(f"r_in: need 0 <= r_in <= r_out, got r_in={r_in}, r_out={r_out}")
-    d = (z - centre).abs()
-    return torch.relu(d - r_out) + torch.relu(r_in - d)
-
-
-def interval_excess(z: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    r"""Return the distance from each point ``z`` (real or complex) to the real segment $[\text{lo}, \text{hi}]$."""
-    lo, hi = _check_lams(lo, hi, names=("lo", "hi"))
-    re = z.real if z.is_complex() else z
-    return (z - re.clamp(lo, hi)).abs()
-
-
-def promise_excess(name: str, W: torch.Tensor, lam_min: float, lam_max: float) -> torch.Tensor:
-    r"""Return, per matrix, how far the spectrum of ``W`` is from what factorisation ``name`` guarantees (0: kept).
-
-    The guarantees (proved in chapter 4; they are the corrected forms of the seed's statements):
-
-    - ``"perron_frobenius"``: some eigenvalue of largest modulus, $|\lambda^*| = \rho(W)$, is real and lies in
-      $[\lambda_{\min}, \lambda_{\max}]$ (it is the Perron root when $\lambda_{\min} \ge 0$, minus that of $-W$ when
-      $\lambda_{\max} \le 0$; no promise when $\lambda_{\min} < 0 < \lambda_{\max}$). Returns
-      $\min_i \big(\rho - |\lambda_i| + d(\lambda_i, [\lambda_{\min}, \lambda_{\max}])\big)$.
-    - ``"spectral_svd"``: every singular value, and every $|\lambda|$, lies in $[a, b]$ with $a = \min |t|$,
-      $b = \max |t|$ over $t \in [\lambda_{\min}, \lambda_{\max}]$. Returns the largest distance outside.
-    - ``"gershgorin_complex"``: every eigenvalue in the disc $|z - \lambda| \le r$.
-    - ``"gershgorin_real"``: every eigenvalue real and in $[\lambda_{\min}, \lambda_{\max}]$.
-
-    ``W``: ``(..., n, n)``. Returns ``(...)``, real.
-    """
-    region = guaranteed_region(name, lam_min, lam_max)
-    W = _square(W, "W")
-    eig = torch.linalg.eigvals(W)
-    if name == "perron_frobenius":
-        rho = eig.abs().amax(dim=-1, keepdim=True)
-        return ((rho - eig.abs()) + region.excess(eig)).amin(dim=-1)
-    worst = region.excess(eig).amax(dim=-1)
-    if name == "spectral_svd":
-        worst = torch.maximum(worst, region.excess(torch.linalg.svdvals(W)).amax(dim=-1))
-    return worst
-
-
-def worst_excess(
-    name: str, sizes: Sequence[int], lam_min: float, lam_max: float, draws: int = 500, generator=None
-) -> torch.Tensor:
-    r"""Return, for each size in ``sizes``, the largest :func:`promise_excess` over ``draws`` random weights.
-
-    Weights come from the matching sampler (``gershgorin_real``/``gershgorin_complex``: :func:`gershgorin` with
-    ``real`` true/false). Returns ``(len(sizes),)`` float64.
-    """
-    draws = check_positive_int(draws, "draws")
-    if name not in FACTORISATIONS:
-        raise ValueError(f"name: expected one of {', '.join(FACTORISATIONS)}, got {name!r}")
-    out = []
-    for n in progress(sizes, desc=f"{name} ({lam_min}, {lam_max})"):
-        W = sample(name, n, lam_min, lam_max, draws, generator)
-        out.append(promise_excess(name, W, lam_min, lam_max).amax())
-    return torch.stack(out)
-
-
-def stability_verdict(rho: torch.Tensor, tol: float = 1e-12) -> str:
-    r"""Classify a family of linear layers by their spectral radii $\rho$ against Theorem 6's $\rho \le 1$.
-
-    ``rho`` holds one spectral radius per draw.
-
-    Returns ``"asymptotically stable (ρ < 1)"`` if every $\rho < 1 - \text{tol}$; ``"marginal (ρ = 1)"`` if every
-    $|\rho - 1| \le \text{tol}$; ``"stable (ρ ≤ 1)"`` if every $\rho \le 1 + \text{tol}$ otherwise;
-    ``"unstable (ρ > 1)"`` if every $\rho > 1 + \text{tol}$; else ``"mixed (ρ on both sides of 1)"``.
-    ``rho``: any shape, at least one entry.
-    """
-    rho = as_float_tensor(rho, "rho")
-    tol = check_real(tol, "tol")
-    if rho.numel() == 0:
-        raise ValueError("rho: need at least one spectral radius")
-    if tol < 0:
-        raise ValueError(f"tol: must be nonnegative, got {tol}")
-    lo, hi = float(rho.min()), float(rho.max())
-    if hi < 1 - tol:
-        return "asymptotically stable (ρ < 1)"
-    if lo >= 1 - tol and hi <= 1 + tol:
-        return "marginal (ρ = 1)"
-    if hi <= 1 + tol:
-        return "stable (ρ ≤ 1)"
-    if lo > 1 + tol:
-        return "unstable (ρ > 1)"
-    return "mixed (ρ on both sides of 1)"
-
-
-def sample(name: str, n: int, lam_min: float, lam_max: float, draws: int = 1, generator=None) -> torch.Tensor:
-    r"""Draw ``draws`` weights of size ``n`` from factorisation ``name`` (one of :data:`FACTORISATIONS`).
-
-    ``gershgorin_real``/``gershgorin_complex`` call :func:`gershgorin` with ``real`` true/false; the others call
-    :func:`perron_frobenius` and :func:`spectral_svd`. Returns ``(draws, n, n)`` float64.
-    """
-    if name not in FACTORISATIONS:
-        raise ValueError(f"name: expected one of {', '.join(FACTORISATIONS)}, got {name!r}")
-    draws = check_positive_int(draws, "draws")
-    if name == "perron_frobenius":
-        return perron_frobenius(n, lam_min, lam_max, batch=draws, generator=generator)
-    if name == "spectral_svd":
-        return spectral_svd(n, lam_min, lam_max, batch=draws, generator=generator)
-    return gershgorin(n, lam_min, lam_max, real=name == "gershgorin_real", batch=draws, generator=generator)
-
-
-def eigenvalue_clouds(
-    names: Sequence[str], ranges: Sequence[tuple[float, float]], n: int, draws: int = 100, generator=None
-) -> torch.Tensor:
-    r"""Return the eigenvalues of ``draws`` random weights per factorisation and range, as one tensor.
-
-    ``names``: factorisations (see :func:`sample`); ``ranges``: pairs $(\lambda_{\min}, \lambda_{\max})$.
-    Returns a complex tensor ``(len(names), len(ranges), draws, n)``.
-    """
-    out = torch.empty(len(names), len(ranges), draws, n, dtype=torch.complex128)
-    for i, name in enumerate(names):
-        for j, (lo, hi) in enumerate(ranges):
-            out[i, j] = torch.linalg.eigvals(sample(name, n, lo, hi, draws, generator))
-    return out
-
-
-def fit_linear(
-    layer: nn.Module,
-    target: torch.Tensor,
-    *,
-    steps: int = 300,
-    lr: float = 1e-2,
-    reg_weight: float = 0.0,
-    samples: int = 256,
-    generator=None,
-    desc: str = "",
-) -> torch.Tensor:
-    r"""Train ``layer`` to imitate the linear map $x \mapsto T x$ by Adam on the mean squared error.
-
-    Loss: $\frac{1}{P}\sum_p \|\tilde A x_p - T x_p\|^2 + \text{reg\_weight} \cdot \text{layer.regulariser()}$ over
-    $P$ = ``samples`` fixed inputs $x_p \sim \mathcal{N}(0, I)$ (drawn with ``generator``).
-    ``target`` $= T$: ``(n, n)``. Returns the loss after each of the ``steps`` steps, ``(steps,)``.
-    Runs on one CPU thread (restored afterwards): for layers this small, thread hand-offs cost more than they save.
-    """
-    target = _square(target, "target")
-    steps = check_positive_int(steps, "steps")
-    samples = check_positive_int(samples, "samples")
-    lr, reg_weight = check_real(lr, "lr"), check_real(reg_weight, "reg_weight")
-    if lr <= 0:
-        raise ValueError(f"lr: must be positive, got {lr}")
-    if reg_weight < 0:
-        raise ValueError(f"reg_weight: must be nonnegative, got {reg_weight}")
-    n = target.shape[-1]
-    if getattr(layer, "n", n) != n:
-        raise ValueError(f"target: must be {layer.n} x {layer.n} to match the layer, got {tuple(target.shape)}")
-    X = torch.randn(samples, n, generator=generator, dtype=target.dtype).to(target.device)
-    Y = X @ target.mT
-    opt = torch.optim.Adam(layer.parameters(), lr=lr)
-    history = torch.empty(steps, dtype=torch.float64)
-    with single_thread():
-        for k in progress(range(steps), desc=desc or "training", total=steps):
-            opt.zero_grad()
-            loss = ((layer(X) - Y) ** 2).sum(-1).mean()
-            total = loss + reg_weight * layer.regulariser() if reg_weight else loss
-            total.backward()
-            opt.step()
-            history[k] = loss.detach()
-    return history
 
 
 # ---------------------------------------------------------------------------------------------------------------

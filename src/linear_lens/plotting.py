@@ -23,9 +23,9 @@ def draw_annulus(ax, r_out, r_in=0.0, centre=0.0, **kwargs):
 
 
 def draw_region(ax, region, **kwargs):
-    """Draw a :class:`linear_lens.linear_maps.Region` on a complex-plane axis: a thick segment or an annulus outline.
+    """Draw a :class:`linear_lens.spectral_promises.Region` on a complex-plane axis: a thick segment or an annulus.
 
-    ``kwargs`` go to ``ax.plot``. Returns the list of line artists.
+    The annulus is drawn as its outline. ``kwargs`` go to ``ax.plot``. Returns the list of line artists.
     """
     if region.kind == "segment":
         style = {"lw": 4, "alpha": 0.6, "zorder": 2, **kwargs}
