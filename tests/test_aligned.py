@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
-from linear_lens import aligned, balanced, gradient_flow as gf, tasks
+from linear_lens import aligned, balanced, gradient_flow as gf, modes, tasks
 
 F64 = torch.float64
 LAMS = [-10.0, -3.0, -0.5, 0.0, 0.5, 3.0, 10.0]
@@ -24,7 +24,7 @@ def _scalar_network(lam, s, a0):
     """A 1x1x1 aligned lambda-balanced network on a task with singular value s (weights from balanced.py)."""
     X, Y = tasks.regression_task_with_spectrum([s], 1, 1, 4, generator=torch.Generator().manual_seed(0))
     S2, S1 = balanced.balanced_singular_values(torch.tensor([a0], dtype=F64), lam, 1, 1, 1)
-    U, _, V = aligned.task_modes(X, Y)
+    U, _, V = modes.task_modes(X, Y)
     return S1 @ V.T, U @ S2, X, Y, U, V
 
 
@@ -65,7 +65,7 @@ def test_closed_form_matches_integrated_flow(lam, s, a0):
     W1, W2, X, Y, U, V = _scalar_network(lam, s, a0)
     t = np.linspace(0, 4, 9)
     traj = gf.integrate(W1, W2, X, Y, t)
-    a_flow, _ = aligned.mode_values(traj.W1, traj.W2, U, V)
+    a_flow, _ = modes.mode_values(traj.W1, traj.W2, U, V)
     a_closed = aligned.singular_value_trajectory(t, lam, s, a0)
     torch.testing.assert_close(a_closed, a_flow[:, 0], rtol=1e-8, atol=0,
                                msg=f"closed form differs from the integrated flow at lam={lam}, s={s}, a0={a0}")
@@ -76,12 +76,12 @@ def test_closed_form_matches_a_wide_aligned_network(lam, generator):
     """Several modes at once, with weights from Algorithm 2 (balanced.aligned_lambda_balanced_init)."""
     X, Y = tasks.regression_task_with_spectrum([3.0, 2.0, 1.0, 0.5], 4, 4, 30, generator=generator)
     W1, W2 = balanced.aligned_lambda_balanced_init(lam, X, Y, 4, sigma=0.4, generator=generator)
-    U, s, V = aligned.task_modes(X, Y)
-    a0, misaligned = aligned.mode_values(W1, W2, U, V)
+    U, s, V = modes.task_modes(X, Y)
+    a0, misaligned = modes.mode_values(W1, W2, U, V)
     assert float(misaligned) < 1e-12, "Algorithm 2 must give aligned weights"
     t = np.linspace(0, 3, 7)
     traj = gf.integrate(W1, W2, X, Y, t)
-    a_flow, drift = aligned.mode_values(traj.W1, traj.W2, U, V)
+    a_flow, drift = modes.mode_values(traj.W1, traj.W2, U, V)
     assert float(drift.max()) < 1e-9, "aligned weights must stay aligned"
     torch.testing.assert_close(aligned.singular_value_trajectory(t, lam, s, a0), a_flow, rtol=1e-8, atol=1e-12)
 
@@ -121,30 +121,15 @@ def test_gradient_descent_converges_to_the_closed_form(generator):
     """Gradient descent at learning rate lr follows the closed form with error O(lr)."""
     X, Y = tasks.regression_task_with_spectrum([2.0, 1.0], 2, 2, 10, generator=generator)
     W1, W2 = balanced.aligned_lambda_balanced_init(-1.0, X, Y, 2, sigma=0.3, generator=generator)
-    U, s, V = aligned.task_modes(X, Y)
-    a0, _ = aligned.mode_values(W1, W2, U, V)
+    U, s, V = modes.task_modes(X, Y)
+    a0, _ = modes.mode_values(W1, W2, U, V)
     errors = []
     for lr in (0.02, 0.01, 0.005):
         traj = gf.train(W1, W2, X, Y, lr=lr, steps=round(3 / lr), record_every=10)
-        a_gd, _ = aligned.mode_values(traj.W1, traj.W2, U, V)
+        a_gd, _ = modes.mode_values(traj.W1, traj.W2, U, V)
         errors.append(float((a_gd - aligned.singular_value_trajectory(traj.t, -1.0, s, a0)).abs().max()))
     assert errors[-1] < 5e-3, f"gradient descent at lr=0.005 is {errors[-1]:.2e} from the closed form"
     assert 1.8 < errors[0] / errors[1] < 2.2 and 1.8 < errors[1] / errors[2] < 2.2, f"not first order: {errors}"
-
-
-@pytest.mark.parametrize("lam", [-3.0, 0.0, 0.5, 10.0])
-def test_gradient_descent_shrinks_each_mode_balance_exactly(lam, generator):
-    """d^2 - c^2 -> (d^2 - c^2)(1 - lr^2 e^2) per step, to roundoff; zero balance stays zero."""
-    X, Y = tasks.regression_task_with_spectrum([3.0, 1.0, 0.5], 3, 3, 20, generator=generator)
-    W1, W2 = balanced.aligned_lambda_balanced_init(lam, X, Y, 3, sigma=0.3, generator=generator)
-    U, s, V = aligned.task_modes(X, Y)
-    torch.testing.assert_close(aligned.mode_balance(W1, W2, U, V), torch.full((3,), lam, dtype=F64), rtol=0, atol=1e-12)
-    traj = gf.train(W1, W2, X, Y, lr=0.02, steps=200)
-    a, _ = aligned.mode_values(traj.W1, traj.W2, U, V)
-    measured = aligned.mode_balance(traj.W1, traj.W2, U, V)
-    torch.testing.assert_close(measured, aligned.descent_mode_balance(lam, a, s, 0.02), rtol=1e-12, atol=1e-12)
-    if lam != 0:
-        assert float((measured[-1] / lam).max()) < 1 - 1e-6, "gradient descent should shrink |lambda|"
 
 
 # --- special cases ------------------------------------------------------------------------------------------------
@@ -279,20 +264,10 @@ def test_errors():
         aligned.reference_trajectory([1.0], 1.0, -1.0, 0.1)
     with pytest.raises(ValueError, match="^t: times must be non-negative"):
         aligned.reference_trajectory([-1.0], 1.0, 1.0, 0.1)
-    with pytest.raises(ValueError, match="^lr: expected a finite positive number"):
-        aligned.descent_mode_balance(1.0, torch.zeros(3, 2), 1.0, 0.0)
-    with pytest.raises(ValueError, match="^a: expected the modes at every step"):
-        aligned.descent_mode_balance(1.0, torch.tensor(0.5), 1.0, 0.1)
-    with pytest.raises(ValueError, match="^W1, W2, U, V: shapes"):
-        aligned.mode_balance(torch.ones(2, 3), torch.ones(2, 2), torch.eye(2), torch.eye(2))
     with pytest.raises(ValueError, match="^a: expected at least 3 samples"):
         aligned.count_inflections(torch.ones(2, 3))
     with pytest.raises(ValueError, match="^tol: expected a finite positive number"):
         aligned.count_inflections(torch.ones(5), tol=0.0)
-    with pytest.raises(ValueError, match="^X, Y: expected shapes"):
-        aligned.task_modes(torch.ones(2, 5), torch.ones(2, 4))
-    with pytest.raises(ValueError, match="^W1, W2, U, V: shapes"):
-        aligned.mode_values(torch.ones(2, 3), torch.ones(2, 2), torch.eye(2), torch.eye(2))
 
 
 # --- reliability: the cases of the review, the promised ranges, and an independent high-precision reference -------
@@ -404,10 +379,10 @@ def _aligned_net(lam, n_in, n_out, n_hidden, seed=3, sigma=0.4):
 def test_network_trajectory_matches_the_flow(lam, dims):
     n_in, n_out, n_hidden = dims
     W1, W2, X, Y = _aligned_net(lam, n_in, n_out, n_hidden)
-    U, s, V = aligned.task_modes(X, Y)
+    U, s, V = modes.task_modes(X, Y)
     t = np.linspace(0, 3, 7)
     flow = gf.integrate(W1, W2, X, Y, t)
-    a_flow, _ = aligned.mode_values(flow.W1, flow.W2, U, V)
+    a_flow, _ = modes.mode_values(flow.W1, flow.W2, U, V)
     a = aligned.network_trajectory(t, W1, W2, X, Y)
     torch.testing.assert_close(a, a_flow, rtol=1e-8, atol=1e-12)
     if n_hidden < min(n_in, n_out):
@@ -419,13 +394,13 @@ def test_network_trajectory_matches_the_flow(lam, dims):
 def test_network_trajectory_zero_lambda_with_opposite_signs():
     """At lambda = 0 a mode with c = -d has a = -c^2 < 0 and decays to 0 without crossing; the flow agrees."""
     W1, W2, X, Y = _aligned_net(0.0, 3, 3, 3)
-    U, _, V = aligned.task_modes(X, Y)
+    U, _, V = modes.task_modes(X, Y)
     flip = torch.diag(torch.tensor([1.0, -1.0, 1.0], dtype=F64))
-    U_full, _, V_full = aligned.task_modes(X, Y, full=True)
+    U_full, _, V_full = modes.task_modes(X, Y, full=True)
     W1n = W1 @ V_full @ flip @ V_full.T                     # c_2 -> -c_2: factored form and zero balance kept
     t = np.linspace(0, 2, 5)
     flow = gf.integrate(W1n, W2, X, Y, t)
-    a_flow, _ = aligned.mode_values(flow.W1, flow.W2, U, V)
+    a_flow, _ = modes.mode_values(flow.W1, flow.W2, U, V)
     assert float(a_flow[0, 1]) < 0
     torch.testing.assert_close(aligned.network_trajectory(t, W1n, W2, X, Y), a_flow, rtol=1e-8, atol=1e-12)
 
@@ -439,25 +414,6 @@ def test_network_trajectory_refuses_what_the_closed_form_does_not_cover():
         aligned.network_trajectory([1.0], W1, 2 * W2, X, Y)
     with pytest.raises(ValueError, match="^X: the closed form needs whitened inputs"):
         aligned.network_trajectory([1.0], W1, W2, 2 * X, Y)
-
-
-def test_factored_residual():
-    for lam, dims in [(0.5, (4, 4, 4)), (3.0, (3, 5, 4)), (-3.0, (5, 3, 4)), (1.0, (4, 4, 2)), (0.0, (3, 5, 7))]:
-        W1, W2, X, Y = _aligned_net(lam, dims[0], dims[1], dims[2])
-        U, _, V = aligned.task_modes(X, Y, full=True)
-        assert float(aligned.factored_residual(W1, W2, U, V)) < 1e-13
-        # any basis of the null spaces describes the same form
-        k = min(dims[:2])
-        Qo = torch.eye(dims[1], dtype=F64)
-        if dims[1] - k >= 2:
-            Qo[k:, k:] = torch.linalg.qr(torch.randn(dims[1] - k, dims[1] - k, dtype=F64,
-                                                     generator=torch.Generator().manual_seed(0)))[0]
-        assert float(aligned.factored_residual(W1, W2, U @ Qo, V)) < 1e-13
-        n_h = dims[2]
-        G = torch.eye(n_h, dtype=F64) + 0.3 * torch.randn(n_h, n_h, dtype=F64, generator=torch.Generator().manual_seed(1))
-        assert float(aligned.factored_residual(G @ W1, W2 @ torch.linalg.inv(G), U, V)) > 1e-3
-    batch = aligned.factored_residual(torch.stack([W1, 2 * W1]), torch.stack([W2, W2 / 2]), U, V)
-    assert batch.shape == (2,) and float(batch.max()) < 1e-13
 
 
 # --- printed formula: where it is exact -----------------------------------------------------------------------------
@@ -478,7 +434,7 @@ def test_printed_formula_is_exact_on_its_curve_and_only_there():
     assert float((zero - aligned.singular_value_trajectory(t, torch.tensor([0.5, 3.0]), 1.0, 0.0)).abs().max()) < 1e-12
 
 
-# --- learning time, curvature and gradient descent ------------------------------------------------------------------
+# --- learning time and curvature ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("lam, s, a0, target", [(0.0, 1.0, 1e-3, 0.5), (2.0, 1.5, -0.3, 1.0), (-30.0, 0.5, 0.1, 0.45),
@@ -503,30 +459,6 @@ def test_mode_curvature_is_the_hessian_eigenvalue_at_the_balanced_minimum(lam):
     assert float(torch.linalg.eigvalsh(H)[-1]) == pytest.approx(float(aligned.mode_curvature(lam, s)), rel=1e-12)
 
 
-def test_mode_descent_is_gradient_descent_on_an_aligned_network():
-    W1, W2, X, Y = _aligned_net(0.8, 3, 3, 3)
-    U, s, V = aligned.task_modes(X, Y)
-    a0, _ = aligned.mode_values(W1, W2, U, V)
-    run = gf.train(W1, W2, X, Y, lr=0.05, steps=40, record_every=1, show_progress=False)
-    a_net, _ = aligned.mode_values(run.W1, run.W2, U, V)
-    a_modes, balance = aligned.mode_descent(0.8, s, a0, 0.05, 40)
-    torch.testing.assert_close(a_modes, a_net, rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(balance, aligned.mode_balance(run.W1, run.W2, U, V), rtol=1e-10, atol=1e-12)
-
-
-def test_mode_descent_step_cap():
-    """Below 2/K gradient descent settles at the lambda-balanced minimum; above it, it does not."""
-    lam = torch.tensor([0.0, 1.0, 10.0, 1e3], dtype=F64)
-    K = aligned.mode_curvature(lam, 1.0)
-    a, b = aligned.mode_descent(lam, 1.0, 1e-3, 1.8 / K, 600)
-    assert float((a[-1] - 1).abs().max()) < 1e-10
-    a, b = aligned.mode_descent(lam, 1.0, 1e-3, 2.2 / K, 600)
-    at_min = ((a[-1] - 1).abs() < 1e-6) & ((b[-1] - lam).abs() < 1e-3 * lam.clamp(min=1))
-    assert not bool(at_min.any())
-    a, _ = aligned.mode_descent(1.0, 1.0, 0.5, 50.0, 20)
-    assert bool(torch.isnan(a[-1])), "a diverging run is reported as NaN"
-
-
 DEVICE = torch.device(os.environ.get("LINEAR_LENS_TEST_DEVICE", "cpu"))
 
 
@@ -544,5 +476,3 @@ def test_on_device_matches_cpu():
     a_dev = aligned.network_trajectory(t.to(DEVICE), W1.to(DEVICE), W2.to(DEVICE), X.to(DEVICE), Y.to(DEVICE))
     assert a_dev.device.type == DEVICE.type
     torch.testing.assert_close(a_dev.cpu(), aligned.network_trajectory(t, W1, W2, X, Y), rtol=1e-12, atol=1e-14)
-    m_dev, _ = aligned.mode_descent(lam.to(DEVICE), 1.0, a0.abs().to(DEVICE), 0.05, 10)
-    assert m_dev.device.type == DEVICE.type

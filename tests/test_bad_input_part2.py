@@ -2,7 +2,8 @@
 
 A table of (name, call, regex): the call must raise ``ValueError`` (not another exception, not a silent NaN, not a
 wrong answer) whose one-line message matches the regex, which starts with the parameter's name. The last test checks
-that every public function of ``aligned``, ``balanced``, ``gradient_flow``, ``tasks`` and ``nonlinear`` appears.
+that every public function of ``aligned``, ``modes``, ``balanced``, ``gradient_flow``, ``tasks`` and ``nonlinear``
+appears.
 """
 
 import inspect
@@ -12,13 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from linear_lens import aligned, balanced, gradient_flow as gf, nonlinear, tasks
+from linear_lens import aligned, balanced, gradient_flow as gf, modes, nonlinear, tasks
 
 F = torch.float64
 X, Y = tasks.regression_task_with_spectrum([3.0, 2.0, 1.0], 3, 3, 10, generator=0)
 W1, W2 = balanced.aligned_lambda_balanced_init(0.5, X, Y, 3, sigma=0.3, generator=1)
-U, s, V = aligned.task_modes(X, Y)
-Uf, _, Vf = aligned.task_modes(X, Y, full=True)
+U, s, V = modes.task_modes(X, Y)
+Uf, _, Vf = modes.task_modes(X, Y, full=True)
 C = torch.tensor([1 + 1j])
 nan = float("nan")
 
@@ -97,15 +98,15 @@ CASES = [
      r"^s: singular values must be positive"),
     ('curv lam str', lambda: aligned.mode_curvature("a", 1.0),
      r"^lam: expected an array of real numbers, got a string 'a'"),
-    ('md lr 0', lambda: aligned.mode_descent(1.0, 1.0, 0.1, 0.0, 10),
+    ('md lr 0', lambda: modes.mode_descent(1.0, 1.0, 0.1, 0.0, 10),
      r"^lr: learning rates must be positive"),
-    ('md steps -1', lambda: aligned.mode_descent(1.0, 1.0, 0.1, 0.1, -1),
+    ('md steps -1', lambda: modes.mode_descent(1.0, 1.0, 0.1, 0.1, -1),
      r"^steps: expected a nonnegative integer, got \-1"),
-    ('md steps float', lambda: aligned.mode_descent(1.0, 1.0, 0.1, 0.1, 2.5),
+    ('md steps float', lambda: modes.mode_descent(1.0, 1.0, 0.1, 0.1, 2.5),
      r"^steps: expected a nonnegative integer, got 2\.5"),
-    ('md shapes', lambda: aligned.mode_descent(torch.ones(2), torch.ones(3), 0.1, 0.1, 3),
+    ('md shapes', lambda: modes.mode_descent(torch.ones(2), torch.ones(3), 0.1, 0.1, 3),
      r"^lam, s, a0, lr: shapes do not broadcast"),
-    ('md s 0', lambda: aligned.mode_descent(1.0, 0.0, 0.1, 0.1, 3),
+    ('md s 0', lambda: modes.mode_descent(1.0, 0.0, 0.1, 0.1, 3),
      r"^s: singular values must be positive"),
     ('hi s neg', lambda: aligned.has_inflection(1.0, -1.0, 0.1),
      r"^s: singular values must be positive"),
@@ -115,25 +116,25 @@ CASES = [
      r"^a: expected at least 3 samples along axis 0, got shape \(2,\)"),
     ('ci tol', lambda: aligned.count_inflections(torch.ones(5), tol=-1),
      r"^tol: expected a finite positive number, got \-1"),
-    ('tm shapes', lambda: aligned.task_modes(X, Y[:, :5]),
+    ('tm shapes', lambda: modes.task_modes(X, Y[:, :5]),
      r"^X, Y: expected shapes \(N_i, P\) and \(N_o, P\) with the same P, got \(3,"),
-    ('tm None', lambda: aligned.task_modes(None, Y),
+    ('tm None', lambda: modes.task_modes(None, Y),
      r"^X: expected an array of real numbers, got None"),
-    ('tm 1d', lambda: aligned.task_modes(torch.ones(3), Y),
+    ('tm 1d', lambda: modes.task_modes(torch.ones(3), Y),
      r"^X, Y: expected shapes \(N_i, P\) and \(N_o, P\) with the same P, got \(3,\)"),
-    ('mv shapes', lambda: aligned.mode_values(W1, W2, U[:2], V),
+    ('mv shapes', lambda: modes.mode_values(W1, W2, U[:2], V),
      r"^W1, W2, U, V: shapes \(3, 3\), \(3, 3\), \(2, 3\), \(3, 3\) do not fit \(\.\.\.,"),
-    ('mv None', lambda: aligned.mode_values(W1, None, U, V),
+    ('mv None', lambda: modes.mode_values(W1, None, U, V),
      r"^W2: expected an array of real numbers, got None"),
-    ('mb shapes', lambda: aligned.mode_balance(W1, W2[:, :2], U, V),
+    ('mb shapes', lambda: modes.mode_balance(W1, W2[:, :2], U, V),
      r"^W1, W2, U, V: shapes \(3, 3\), \(3, 2\), \(3, 3\), \(3, 3\) do not fit \(\.\.\.,"),
-    ('fr compact', lambda: aligned.factored_residual(W1, W2, U[:, :2], V[:, :2]),
+    ('fr compact', lambda: modes.factored_residual(W1, W2, U[:, :2], V[:, :2]),
      r"^W1, W2, U, V: shapes \(3, 3\), \(3, 3\), \(3, 2\), \(3, 2\) do not fit \(\.\.\.,"),
-    ('fr nan', lambda: aligned.factored_residual(W1 * nan, W2, Uf, Vf),
+    ('fr nan', lambda: modes.factored_residual(W1 * nan, W2, Uf, Vf),
      r"^W1: contains NaN or infinite entries; only finite values are allowed"),
-    ('dmb lr', lambda: aligned.descent_mode_balance(1.0, torch.zeros(3, 2), 1.0, -1.0),
+    ('dmb lr', lambda: modes.descent_mode_balance(1.0, torch.zeros(3, 2), 1.0, -1.0),
      r"^lr: expected a finite positive number, got \-1\.0"),
-    ('dmb a 0d', lambda: aligned.descent_mode_balance(1.0, torch.tensor(0.5), 1.0, 0.1),
+    ('dmb a 0d', lambda: modes.descent_mode_balance(1.0, torch.tensor(0.5), 1.0, 0.1),
      r"^a: expected the modes at every step along axis 0, got shape \(\)"),
     # balanced
     ('bal None', lambda: balanced.balance(None, W2),
@@ -369,12 +370,12 @@ def test_bad_input_raises_a_clear_value_error(name, call, message):
     assert "\n" not in str(info.value), f"{name}: the message should be one line"
 
 
-MODULES = {"aligned": aligned, "balanced": balanced, "gf": gf, "tasks": tasks, "nonlinear": nonlinear}
+MODULES = {"aligned": aligned, "modes": modes, "balanced": balanced, "gf": gf, "tasks": tasks, "nonlinear": nonlinear}
 
 
 def test_every_public_function_has_bad_input_cases():
     source = Path(__file__).read_text()
-    covered = set(re.findall(r"\b(aligned|balanced|gf|tasks|nonlinear)\.([a-z_0-9]+)\(", source))
+    covered = set(re.findall(r"\b(aligned|modes|balanced|gf|tasks|nonlinear)\.([a-z_0-9]+)\(", source))
     missing = []
     for alias, module in MODULES.items():
         for name in module.__all__:

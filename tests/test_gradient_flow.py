@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linear_lens import aligned, balanced, gradient_flow as gf, tasks
+from linear_lens import aligned, balanced, gradient_flow as gf, modes, tasks
 
 F64 = torch.float64
 
@@ -359,7 +359,7 @@ def test_zero_balanced_aligned_representations_converge_to_the_task_roots(genera
     X, Y = tasks.regression_task_with_spectrum([2.0, 1.0, 0.5], 3, 3, 20, generator=generator)
     W1, W2 = balanced.aligned_lambda_balanced_init(0.0, X, Y, 3, sigma=0.2, generator=generator)
     traj = gf.integrate(W1, W2, X, Y, [0.0, 1e4])
-    U, s, V = aligned.task_modes(X, Y)
+    U, s, V = modes.task_modes(X, Y)
     torch.testing.assert_close(traj.input_representation[-1], V @ torch.diag(s) @ V.T, rtol=0, atol=1e-9)
     torch.testing.assert_close(traj.output_representation[-1], U @ torch.diag(s) @ U.T, rtol=0, atol=1e-9)
 
