@@ -2,8 +2,8 @@
 
 A table of (name, call, regex): the call must raise ``ValueError`` (not another exception, not a silent NaN, not a
 wrong answer) whose one-line message matches the regex, which starts with the parameter's name. The last test checks
-that every public function of ``aligned``, ``modes``, ``balanced``, ``gradient_flow``, ``tasks`` and ``nonlinear``
-appears.
+that every public function of ``aligned``, ``modes``, ``balanced``, ``init_balance``, ``gradient_flow``, ``tasks``
+and ``nonlinear`` appears.
 """
 
 import inspect
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from linear_lens import aligned, balanced, gradient_flow as gf, modes, nonlinear, tasks
+from linear_lens import aligned, balanced, gradient_flow as gf, init_balance, modes, nonlinear, tasks
 
 F = torch.float64
 X, Y = tasks.regression_task_with_spectrum([3.0, 2.0, 1.0], 3, 3, 10, generator=0)
@@ -201,41 +201,41 @@ CASES = [
      r"^X, Y: expected shapes \(N_i, P\) and \(N_o, P\) with the same P, got \(3,"),
     ('alb hidden 0', lambda: balanced.aligned_lambda_balanced_init(1.0, X, Y, 0),
      r"^hidden_dim: expected a positive integer, got 0"),
-    ('iv scheme', lambda: balanced.init_variances("x", 1, 1, 1),
+    ('iv scheme', lambda: init_balance.init_variances("x", 1, 1, 1),
      r"^scheme: expected one of lecun, glorot, he, scaled; got 'x'"),
-    ('iv scheme None', lambda: balanced.init_variances(None, 1, 1, 1),
+    ('iv scheme None', lambda: init_balance.init_variances(None, 1, 1, 1),
      r"^scheme: expected one of lecun, glorot, he, scaled; got None"),
-    ('iv alpha str', lambda: balanced.init_variances("scaled", 1, 1, 1, alpha="ab"),
+    ('iv alpha str', lambda: init_balance.init_variances("scaled", 1, 1, 1, alpha="ab"),
      r"^alpha: the 'scaled' scheme needs alpha = \(alpha_1, alpha_2\), got 'ab'"),
-    ('iv alpha nan', lambda: balanced.init_variances("scaled", 1, 1, 1, alpha=(nan, 1.0)),
+    ('iv alpha nan', lambda: init_balance.init_variances("scaled", 1, 1, 1, alpha=(nan, 1.0)),
      r"^alpha: expected a finite real number, got nan"),
-    ('ri trials 0', lambda: balanced.random_init("he", 1, 1, 1, trials=0),
+    ('ri trials 0', lambda: init_balance.random_init("he", 1, 1, 1, trials=0),
      r"^trials: expected a positive integer, got 0"),
-    ('ri gen', lambda: balanced.random_init("he", 1, 1, 1, generator=1.5),
+    ('ri gen', lambda: init_balance.random_init("he", 1, 1, 1, generator=1.5),
      r"^generator: expected None, a torch\.Generator or an integer seed, got"),
-    ('bm scheme', lambda: balanced.balance_moments("x", 1, 1, 1),
+    ('bm scheme', lambda: init_balance.balance_moments("x", 1, 1, 1),
      r"^scheme: expected one of lecun, glorot, he, scaled; got 'x'"),
-    ('bs shape', lambda: balanced.balance_statistics(torch.zeros(1, 3, 3)),
+    ('bs shape', lambda: init_balance.balance_statistics(torch.zeros(1, 3, 3)),
      r"^B: expected shape \(trials, N_h, N_h\) with trials >= 2 and N_h >= 2,"),
-    ('bs None', lambda: balanced.balance_statistics(None),
+    ('bs None', lambda: init_balance.balance_statistics(None),
      r"^B: expected an array of real numbers, got None"),
-    ('mcb widths', lambda: balanced.monte_carlo_balance("he", [(1, 1)], 5),
+    ('mcb widths', lambda: init_balance.monte_carlo_balance("he", [(1, 1)], 5),
      r"^widths: expected a triple \(n_in, n_hidden, n_out\) of positive"),
-    ('mcb widths empty', lambda: balanced.monte_carlo_balance("he", [], 5),
+    ('mcb widths empty', lambda: init_balance.monte_carlo_balance("he", [], 5),
      r"^widths: expected a non\-empty list of triples \(n_in, n_hidden, n_out\)"),
-    ('mcb widths int', lambda: balanced.monte_carlo_balance("he", 5, 5),
+    ('mcb widths int', lambda: init_balance.monte_carlo_balance("he", 5, 5),
      r"^widths: expected a list of triples \(n_in, n_hidden, n_out\), got 5"),
-    ('mcb trials 1', lambda: balanced.monte_carlo_balance("he", [(2, 2, 2)], 1),
+    ('mcb trials 1', lambda: init_balance.monte_carlo_balance("he", [(2, 2, 2)], 1),
      r"^trials: need at least 2 draws for a standard error, got 1"),
-    ('mcb hidden 1', lambda: balanced.monte_carlo_balance("he", [(2, 1, 2)], 3),
+    ('mcb hidden 1', lambda: init_balance.monte_carlo_balance("he", [(2, 1, 2)], 3),
      r"^widths: the hidden width must be at least 2 for off\-diagonal entries,"),
-    ('ds base', lambda: balanced.deviation_sweep("he", (1, 1), [2], 2),
+    ('ds base', lambda: init_balance.deviation_sweep("he", (1, 1), [2], 2),
      r"^widths: expected a triple \(n_in, n_hidden, n_out\) of positive"),
-    ('ds scales empty', lambda: balanced.deviation_sweep("he", (1, 1, 1), [], 2),
+    ('ds scales empty', lambda: init_balance.deviation_sweep("he", (1, 1, 1), [], 2),
      r"^scales: expected a non\-empty list of positive integers"),
-    ('ds scales int', lambda: balanced.deviation_sweep("he", (1, 1, 1), 3, 2),
+    ('ds scales int', lambda: init_balance.deviation_sweep("he", (1, 1, 1), 3, 2),
      r"^scales: expected a non\-empty list of positive integers"),
-    ('ds scales neg', lambda: balanced.deviation_sweep("he", (1, 1, 1), [-1], 2),
+    ('ds scales neg', lambda: init_balance.deviation_sweep("he", (1, 1, 1), [-1], 2),
      r"^scales: expected a positive integer, got \-1"),
     ('a1 lam str', lambda: balanced.algorithm1_accepts("a", 1, 1, 1),
      r"^lam: expected a finite real number, got 'a'"),
@@ -370,12 +370,13 @@ def test_bad_input_raises_a_clear_value_error(name, call, message):
     assert "\n" not in str(info.value), f"{name}: the message should be one line"
 
 
-MODULES = {"aligned": aligned, "modes": modes, "balanced": balanced, "gf": gf, "tasks": tasks, "nonlinear": nonlinear}
+MODULES = {"aligned": aligned, "modes": modes, "balanced": balanced, "init_balance": init_balance, "gf": gf,
+           "tasks": tasks, "nonlinear": nonlinear}
 
 
 def test_every_public_function_has_bad_input_cases():
     source = Path(__file__).read_text()
-    covered = set(re.findall(r"\b(aligned|modes|balanced|gf|tasks|nonlinear)\.([a-z_0-9]+)\(", source))
+    covered = set(re.findall(r"\b(aligned|modes|balanced|init_balance|gf|tasks|nonlinear)\.([a-z_0-9]+)\(", source))
     missing = []
     for alias, module in MODULES.items():
         for name in module.__all__:
