@@ -16,6 +16,7 @@ from linear_lens import _checks
 from linear_lens import activation_stability as AS
 from linear_lens import activations as AC
 from linear_lens import affine as AF
+from linear_lens import attractors as AT
 from linear_lens import networks as N
 from linear_lens import sampling as SA
 from linear_lens import secants as SC
@@ -354,7 +355,7 @@ def test_docstrings_have_no_control_characters():
     import inspect
 
     bad = []
-    for mod in (AC, AS, AF, DY, N, SA, SC, SF, ST, _checks):
+    for mod in (AC, AS, AF, AT, DY, N, SA, SC, SF, ST, _checks):
         objects = [mod] + [getattr(mod, n) for n in dir(mod) if not n.startswith("__")]
         objects += [getattr(AC.Activation, n) for n in ("secant", "shifted_secant")]
         for obj in objects:

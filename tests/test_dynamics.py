@@ -1,5 +1,5 @@
-"""Tests of linear_lens.dynamics: orbits, fixed points, Lyapunov exponents and attractors of batched networks,
-against closed forms, brute force, plain loops and known dynamics."""
+"""Tests of linear_lens.dynamics: orbits, fixed points and Lyapunov exponents of batched networks, against closed
+forms, brute force, plain loops and known dynamics."""
 
 import math
 
@@ -11,7 +11,6 @@ from scipy.optimize import brentq
 
 from linear_lens import dynamics as dy, networks
 from linear_lens.networks import network_batch
-from test_networks import SWEEP_ACTS, random_batch
 
 F64 = torch.float64
 
@@ -121,64 +120,6 @@ def test_lyapunov_exponent_collapses_to_minus_infinity_on_a_dead_relu():
     assert ly.exponent[0, 0] == float("-inf")
 
 
-# --- classification ----------------------------------------------------------------------------------------------
-
-
-def _starts(k=8):
-    axis = torch.linspace(-5, 5, k, dtype=F64)
-    return torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).reshape(-1, 2) + 0.013
-
-
-def _rot(theta, r=1.0):
-    return r * torch.tensor([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]], dtype=F64)
-
-
-def test_classify_the_six_kinds_and_the_evidence():
-    I = torch.eye(2, dtype=F64)
-    nets = {
-        "single point": (torch.stack([0.5 * _rot(0.3), I]), None, "tanh"),
-        "multiple points": (torch.stack([2 * I, I]), None, "tanh"),
-        "line attractor": (torch.stack([I, torch.diag(torch.tensor([1.0, 0.5], dtype=F64))]), None, "relu"),
-        "limit cycle": (torch.stack([_rot(1.0, 1.3), I]), None, "tanh"),
-        "unstable": (torch.stack([2 * I, I]), None, "relu"),
-    }
-    W = torch.stack([v[0] for v in nets.values()])
-    net = network_batch(W, None, [v[2] for v in nets.values()])
-    res = dy.classify_attractor(net, _starts(), steps=600, generator=0)
-    for (kind, _), a in zip(nets.items(), res):
-        assert a.kind == kind, (kind, a.kind, a.evidence)
-    single, multiple, line, cycle, unstable = res
-    assert single.limits.shape[0] == 1 and single.fixed_point_verdicts == ["stable"]
-    assert multiple.limits.shape[0] == 4
-    assert line.line_points >= 4 and line.limit_eigenvalue_gap < 1e-12
-    assert cycle.fates["quasi-periodic"] > 0 and cycle.period == 0 and 0.1 < abs(cycle.rotation) < 0.25
-    assert "unstable" in cycle.fixed_point_verdicts  # the origin inside the invariant curve
-    assert abs(unstable.growth - 2.0) < 1e-6
-    chaotic = dy.classify_attractor(_skew_tent(), torch.tensor([[0.31, 0.0], [0.62, 0.0]], dtype=F64),
-                                    steps=200, lyapunov_steps=2048, generator=0)[0]
-    assert chaotic.kind == "chaotic" and chaotic.lyapunov - 3 * chaotic.lyapunov_stderr > 0.3
-    period2 = dy.classify_attractor(network_batch(torch.stack([-2 * I, I]), None, "tanh"), _starts(),
-                                    steps=300, generator=0)[0]
-    assert period2.kind == "limit cycle" and period2.period == 2 and period2.fates["periodic"] > 0
-    row = single.row()
-    assert row["kind"] == "single point" and row["starts_fixed_point"] == 64 and "evidence" in row
-
-
-def test_classify_slow_convergence_to_a_non_hyperbolic_point_is_a_single_point():
-    # tanh with an orthogonal weight: f'(0) has |eigenvalues| = 1, orbits approach 0 like k^(-1/2)
-    net = network_batch(torch.stack([_rot(0.7), torch.eye(2, dtype=F64)]), None, "tanh")
-    a = dy.classify_attractor(net, _starts(), steps=800, generator=0)[0]
-    assert a.kind == "single point", a.evidence
-    assert a.fixed_point_verdicts == ["non-hyperbolic"]
-
-
-def test_classify_is_batched_consistently(generator):
-    _, _, net = random_batch(generator, SWEEP_ACTS, depth=2, bias=True, convention="authors")
-    together = dy.classify_attractor(net, _starts(), steps=300, generator=0)
-    alone = [dy.classify_attractor(net.select([m]), _starts(), steps=300, generator=0)[0] for m in range(net.size)]
-    assert [a.kind for a in together] == [a.kind for a in alone]
-
-
 # --- dtypes and bad input -----------------------------------------------------------------------------------------
 
 
@@ -193,7 +134,6 @@ def _bad_calls():
         (lambda: dy.lyapunov_exponent(net, x, 100, blocks=16), "blocks"),
         (lambda: dy.lyapunov_exponent(net, x, 16, blocks=1), "blocks"),
         (lambda: dy.lyapunov_exponent(net, x, 16, generator="seed"), "generator"),
-        (lambda: dy.classify_attractor(net, x, steps=100, tail=20, max_period=12), "tail"),
         (lambda: dy.orbit_period(orb.tail, 0), "max_period"),
         (lambda: dy.rotation_number(torch.zeros(5, 3)), "tail"),
         (lambda: dy.fixed_points(net, x, max_iter=0), "max_iter"),
@@ -203,11 +143,10 @@ def _bad_calls():
         (lambda: dy.growth_rate(torch.zeros(1, 2, dtype=F64)), "norms"),
         (lambda: dy.on_closed_curve(torch.zeros(5, 3, 3)), "tail"),
         (lambda: dy.on_closed_curve(torch.zeros(5, 3, 2), sectors=0), "sectors"),
-        (lambda: dy.classify_attractor(net, torch.tensor([[float("inf"), 0.0]])), "x"),
     ]
 
 
-@pytest.mark.parametrize("case", range(16))
+@pytest.mark.parametrize("case", range(15))
 def test_bad_input_gives_a_clear_error(case):
     call, match = _bad_calls()[case]
     with pytest.raises(ValueError, match=match):

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from linear_lens import dynamics as dy, model_sweep as ms
+from linear_lens import attractors as at, model_sweep as ms
 from linear_lens.activations import get
 
 F64 = torch.float64
@@ -137,7 +137,7 @@ def test_sweep_classifies_and_writes_csv():
     configs = _subset()[:12]
     res = ms.sweep(configs, show_progress=False, classify_options={"steps": 300, "lyapunov_steps": 128})
     kinds = {r["kind"] for r in res.rows}
-    assert kinds <= set(dy.KINDS)
+    assert kinds <= set(at.KINDS)
     text = res.to_csv()
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 12 and rows[0]["kind"] == res.rows[0]["kind"]
@@ -185,7 +185,7 @@ def test_find_attractor_returns_a_network_of_the_kind():
     hit = ms.find_attractor(c, "single point", starts, 2, **options)
     assert hit is not None
     (model, seed), origin = hit
-    again = dy.classify_attractor(ms.network_draws(model, [seed]), starts, **options)[0]
+    again = at.classify_attractor(ms.network_draws(model, [seed]), starts, **options)[0]
     assert ms.shows(again, "single point") and "step" in origin
     with pytest.raises(ValueError, match="^kind:"):
         ms.find_attractor(c, "spiral", starts, 2)

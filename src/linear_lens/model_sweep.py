@@ -24,7 +24,7 @@ and ``slim.linear``; read for facts, not copied):
 :func:`sweep` computes, for all models at once (batched across models of equal depth), the fields of
 $\rho(A^*(x))$ in both forms of $A^*$ (the paper's $\sigma(z)/z$ and the shifted one), the spectral norms of $A^*$
 and of the true Jacobian, and the attractor of each model with its evidence
-(:func:`linear_lens.dynamics.classify_attractor`); it returns one row per model (:class:`SweepResult`).
+(:func:`linear_lens.attractors.classify_attractor`); it returns one row per model (:class:`SweepResult`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from linear_lens import dynamics, networks, spectral_fields
+from linear_lens import attractors, networks, spectral_fields
 from linear_lens._checks import check_positive_int
 from linear_lens.progress import progress
 
@@ -285,15 +285,15 @@ def network_draws(
     return networks.network_batch(W, B, config.activation, convention=convention)
 
 
-def shows(attractor: dynamics.Attractor, kind: str) -> bool:
+def shows(attractor: attractors.Attractor, kind: str) -> bool:
     r"""Whether a classified network shows the attractor type ``kind`` as the paper's Fig. 6 draws it.
 
-    The type of :func:`linear_lens.dynamics.classify_attractor`; for ``"limit cycle"`` also a closed invariant curve
+    The type of :func:`linear_lens.attractors.classify_attractor`; for ``"limit cycle"`` also a closed invariant curve
     (some quasi-periodic orbits), not only a periodic orbit. Raises ``ValueError`` for a kind not in
-    :data:`linear_lens.dynamics.KINDS`.
+    :data:`linear_lens.attractors.KINDS`.
     """
-    if kind not in dynamics.KINDS:
-        raise ValueError(f"kind: expected one of {', '.join(dynamics.KINDS)}, got {kind!r}")
+    if kind not in attractors.KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(attractors.KINDS)}, got {kind!r}")
     return attractor.kind == kind and (kind != "limit cycle" or attractor.fates["quasi-periodic"] > 0)
 
 
@@ -305,17 +305,17 @@ def find_attractor(
     In this order, keeping the first network found: (1) ``config`` with seeds $0, \dots,$ ``search_seeds`` $- 1$;
     (2) the same factorisation, activation, depth and bias with every eigenvalue range of Appendix D
     (:data:`RANGES`, in that order), seed by seed (every range of seed 0, then of seed 1, ...). Each step is one
-    batch for :func:`linear_lens.dynamics.classify_attractor` (``starts``, ``options``). Networks are drawn as
+    batch for :func:`linear_lens.attractors.classify_attractor` (``starts``, ``options``). Networks are drawn as
     :func:`network_draws` draws them (the authors' construction and convention).
 
     Returns ``((model, seed), origin)``, where ``origin`` says in words which step found it, or ``None``.
     Raises ``ValueError`` for an unknown kind or a ``search_seeds`` that is not a positive integer.
     """
-    if kind not in dynamics.KINDS:
-        raise ValueError(f"kind: expected one of {', '.join(dynamics.KINDS)}, got {kind!r}")
+    if kind not in attractors.KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(attractors.KINDS)}, got {kind!r}")
     search_seeds = check_positive_int(search_seeds, "search_seeds")
     batch = network_draws(config, range(search_seeds))
-    hits = [s for s, a in enumerate(dynamics.classify_attractor(batch, starts, **options)) if shows(a, kind)]
+    hits = [s for s, a in enumerate(attractors.classify_attractor(batch, starts, **options)) if shows(a, kind)]
     if hits:
         return (config, hits[0]), f"Table 1's configuration, seed {hits[0]} (step 1)"
     cands = [ModelConfig(WeightConfig(config.weights.factorisation, lo, hi), config.depth, config.activation,
@@ -325,7 +325,7 @@ def find_attractor(
     batch = networks.network_batch(torch.stack([d[0] for d in drawn]),
                                    torch.stack([d[1] for d in drawn]) if config.bias else None, config.activation,
                                    convention="authors")
-    found = [i for i, a in enumerate(dynamics.classify_attractor(batch, starts, **options)) if shows(a, kind)]
+    found = [i for i, a in enumerate(attractors.classify_attractor(batch, starts, **options)) if shows(a, kind)]
     if not found:
         return None
     s, m = order[found[0]]
@@ -364,7 +364,7 @@ class SweepResult:
     (``*_shifted``; equal when $\sigma(0) = 0$, ``forms_differ`` says whether they can differ); ``jac_rho_max``,
     ``jac_norm_max``, ``jac_norm_min``, ``jac_norm_median`` (the true Jacobian $f'(x)$ over the grid); and the
     attractor
-    (``kind`` and the columns of :meth:`linear_lens.dynamics.Attractor.row`). ``timings``: seconds per stage.
+    (``kind`` and the columns of :meth:`linear_lens.attractors.Attractor.row`). ``timings``: seconds per stage.
     """
 
     rows: list
@@ -413,7 +413,7 @@ def sweep(
     (:mod:`linear_lens.networks`, :mod:`linear_lens.spectral_fields`, :mod:`linear_lens.dynamics`); ``grid``: ``(P, n)`` points (default :func:`authors_grid`); ``starts``: ``(S, n)``
     initial states for the attractors (default: an $8 \times 8$ grid over $[-6, 6]^2$ and the authors' 8 starts);
     ``classify``: skip the attractors when false (the spectral part alone); ``classify_options``: keyword arguments
-    for :func:`linear_lens.dynamics.classify_attractor`; ``network_fn``: replaces :func:`draw_network`, called as
+    for :func:`linear_lens.attractors.classify_attractor`; ``network_fn``: replaces :func:`draw_network`, called as
     ``network_fn(weight_config, depth, n, generator)`` (another construction of the weights). Weights and biases
     are drawn once per (weight configuration, depth, seed) and shared by every activation and both bias settings.
     Float64; ``device`` for the tensors. Runs on one CPU thread (restored afterwards), which is faster here.
@@ -470,7 +470,7 @@ def _sweep(configs, construction, convention, grid, starts, classify, n, device,
         timings["spectra"] += time.perf_counter() - t0
         if classify:
             t0 = time.perf_counter()
-            att = dynamics.classify_attractor(net, starts.to(device), **options)
+            att = attractors.classify_attractor(net, starts.to(device), **options)
             timings["attractors"] += time.perf_counter() - t0
         for j, (i, c) in enumerate(zip(idx, cs)):
             row = {
@@ -511,10 +511,10 @@ def crosstab(rows: Sequence[dict], by: str, column: str = "kind", values: Sequen
 def summary(rows: Sequence[dict], by: str, kinds: Sequence[str] | None = None) -> list[dict]:
     r"""One summary row per value of ``by``: the number of models, of each attractor kind, and of $\max\rho > 1$.
 
-    ``kinds``: the kinds to count (default :data:`linear_lens.dynamics.KINDS`). Columns: ``by``, ``models``, one per
+    ``kinds``: the kinds to count (default :data:`linear_lens.attractors.KINDS`). Columns: ``by``, ``models``, one per
     kind, ``rho > 1`` (the paper's $A^*$) and ``rho > 1 (shifted)``.
     """
-    kinds = list(dynamics.KINDS if kinds is None else kinds)
+    kinds = list(attractors.KINDS if kinds is None else kinds)
     tab = crosstab(rows, by, "kind", kinds)
     out = []
     for value, counts in tab.items():

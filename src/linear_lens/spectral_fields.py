@@ -12,7 +12,8 @@ Drgona et al., 2020) is evaluated at every point of a grid in one pass:
   (:func:`activation_pattern`, :func:`count_regions`, :func:`count_sectors`, :func:`region_bound`), and the
   continuity of a gridded field (:func:`max_jump`).
 
-The orbits, fixed points and attractors of the same networks are in :mod:`linear_lens.dynamics`.
+The orbits and fixed points of the same networks are in :mod:`linear_lens.dynamics`, their attractors in
+:mod:`linear_lens.attractors`.
 """
 
 from __future__ import annotations

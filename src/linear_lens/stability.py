@@ -15,7 +15,8 @@ A network $f: \mathbb{R}^n \to \mathbb{R}^n$ (weights $A_0, \dots, A_L$, optiona
 - weights with a prescribed spectrum (:func:`weights_with_spectrum`) and a random search for networks whose pieces
   $A^*(x)$ are all stable while the network is not (:func:`search_stable_pieces_unstable_map`).
 
-Trajectories, fixed points and attractors of $x_{k+1} = f(x_k)$ are computed in :mod:`linear_lens.dynamics`.
+Trajectories and fixed points of $x_{k+1} = f(x_k)$ are computed in :mod:`linear_lens.dynamics`, its attractors
+in :mod:`linear_lens.attractors`.
 """
 
 from __future__ import annotations
