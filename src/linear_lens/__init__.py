@@ -12,13 +12,25 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.networks`: feedforward networks (eq. (3)/(6)) and batches of them (``NetworkBatch``), the Jacobian.
 - :mod:`linear_lens.spectral_fields`: $A^*(x)$ over grids for batches of networks, closed-form eigenvalues, regions.
 - :mod:`linear_lens.stability`: spectral radii, Theorem 6 and its corrected sufficient condition, joint spectral radii.
-- :mod:`linear_lens.dynamics`: orbits, fixed points, Lyapunov exponents and attractors of $x_{k+1} = f(x_k)$.
-- :mod:`linear_lens.linear_maps`: weights with constrained spectra (Drgona et al., Appendix B).
+- :mod:`linear_lens.dynamics`: orbits, fixed points and Lyapunov exponents of $x_{k+1} = f(x_k)$.
+- :mod:`linear_lens.attractors`: the attractor type of each network (Fig. 6's kinds), classified from the evidence of
+  its orbits.
+- :mod:`linear_lens.linear_maps`: weights with constrained spectra, the printed formulas and slim's constructions, and
+  their samplers (Drgona et al., Appendix B).
+- :mod:`linear_lens.spectral_promises`: the region each factorisation promises for the eigenvalues, and how far draws
+  fall outside it.
+- :mod:`linear_lens.constrained_layers`: trainable ``nn.Module`` layers with constrained weights, and ``fit_linear``.
 - :mod:`linear_lens.model_sweep`: the 828-model sweep of Appendix D and the search for the attractor zoo.
 - :mod:`linear_lens.tasks`: whitened regression tasks and their correlation matrices (Anguita, Chapter 2).
-- :mod:`linear_lens.balanced`: the $\\lambda$-balanced property and its initialisations (Anguita, Sections 3.1, 3.4).
+- :mod:`linear_lens.balanced`: the $\\lambda$-balanced property, which widths allow it, and how to build such weights
+  (Anguita, Sections 3.4, 4.1).
+- :mod:`linear_lens.init_balance`: how balanced the standard random initialisations are: variances, moments of $B$,
+  Monte Carlo, growing widths (Anguita, Section 3.1).
 - :mod:`linear_lens.gradient_flow`: gradient descent and exactly integrated gradient flow of two-layer linear networks.
-- :mod:`linear_lens.aligned`: closed-form dynamics of aligned $\\lambda$-balanced networks (Anguita, Theorem 3.2.1).
+- :mod:`linear_lens.aligned`: closed-form dynamics of the modes of aligned $\\lambda$-balanced networks and their
+  analysis (Anguita, Theorem 3.2.1).
+- :mod:`linear_lens.modes`: the task's modes, weights read in them (modes, balance, factored form), and gradient
+  descent mode by mode.
 - :mod:`linear_lens.riccati`: the exact dynamics $QQ^\\top(t)$ of unaligned $\\lambda$-balanced networks, equal and unequal
   dimensions (Anguita, Sections 3.3-3.4): the Riccati matrix $F$, its eigenbasis, and the stable form ``qqt``.
 - :mod:`linear_lens.riccati_forms`: the reference forms ``qqt`` corrects (Fukumizu's, Theorem 2.2.5, Theorem 3.3.1(3)

@@ -281,7 +281,7 @@ def fixed_points(
     r"""Find the fixed points $\bar x = f(\bar x)$ by damped Newton iteration from many starts, for every network.
 
     Solves $F(x) = f(x) - x = 0$ with $x \leftarrow x - t\,(f'(x) - I)^{-1}F(x)$, the true Jacobian of
-    :func:`jacobian`, and the first $t \in \{1, \frac12, \dots, 2^{-8}\}$ that lowers $\lVert F\rVert_\infty$ (else
+    :func:`linear_lens.networks.batch_jacobian`, and the first $t \in \{1, \frac12, \dots, 2^{-8}\}$ that lowers $\lVert F\rVert_\infty$ (else
     a plain step $x \leftarrow f(x)$). A start converges when $\lVert F\rVert_\infty \le \text{tol}\,(1 +
     \lVert x\rVert_\infty)$ and $\lVert x\rVert_\infty \le$ ``box``. Converged points closer than ``dedupe`` (relative)
     are merged; each distinct point gets the spectrum of $f'(\bar x)$ and a verdict (:class:`FixedPoints`).
@@ -375,7 +375,7 @@ def lyapunov_exponent(
     r"""Estimate the largest Lyapunov exponent of each orbit from products of true Jacobians (Benettin's method).
 
     From $x_0$ and a random unit tangent $v_0$, iterate $x_{k+1} = f(x_k)$ and $v_{k+1} = f'(x_k)v_k$, renormalising
-    $v$ each step and summing $\ln\lVert f'(x_k)v_k\rVert$ (:func:`jacobian_vector`). $\hat\lambda_1 > 0$ means
+    $v$ each step and summing $\ln\lVert f'(x_k)v_k\rVert$ (Jacobian-vector products of :mod:`linear_lens.networks`). $\hat\lambda_1 > 0$ means
     nearby orbits separate exponentially (chaos, if the orbit stays bounded), $\hat\lambda_1 = 0$ a neutral direction
     (an invariant curve, a line of fixed points), $\hat\lambda_1 < 0$ an attracting fixed point or cycle. The
     ``steps`` are split into ``blocks`` equal blocks; the spread of the block means gives the error bar
