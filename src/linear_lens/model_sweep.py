@@ -62,8 +62,6 @@ __all__ = [
     "sweep",
     "crosstab",
     "summary",
-    "html_table",
-    "csv_download",
     "per_point_reference",
 ]
 
@@ -523,37 +521,6 @@ def summary(rows: Sequence[dict], by: str, kinds: Sequence[str] | None = None) -
                     "rho > 1": sum(r["rho_max"] > 1 for r in group),
                     "rho > 1 (shifted)": sum(r["rho_max_shifted"] > 1 for r in group)})
     return out
-
-
-def html_table(rows: Sequence[dict], columns: Sequence[str] | None = None, *, digits: int = 4) -> str:
-    r"""Render rows (dicts) as a plain HTML table: ``columns`` in order (default: the first row's keys).
-
-    Floats are shown with ``digits`` significant digits; text is escaped. For the chapters' summary tables.
-    """
-    import html
-
-    if not rows:
-        raise ValueError("rows: need at least one row")
-    columns = list(rows[0]) if columns is None else list(columns)
-
-    def cell(v):
-        if isinstance(v, float):
-            return f"{v:.{digits}g}"
-        return html.escape(str(v))
-
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c, ''))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f"<table class='sweep-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def csv_download(text: str, filename: str, label: str) -> str:
-    r"""An HTML link that downloads ``text`` as the file ``filename`` (a ``data:`` URI: no server, works offline)."""
-    import base64
-    import html
-
-    data = base64.b64encode(text.encode("utf-8")).decode("ascii")
-    return (f"<a download='{html.escape(filename)}' href='data:text/csv;base64,{data}'>"
-            f"{html.escape(label)}</a>")
 
 
 def per_point_reference(weights, biases, activation, grid: torch.Tensor, *, convention: str = "authors",
