@@ -2,8 +2,8 @@
 
 A table of (name, call, regex): the call must raise ``ValueError`` (not another exception, not a silent NaN, not a
 wrong answer) whose one-line message matches the regex, which starts with the parameter's name. The last test checks
-that every public function of ``aligned``, ``modes``, ``balanced``, ``init_balance``, ``gradient_flow``, ``tasks``
-and ``nonlinear`` appears.
+that every public function of ``aligned``, ``aligned_forms``, ``modes``, ``balanced``, ``init_balance``,
+``gradient_flow``, ``tasks`` and ``nonlinear`` appears.
 """
 
 import inspect
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from linear_lens import aligned, balanced, gradient_flow as gf, init_balance, modes, nonlinear, tasks
+from linear_lens import aligned, aligned_forms, balanced, gradient_flow as gf, init_balance, modes, nonlinear, tasks
 
 F = torch.float64
 X, Y = tasks.regression_task_with_spectrum([3.0, 2.0, 1.0], 3, 3, 10, generator=0)
@@ -56,13 +56,13 @@ CASES = [
      r"^tol: expected a finite positive number, got 0"),
     ('nt X shape', lambda: aligned.network_trajectory([1.0], W1, W2, X[:, :5], Y),
      r"^X, Y: expected shapes \(N_i, P\) and \(N_o, P\) with the same P, got \(3,"),
-    ('thesis lam 0', lambda: aligned.thesis_singular_value_trajectory(1.0, 0.0, 1.0, 0.1),
+    ('thesis lam 0', lambda: aligned_forms.thesis_singular_value_trajectory(1.0, 0.0, 1.0, 0.1),
      r"^lam: Theorem 3\.2\.1 assumes a non\-zero lambda \(the formula divides 0"),
-    ('thesis fix str', lambda: aligned.thesis_singular_value_trajectory(1.0, 1.0, 1.0, 0.1, fix_c0="yes"),
+    ('thesis fix str', lambda: aligned_forms.thesis_singular_value_trajectory(1.0, 1.0, 1.0, 0.1, fix_c0="yes"),
      r"^fix_c0: expected True or False, got 'yes'"),
-    ('curve None', lambda: aligned.printed_c0_curve(None),
+    ('curve None', lambda: aligned_forms.printed_c0_curve(None),
      r"^lam: expected an array of real numbers, got None"),
-    ('curve complex', lambda: aligned.printed_c0_curve(1j),
+    ('curve complex', lambda: aligned_forms.printed_c0_curve(1j),
      r"^lam: expected real numbers, got complex dtype torch\.complex128;"),
     ('zb a0 0', lambda: aligned.zero_balanced_trajectory(1.0, 1.0, 0.0),
      r"^a0: must be positive \(eq\. 2\.28 divides by a0; a0 <= 0 is the saddle"),
@@ -74,13 +74,13 @@ CASES = [
      r"^u: times must be non\-negative"),
     ('llc s 0', lambda: aligned.large_lambda_correction(1.0, 0.0, 0.1),
      r"^s: singular values must be positive"),
-    ('ref lam nan', lambda: aligned.reference_trajectory([1.0], nan, 1.0, 0.1),
+    ('ref lam nan', lambda: aligned_forms.reference_trajectory([1.0], nan, 1.0, 0.1),
      r"^lam: expected a finite real number, got nan"),
-    ('ref a0 tensor', lambda: aligned.reference_trajectory([1.0], 1.0, 1.0, torch.ones(2)),
+    ('ref a0 tensor', lambda: aligned_forms.reference_trajectory([1.0], 1.0, 1.0, torch.ones(2)),
      r"^a0: expected a finite real number, got tensor\(\[1\., 1\.\]\)"),
-    ('ref lam0 a0neg', lambda: aligned.reference_trajectory([1.0], 0.0, 1.0, -0.1),
+    ('ref lam0 a0neg', lambda: aligned_forms.reference_trajectory([1.0], 0.0, 1.0, -0.1),
      r"^a0: must be positive where lam = 0 \(the reference follows a mode that"),
-    ('ref digits', lambda: aligned.reference_trajectory([1.0], 1.0, 1.0, 0.1, digits=100),
+    ('ref digits', lambda: aligned_forms.reference_trajectory([1.0], 1.0, 1.0, 0.1, digits=100),
      r"^digits: expected an integer in \[16, 60\], got 100"),
     ('lt target out', lambda: aligned.learning_time(1.0, 1.0, 0.1, 2.0),
      r"^target: must lie between a0 \(included\) and s \(excluded\), where the"),
@@ -370,13 +370,14 @@ def test_bad_input_raises_a_clear_value_error(name, call, message):
     assert "\n" not in str(info.value), f"{name}: the message should be one line"
 
 
-MODULES = {"aligned": aligned, "modes": modes, "balanced": balanced, "init_balance": init_balance, "gf": gf,
-           "tasks": tasks, "nonlinear": nonlinear}
+MODULES = {"aligned": aligned, "aligned_forms": aligned_forms, "modes": modes, "balanced": balanced,
+           "init_balance": init_balance, "gf": gf, "tasks": tasks, "nonlinear": nonlinear}
 
 
 def test_every_public_function_has_bad_input_cases():
     source = Path(__file__).read_text()
-    covered = set(re.findall(r"\b(aligned|modes|balanced|init_balance|gf|tasks|nonlinear)\.([a-z_0-9]+)\(", source))
+    pattern = r"\b(aligned|aligned_forms|modes|balanced|init_balance|gf|tasks|nonlinear)\.([a-z_0-9]+)\("
+    covered = set(re.findall(pattern, source))
     missing = []
     for alias, module in MODULES.items():
         for name in module.__all__:

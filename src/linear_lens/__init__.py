@@ -29,6 +29,8 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.gradient_flow`: gradient descent and exactly integrated gradient flow of two-layer linear networks.
 - :mod:`linear_lens.aligned`: closed-form dynamics of the modes of aligned $\\lambda$-balanced networks and their
   analysis (Anguita, Theorem 3.2.1).
+- :mod:`linear_lens.aligned_forms`: Theorem 3.2.1 as printed, and an independent high-precision (``mpmath``) reference
+  for the modes.
 - :mod:`linear_lens.modes`: the task's modes, weights read in them (modes, balance, factored form), and gradient
   descent mode by mode.
 - :mod:`linear_lens.riccati`: the exact dynamics $QQ^\\top(t)$ of unaligned $\\lambda$-balanced networks, equal and unequal
