@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from linear_lens import aligned, gradient_flow as gf, ntk, representations as rp, riccati as rc, shallow as sh, tasks
+from linear_lens import aligned, gradient_flow as gf, laziness as lz, ntk, representations as rp, riccati as rc
+from linear_lens import shallow as sh, tasks
 from bad_input import check_raises, uncovered
 
 F64 = torch.float64
@@ -71,7 +72,7 @@ def test_shallow_correction_reduces_to_the_aligned_one():
                                          ((2, 2, 4), -1.0)])
 def test_correction_leaves_order_lambda_minus_four(shape, sign, generator):
     """Where the large representation has full rank, W - W_s - C/lambda^2 = O(lambda^-4) (exact solution)."""
-    S, W0, _, _ = rp.draw_trials(*shape, 1, generator=generator)
+    S, W0, _, _ = lz.draw_trials(*shape, 1, generator=generator)
     S, W0 = S[0], W0[0]
     u = torch.linspace(0, 10, 101, dtype=F64)
     scale = torch.linalg.matrix_norm(S - W0)
@@ -89,7 +90,7 @@ def test_correction_leaves_order_lambda_minus_four(shape, sign, generator):
 
 @pytest.mark.parametrize("shape, sign", [((3, 3, 5), 1.0), ((5, 3, 3), -1.0), ((3, 4, 5), 1.0)])
 def test_projected_limit_where_the_thesis_limit_fails(shape, sign, generator):
-    S, W0, _, _ = rp.draw_trials(*shape, 1, generator=generator)
+    S, W0, _, _ = lz.draw_trials(*shape, 1, generator=generator)
     S, W0 = S[0], W0[0]
     u = torch.linspace(0, 10, 101, dtype=F64)
     scale = torch.linalg.matrix_norm(S - W0)

@@ -40,8 +40,10 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.product_flow`: the closed ODE of the product $W_2W_1$ of $\\lambda$-balanced weights (this book).
 - :mod:`linear_lens.descent_accuracy`: gradient descent against the exact flow at $t = k\\eta$ (Figs. 3.4-3.6).
 - :mod:`linear_lens.ntk`: the neural tangent kernel of a two-layer linear network and the representations.
-- :mod:`linear_lens.representations`: $\\lambda$ and the lazy and rich regimes: singular values, representations and
-  NTK movement as functions of $\\lambda$ (Anguita, Section 4.1).
+- :mod:`linear_lens.representations`: the weights' singular values and the representations of $\\lambda$-balanced
+  networks as functions of $\\lambda$ (Anguita, Theorems 4.1.1-4.1.2).
+- :mod:`linear_lens.laziness`: how lazily they learn: the NTK's movement, the linearisation, the sweep over
+  $\\lambda$ (Anguita, Theorem 4.1.3).
 - :mod:`linear_lens.shallow`: the shallow network and the large-$\\lambda$ limit of deep dynamics (Anguita, Section 4.2).
 - :mod:`linear_lens.continual`: sequences of tasks learnt one after another, exactly and by gradient descent, and
   forgetting (Anguita, Section 4.4).
