@@ -217,6 +217,8 @@ ROWS = [
     ("check_nonnegative_int float", lambda: _checks.check_nonnegative_int(1.0, "v"), r"^v: expected a nonnegative integer, got 1.0"),
     ("check_float_dtype", lambda: _checks.check_float_dtype("float64", "v"), r"^v: expected torch.float32 or torch.float64, got 'float64'"),
     ("as_generator", lambda: _checks.as_generator(np.random.default_rng(0)), r"^generator: expected None, a torch.Generator or an integer seed"),
+    ("check_times negative", lambda: _checks.check_times([-1.0, 2.0], (3,)), r"^t: times must be non-negative"),
+    ("check_times batch", lambda: _checks.check_times(torch.ones(2, 4), (3,)), r"^t: shape \(2, 4\) does not broadcast"),
 ]
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "check_positive_real",
     "check_real",
     "check_same_device",
+    "check_times",
     "common_dtype",
 ]
 

@@ -56,6 +56,8 @@ __all__ = [
     "TABLE1",
     "draw_network",
     "network_draws",
+    "shows",
+    "find_attractor",
     "authors_grid",
     "authors_starts",
     "SweepResult",
@@ -63,6 +65,7 @@ __all__ = [
     "crosstab",
     "summary",
     "per_point_reference",
+    "reference_check",
 ]
 
 #: The eigenvalue ranges $(\lambda_{\min}, \lambda_{\max})$ of Appendix D.

@@ -46,6 +46,7 @@ __all__ = [
     "environment",
     "main",
     "ParameterError",
+    "ChapterError",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
