@@ -14,22 +14,10 @@ from hypothesis import strategies as st
 from linear_lens.sampling import haar_orthogonal
 from linear_lens import linear_maps as lm
 from linear_lens import spectral_promises as sp
+from linear_maps_cases import gen, one_thread  # noqa: F401 (one_thread: an autouse fixture)
 
 F64 = torch.float64
 RANGES = [(-1.5, -1.1), (0.0, 1.0), (0.99, 1.0), (0.99, 1.01), (0.99, 1.1), (1.0, 1.01), (1.1, 1.5)]  # Appendix D
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These matrices are small: one thread avoids hand-off costs on a busy machine (restored after each test)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def gen(seed):
-    return torch.Generator().manual_seed(seed)
 
 
 # --------------------------------------------------------------------------------------------------------------

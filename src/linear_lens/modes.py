@@ -33,6 +33,7 @@ import torch
 
 from linear_lens._checks import as_float_tensor, check_nonnegative_int, check_positive_real, common_dtype
 from linear_lens._threads import single_thread
+from linear_lens.tasks import input_output_correlation
 
 __all__ = [
     "task_modes",
@@ -52,14 +53,7 @@ def task_modes(X, Y, full: bool = False) -> tuple[torch.Tensor, torch.Tensor, to
     ``V`` ``(N_i, N_i)`` (their first $k$ columns are the compact ones), as eq. (2.1) defines the SVD.
     Computed in the wider dtype of ``X`` and ``Y``, on the device of ``X``.
     """
-    X = as_float_tensor(X, "X")
-    Y = as_float_tensor(Y, "Y")
-    dtype = common_dtype(X, Y)
-    X, Y = X.to(dtype), Y.to(dtype=dtype, device=X.device)
-    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
-        raise ValueError(f"X, Y: expected shapes (N_i, P) and (N_o, P) with the same P, got {tuple(X.shape)} and "
-                         f"{tuple(Y.shape)}")
-    U, s, Vh = torch.linalg.svd(Y @ X.T / X.shape[1], full_matrices=bool(full))
+    U, s, Vh = torch.linalg.svd(input_output_correlation(X, Y), full_matrices=bool(full))
     return U, s, Vh.mT
 
 
