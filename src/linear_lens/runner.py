@@ -348,8 +348,9 @@ def glue_digest(notebook) -> str:
     """A SHA-256 digest (16 hex digits) of the values a chapter glued: equal digests, equal numbers in the prose.
 
     ``notebook`` as in :func:`glued_values`. Two runs of a chapter with the same parameters on the same machine give
-    the same digest (the chapters are seeded); the book's reproducibility page lists each chapter's. The run time
-    a chapter glues for its overview box is left out.
+    the same digest (the chapters are seeded); the book's reproducibility page lists each chapter's. The times a
+    chapter measures (its run time, and timings named as :data:`linear_lens.claims.UNREPRODUCIBLE_GLUE` says) are
+    left out.
     """
     import hashlib
     import json
