@@ -86,7 +86,7 @@ def test_book_builds_with_warnings_as_errors(book):
 @pytest.mark.book
 def test_claims_ledger_lists_every_chapters_claims(book):
     """Every claim an executed chapter reported is in the ledger, linked to an anchor on its chapter's page."""
-    from linear_lens import claims
+    from linear_lens.book import claims
 
     ledger = (book / "book" / "claims.html").read_text()
     for chapter in chapters():
@@ -106,7 +106,7 @@ def test_claims_ledger_lists_every_chapters_claims(book):
 @pytest.mark.book
 def test_chapter_pages_offer_binder_and_colab_launch_links(book):
     """Each chapter page links Binder and Colab to its launch notebook, a committed file of the repository."""
-    from linear_lens import launch
+    from linear_lens.book import launch
 
     for chapter in chapters():
         page = (book / "notebooks" / f"{chapter.stem}.html").read_text()

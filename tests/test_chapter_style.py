@@ -17,7 +17,6 @@ from pathlib import Path
 
 import jupytext
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from linear_lens import runner
+from linear_lens.book import parameters, runner
 
 CHAPTERS = runner.chapters()
 
@@ -36,7 +36,7 @@ def test_chapter_runs_in_quick_mode(chapter, isa, tmp_path):
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
 def test_chapter_parameters_cell(chapter):
-    params = runner.read_parameters(chapter)
+    params = parameters.read_parameters(chapter)
     assert list(params)[0] == "quick" and params["quick"] is False
 
 

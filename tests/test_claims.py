@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from linear_lens import claims
-from linear_lens.claims import claim
+from linear_lens.book import claims
+from linear_lens.book.claims import claim
 
 ROOT = Path(__file__).resolve().parents[1]
 META = {"source": "Drgona et al., eq. (10)", "says": "rho(AB) <= rho(A) rho(B)", "verdict": "refuted"}

@@ -1,4 +1,4 @@
-"""Launch notebooks and links (linear_lens.launch): committed files current, first cell installs, links well formed."""
+"""Launch notebooks and links (linear_lens.book.launch): committed files current, first cell installs, links well formed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from linear_lens import launch, runner
+from linear_lens.book import launch, runner
 
 LAUNCH = runner.REPO_ROOT / launch.FOLDER
 

@@ -10,12 +10,15 @@ import jupytext
 import pytest
 
 import linear_lens
-from linear_lens import runner
+import linear_lens.book
+from linear_lens.book import runner
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MODULES = {m.name for m in pkgutil.iter_modules(linear_lens.__path__)}
-# book machinery and helpers shared by the mathematics: not part of a chapter's row
-NOT_IN_ROWS = {"runner", "claims", "survey", "launch", "plotting", "progress", "sampling", "_checks", "_threads"}
+BOOK_MODULES = {m.name for m in pkgutil.iter_modules(linear_lens.book.__path__)}
+# the book machinery (the subpackage linear_lens.book) and helpers shared by the mathematics: not in a chapter's row
+NOT_IN_ROWS = {"book", "progress", "sampling", "_checks", "_threads"}
+SRC = Path(linear_lens.__file__).resolve().parent
 
 
 def _rows() -> dict[str, set[str]]:
@@ -63,5 +66,17 @@ def test_a_chapter_imports_only_modules_of_its_row(chapter):
 
 def test_every_module_is_named_in_the_readme():
     text = README.read_text()
-    absent = sorted(m for m in MODULES if m != "__main__" and f"`{m}`" not in text)
+    absent = sorted(m for m in MODULES | BOOK_MODULES if m != "__main__" and f"`{m}`" not in text)
     assert not absent, f"modules the README does not name: {absent}"
+
+
+def test_the_mathematics_does_not_import_the_book_machinery():
+    """The modules of the mathematics run without the book: none imports from ``linear_lens.book``."""
+    offenders = []
+    for path in sorted(p for p in SRC.glob("*.py") if p.name != "__main__.py"):  # __main__: the command line
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n == "linear_lens.book" or n.startswith("linear_lens.book.") for n in names):
+                offenders.append(path.name)
+    assert not offenders, f"mathematical modules importing the book machinery: {sorted(set(offenders))}"

@@ -1,4 +1,4 @@
-"""Tests of linear_lens.plotting: the shared figure parts and the HTML tables of the chapters."""
+"""Tests of linear_lens.book.plotting: the shared figure parts and the HTML tables of the chapters."""
 
 import base64
 
@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from linear_lens import plotting
+from linear_lens.book import plotting
 
 
 def test_html_table_escapes_and_rounds():

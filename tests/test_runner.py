@@ -1,10 +1,10 @@
-"""The chapter runner: finding chapters, reading and converting parameters, clear errors."""
+"""The chapter runner: finding chapters, running them with parameters, clear errors, student versions, digests."""
 
 import re
 
 import pytest
 
-from linear_lens import runner
+from linear_lens.book import parameters, runner
 
 FIRST = runner.chapters()[0]
 
@@ -15,50 +15,13 @@ def test_find_chapter_by_number_slug_and_stem():
 
 
 def test_unknown_chapter_lists_the_available_ones():
-    with pytest.raises(runner.ParameterError, match="chapter: unknown chapter '99'; available: 01"):
+    with pytest.raises(parameters.ParameterError, match="chapter: unknown chapter '99'; available: 01"):
         runner.find_chapter("99")
 
 
-def test_parameters_cell_starts_with_quick():
-    params = runner.read_parameters(FIRST)
-    assert list(params)[0] == "quick" and params["quick"] is False
-
-
-@pytest.mark.parametrize(
-    "raw, default, expected",
-    [("True", False, True), ("false", True, False), ("1", False, True), ("8", 4, 8), ("-3", 0, -3),
-     ("0.25", 1.0, 0.25), ("2", 1.0, 2.0), ("gelu", "tanh", "gelu"), ("1,2,3", [4], [1, 2, 3]),
-     ("[0.5, 1]", [1.0], [0.5, 1]), ("a, b", ["x"], ["a", "b"])],
-)
-def test_coerce_follows_the_type_of_the_default(raw, default, expected):
-    assert runner.coerce("p", raw, default) == expected
-
-
-@pytest.mark.parametrize(
-    "raw, default, message",
-    [("maybe", False, "parameter p: expected True or False, got 'maybe'"),
-     ("8.5", 4, "parameter p: expected an integer, got '8.5'"),
-     ("abc", 1.0, "parameter p: expected a number, got 'abc'"),
-     ("a,b", [1], "parameter p: expected a comma-separated list of ints")],
-)
-def test_coerce_rejects_bad_values(raw, default, message):
-    with pytest.raises(runner.ParameterError, match=message):
-        runner.coerce("p", raw, default)
-
-
 def test_unknown_parameter_is_rejected_before_running(tmp_path):
-    with pytest.raises(runner.ParameterError, match="parameter nope: not a parameter of chapter 01; allowed: quick"):
+    with pytest.raises(parameters.ParameterError, match="parameter nope: not a parameter of chapter 01; allowed: quick"):
         runner.run_chapter("01", raw_parameters=[("nope", "1")], output_dir=tmp_path)
-
-
-def test_check_helpers():
-    assert runner.check_choice("activation", "relu", ["relu", "tanh"]) == "relu"
-    with pytest.raises(runner.ParameterError, match="parameter activation: expected one of relu, tanh; got 'x'"):
-        runner.check_choice("activation", "x", ["relu", "tanh"])
-    assert runner.check_range("depth", 3, 1, 8, integer=True) == 3
-    for bad in (0, 9, 2.5, True, "3"):
-        with pytest.raises(runner.ParameterError, match=r"parameter depth: expected an integer in \[1, 8\]"):
-            runner.check_range("depth", bad, 1, 8, integer=True)
 
 
 def test_cli_reports_bad_parameters_in_one_line(capsys):
@@ -80,26 +43,6 @@ def test_cli_list(capsys):
     assert FIRST.slug in capsys.readouterr().out
 
 
-def test_check_range_refuses_nan_and_infinity():
-    for bad in (float("nan"), float("inf"), -float("inf")):
-        with pytest.raises(runner.ParameterError, match="parameter t_max: expected a finite number"):
-            runner.check_range("t_max", bad)
-
-
-def test_check_choice_folds_case_and_separators():
-    assert runner.check_choice("activation", "GELU", ["relu", "gelu"]) == "gelu"
-    assert runner.check_choice("activation", "Leaky-ReLU", ["leaky_relu"]) == "leaky_relu"
-
-
-def test_read_checks_finds_the_chapters_checks_without_running():
-    checks = runner.read_checks(FIRST)
-    assert checks["seed"] == {"kind": "range", "low": 0, "high": None, "integer": True}
-    for ch in runner.chapters():
-        for name, check in runner.read_checks(ch).items():
-            assert name in runner.read_parameters(ch), f"{ch.stem}: checks {name}, which is not a parameter"
-            assert runner.describe_check(check)
-
-
 @pytest.mark.parametrize("name, raw, message", [
     ("seed", "-1", r"parameter seed: expected an integer in \[0, inf\]; got -1"),
     ("depth", "99", r"parameter depth: expected an integer in \[1, 32\]; got 99"),
@@ -111,7 +54,7 @@ def test_out_of_range_values_are_refused_before_a_kernel_starts(name, raw, messa
         raise AssertionError("a kernel was started for a value the runner can refuse itself")
 
     monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
-    with pytest.raises(runner.ParameterError, match=message):
+    with pytest.raises(parameters.ParameterError, match=message):
         runner.run_chapter("01", raw_parameters=[(name, raw)], output_dir=tmp_path)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from linear_lens import runner, survey
+from linear_lens.book import parameters, survey
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = (ROOT / "notebooks").glob("[0-9][0-9]_*.md").__next__().read_text().split("\n---\n", 1)[0] + "\n---\n\n"
@@ -22,9 +22,9 @@ scale = 1.0
 ```
 
 ```{code-cell} ipython3
-from linear_lens import claims
-from linear_lens.claims import claim
-from linear_lens.runner import check_range
+from linear_lens.book import claims
+from linear_lens.book.claims import claim
+from linear_lens.book.parameters import check_range
 check_range("scale", scale, 0.5, 2.0)
 claims.begin("99", parameters={"seed": seed, "scale": scale}, seed=seed)
 claim("ch99.even", seed % 2 == 0, f"seed {seed} is odd", source="Nobody, eq. (1)", says="every seed is even",
@@ -52,9 +52,9 @@ def test_plan_checks_the_parameters(notebooks):
     runs = survey.plan(["99"], range(3), quick=True, parameter_sets=[{"scale": 1.0}, {"scale": 2.0}],
                        notebooks_dir=notebooks)
     assert len(runs) == 6 and len({r.key for r in runs}) == 6
-    with pytest.raises(runner.ParameterError, match=r"parameter scale: expected a finite number in \[0.5, 2.0\]"):
+    with pytest.raises(parameters.ParameterError, match=r"parameter scale: expected a finite number in \[0.5, 2.0\]"):
         survey.plan(["99"], [0], parameter_sets=[{"scale": 9.0}], notebooks_dir=notebooks)
-    with pytest.raises(runner.ParameterError, match="parameter nope: not a parameter of chapter 99"):
+    with pytest.raises(parameters.ParameterError, match="parameter nope: not a parameter of chapter 99"):
         survey.plan(["99"], [0], parameter_sets=[{"nope": 1}], notebooks_dir=notebooks)
     with pytest.raises(ValueError, match="seeds: expected"):
         survey.parse_seeds("a:b")

@@ -1,6 +1,6 @@
 """Sphinx extension: the claims ledger, a table of every claim the chapters check, generated at build time.
 
-- While a chapter is read, the claims its last cell reported (:func:`linear_lens.claims.report`) are taken from the
+- While a chapter is read, the claims its last cell reported (:func:`linear_lens.book.claims.report`) are taken from the
   notebook myst-nb executed (``_build/jupyter_execute/notebooks/NN_slug.ipynb``); the code cell that checked each
   claim gets the anchor ``claim-<id>`` so that the ledger can link to the evidence.
 - Rows of the errata tables whose first cell is an erratum id (``E02.1``) get the anchor ``erratum-e02-1``.
@@ -56,7 +56,7 @@ def _read_chapter(app, doctree):
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{docname}.ipynb"
     if not executed.exists():
         return
-    from linear_lens import claims
+    from linear_lens.book import claims
 
     data = claims.extract(executed)
     store = getattr(env, LEDGER_KEY, {})
@@ -130,7 +130,7 @@ def _survey(app):
     table, meta = folder / "survey.csv", folder / "meta.json"
     if not (table.exists() and meta.exists()):
         return None, None
-    from linear_lens import survey
+    from linear_lens.book import survey
 
     return survey.summary(survey.load(table)), json.loads(meta.read_text())
 

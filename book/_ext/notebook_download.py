@@ -2,10 +2,10 @@
 
 sphinx-book-theme adds the ``.ipynb`` entry only when a launch service (Binder, JupyterHub, ...) is configured; this
 book is read offline, so we copy the notebook that myst-nb executed into ``_sources/`` and tell the theme about it.
-When the build finishes, the student version of every chapter (:func:`linear_lens.runner.write_student_notebooks`,
+When the build finishes, the student version of every chapter (:func:`linear_lens.book.runner.write_student_notebooks`,
 solutions removed) is written to ``student/NN_slug.ipynb`` in the site, where the teaching page links to it.
 Each chapter page also gets a "launch" menu with Binder and Colab links to the chapter's launch notebook
-(:mod:`linear_lens.launch`: ``launch/NN_slug.ipynb`` in the repository named by ``linear_lens_repository``).
+(:mod:`linear_lens.book.launch`: ``launch/NN_slug.ipynb`` in the repository named by ``linear_lens_repository``).
 """
 
 from pathlib import Path
@@ -27,7 +27,7 @@ def _add_ipynb_download(app, pagename, templatename, context, doctree):
 def _add_launch_links(app, pagename, templatename, context, doctree):
     if not pagename.startswith("notebooks/") or "header_buttons" not in context:
         return
-    from linear_lens import launch
+    from linear_lens.book import launch
 
     links = launch.launch_links(Path(pagename).name, app.config.linear_lens_repository, app.config.linear_lens_ref)
     icons = {"Binder": "_static/images/logo_binder.svg", "Colab": "_static/images/logo_colab.png"}
@@ -40,13 +40,13 @@ def _add_launch_links(app, pagename, templatename, context, doctree):
 def _student_versions(app, exception):
     if exception is not None or app.builder.format != "html":
         return
-    from linear_lens import runner
+    from linear_lens.book import runner
 
     runner.write_student_notebooks(Path(app.outdir) / "student", Path(app.srcdir) / "notebooks")
 
 
 def setup(app):
-    from linear_lens import launch
+    from linear_lens.book import launch
 
     app.add_config_value("linear_lens_repository", launch.REPOSITORY, "html")
     app.add_config_value("linear_lens_ref", launch.REF, "html")

@@ -2,8 +2,8 @@
 
 The directive ``{reproducibility-table}`` (in ``book/reproducibility.md``) becomes a table with one row per chapter:
 its execution time in this build, its parameters and seed (from the claims report of its last cell), the number of
-values it glued into the prose and a digest of them (:func:`linear_lens.runner.glue_digest`), and, above the table,
-the versions of Python and of the packages the book was built with (:func:`linear_lens.runner.environment`).
+values it glued into the prose and a digest of them (:func:`linear_lens.book.runner.glue_digest`), and, above the table,
+the versions of Python and of the packages the book was built with (:func:`linear_lens.book.runner.environment`).
 Two builds that glue the same numbers show the same digests.
 """
 
@@ -37,7 +37,7 @@ def _resolve(app, doctree, docname):
         return
     from myst_nb.sphinx_ import NbMetadataCollector
 
-    from linear_lens import claims, runner
+    from linear_lens.book import claims, runner
 
     executed = Path(app.outdir).parent / "jupyter_execute"
     env = runner.environment()

@@ -57,11 +57,16 @@ Modules are named after the mathematics they implement:
   jackknife errors; the participation ratio; power-law fits.
 - :mod:`linear_lens.rnn_sweep`: the sweep over sizes $N$ and coupling strengths $g$ that tests the linear equivalence.
 - :mod:`linear_lens.sampling`: Haar-random orthogonal matrices, seeded Gaussian draws, grids over the phase portraits' domains.
-- :mod:`linear_lens.plotting`: plot helpers shared by chapters (regions of the complex plane).
 - :mod:`linear_lens.progress`: text progress bars for anything that takes more than a few seconds.
-- :mod:`linear_lens.runner`: re-execute a chapter with your own parameters (``python -m linear_lens run 01``).
-- :mod:`linear_lens.claims`: claims as data (``claim``, ``report``), the source of the book's claims ledger.
-- :mod:`linear_lens.survey`: run chapters once per seed in survey mode on Dask (``python -m linear_lens survey``).
+
+The book machinery, which only chapters, tests and the book's build call, is the subpackage :mod:`linear_lens.book`:
+
+- :mod:`linear_lens.book.plotting`: plot helpers shared by chapters (regions of the complex plane).
+- :mod:`linear_lens.book.runner`: re-execute a chapter with your own parameters (``python -m linear_lens run 01``).
+- :mod:`linear_lens.book.parameters`: a chapter's parameters: reading its parameters cell, converting and checking values.
+- :mod:`linear_lens.book.claims`: claims as data (``claim``, ``report``), the source of the book's claims ledger.
+- :mod:`linear_lens.book.survey`: run chapters once per seed in survey mode on Dask (``python -m linear_lens survey``).
+- :mod:`linear_lens.book.launch`: every chapter as a notebook for Binder and Colab, and the launch links.
 
 Submodules are imported on demand: ``from linear_lens import affine``.
 """

@@ -2,11 +2,11 @@ r"""The robustness survey: run chapters once per seed in survey mode, in paralle
 
 ``python -m linear_lens survey 02 09 --seeds 0:20 [--quick] [--workers K] [--scheduler ADDRESS] [-p name value]``
 
-Each run executes a chapter through :func:`linear_lens.runner.run_chapter` with its ``seed`` parameter set, in
-*survey mode* (:mod:`linear_lens.claims`): a claim that fails is recorded and the chapter runs on. Runs are Dask
+Each run executes a chapter through :func:`linear_lens.book.runner.run_chapter` with its ``seed`` parameter set, in
+*survey mode* (:mod:`linear_lens.book.claims`): a claim that fails is recorded and the chapter runs on. Runs are Dask
 tasks: on a ``LocalCluster`` of ``K`` single-threaded worker processes by default, or on an existing cluster given by
 its scheduler address (its workers need the package installed and the repository's ``notebooks/`` at the path the
-package finds, see :func:`linear_lens.runner.chapters`). Results come back to this process, which writes
+package finds, see :func:`linear_lens.book.runner.chapters`). Results come back to this process, which writes
 
 - ``<output>/runs/NN/<seed>-<hash>.json``: one run (parameters, status, error, seconds, claims) — a re-run skips the
   runs already there, so an interrupted survey resumes;
@@ -87,29 +87,29 @@ def plan(
 
     ``chapters``: numbers or slugs; a chapter without a ``seed`` parameter, or a parameter a chapter does not have
     (or whose value it refuses, when that can be seen without running it), raises
-    :class:`linear_lens.runner.ParameterError`. ``notebooks_dir``: where the chapters are (default: the
+    :class:`linear_lens.book.parameters.ParameterError`. ``notebooks_dir``: where the chapters are (default: the
     repository's ``notebooks/``); workers of a remote cluster must see it at the same path.
     """
-    from linear_lens import runner
+    from linear_lens.book import parameters, runner
 
     seeds = list(seeds)
     runs = []
     for key in chapters:
         ch = runner.find_chapter(key, Path(notebooks_dir) if notebooks_dir is not None else None)
-        defaults = runner.read_parameters(ch)
+        defaults = parameters.read_parameters(ch)
         if "seed" not in defaults:
-            raise runner.ParameterError(f"chapter: {ch.number} has no seed parameter, so a survey over seeds is empty")
-        checks = runner.read_checks(ch)
+            raise parameters.ParameterError(f"chapter: {ch.number} has no seed parameter, so a survey over seeds is empty")
+        checks = parameters.read_checks(ch)
         for params in parameter_sets:
             for name, value in params.items():
                 if name not in defaults or name in ("seed", "quick"):
-                    raise runner.ParameterError(
+                    raise parameters.ParameterError(
                         f"parameter {name}: not a parameter of chapter {ch.number} that a survey can set")
                 if name in checks and checks[name]["kind"] == "range":
                     c = checks[name]
-                    runner.check_range(name, value, c["low"], c["high"], integer=c["integer"])
+                    parameters.check_range(name, value, c["low"], c["high"], integer=c["integer"])
             for seed in seeds:
-                runner.check_range("seed", seed, 0, integer=True)
+                parameters.check_range("seed", seed, 0, integer=True)
                 values = {**dict(params), "quick": bool(quick)}
                 runs.append(Run(ch.number, int(seed), tuple(sorted(values.items())),
                                 None if notebooks_dir is None else str(notebooks_dir)))
@@ -232,7 +232,7 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def _execute(run: Run, index: int, threads: int) -> dict[str, Any]:
     """Run one chapter in survey mode (on a Dask worker) and return its record; never raises for a chapter error."""
-    from linear_lens import claims, runner
+    from linear_lens.book import claims, runner
 
     params = dict(run.parameters)
     started = time.perf_counter()

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from linear_lens.runner import REPO_ROOT, chapters, find_chapter
+from linear_lens.book.runner import REPO_ROOT, chapters, find_chapter
 
 __all__ = ["REPOSITORY", "REF", "FOLDER", "install_cell_source", "launch_notebook", "write_launch_notebooks",
            "launch_links"]

@@ -1,6 +1,6 @@
 """Re-execute a chapter with your own parameters: ``python -m linear_lens run 01 -p depth 8 -p activation gelu``.
 
-(``python -m linear_lens survey 02 --seeds 0:20`` runs chapters once per seed on Dask: see :mod:`linear_lens.survey`.)
+(``python -m linear_lens survey 02 --seeds 0:20`` runs chapters once per seed on Dask: see :mod:`linear_lens.book.survey`.)
 
 Every chapter ``notebooks/NN_slug.md`` has one code cell tagged ``parameters`` whose first line is ``quick = False``;
 its other lines are simple assignments ``name = literal``. The runner
@@ -11,14 +11,15 @@ its other lines are simple assignments ``name = literal``. The runner
 3. converts the chapter with jupytext and executes it with papermill into ``_build/executed/NN_slug.ipynb``;
 4. writes the figures the chapter produced to ``_build/executed/NN_slug/`` and prints where everything is.
 
-A chapter checks the values itself right after its parameters cell (with :func:`check_choice`,
-:func:`check_range`); a rejected value is reported as one line naming the parameter and what is allowed.
+Reading the parameters cell, converting the values and checking them is :mod:`linear_lens.book.parameters`' job; a chapter
+checks its values itself right after its parameters cell (with :func:`~linear_lens.book.parameters.check_choice` and
+:func:`~linear_lens.book.parameters.check_range`), and the runner refuses what the chapter would refuse before a kernel
+starts; a rejected value is reported as one line naming the parameter and what is allowed.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import base64
 import contextlib
 import os
@@ -28,33 +29,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from linear_lens.book.parameters import (
+    ParameterError,
+    check_choice,
+    check_range,
+    coerce,
+    describe_check,
+    describe_default,
+    read_checks,
+    read_parameters,
+)
+
 __all__ = [
     "Chapter",
     "chapters",
     "find_chapter",
-    "read_parameters",
-    "coerce",
     "run_chapter",
-    "check_choice",
-    "check_range",
-    "read_checks",
-    "describe_check",
     "student_notebook",
     "write_student_notebooks",
     "glued_values",
     "glue_digest",
     "environment",
     "main",
-    "ParameterError",
     "ChapterError",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_OUTPUT = REPO_ROOT / "_build" / "executed"
-
-
-class ParameterError(ValueError):
-    """A parameter name or value that a chapter does not accept."""
 
 
 @dataclass(frozen=True)
@@ -91,104 +92,6 @@ def find_chapter(key: str, notebooks_dir: Path | None = None) -> Chapter:
     raise ParameterError(f"chapter: unknown chapter {key!r}; available: {listing}")
 
 
-def read_parameters(chapter: Chapter | Path) -> dict[str, Any]:
-    """Return the defaults of the chapter's ``parameters`` cell, in order, as Python values.
-
-    Raises ``ValueError`` if the chapter has no such cell, more than one, a first line other than
-    ``quick = False`` (or ``quick = True``, in the quick copy the test suite builds), or a line that is not
-    ``name = literal``.
-    """
-    import jupytext
-
-    path = chapter.path if isinstance(chapter, Chapter) else Path(chapter)
-    nb = jupytext.read(path)
-    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
-    if len(cells) != 1:
-        raise ValueError(f"{path.name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
-    source = cells[0].source
-    lines = [ln for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
-    if not lines or lines[0].split("#")[0].replace(" ", "") not in ("quick=False", "quick=True"):
-        raise ValueError(f"{path.name}: the parameters cell must start with 'quick = False'")
-    values: dict[str, Any] = {}
-    for node in ast.parse(source).body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise ValueError(f"{path.name}: the parameters cell may only hold 'name = literal' lines")
-        try:
-            values[node.targets[0].id] = ast.literal_eval(node.value)
-        except ValueError as err:
-            raise ValueError(f"{path.name}: parameter {node.targets[0].id} must be a literal") from err
-    return values
-
-
-def read_checks(chapter: Chapter | Path) -> dict[str, dict[str, Any]]:
-    """Return the value checks a chapter makes on its parameters, read from its source without running it.
-
-    Finds the calls ``check_range("name", name, low, high, integer=...)`` and ``check_choice("name", name, choices)``
-    whose arguments are literals (or, for choices, a call such as ``activations.names()`` of the package), and
-    returns ``{name: {"kind": "range", "low", "high", "integer"}}`` or ``{name: {"kind": "choice", "choices"}}``.
-    The runner checks values against them before it starts a kernel; the chapter checks them again when it runs.
-    """
-    import jupytext
-
-    path = chapter.path if isinstance(chapter, Chapter) else Path(chapter)
-    found: dict[str, dict[str, Any]] = {}
-    for cell in jupytext.read(path).cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            check = _static_check(node)
-            if check is not None:
-                found.setdefault(check.pop("name"), check)
-    return found
-
-
-def describe_check(check: dict[str, Any]) -> str:
-    """One phrase saying what a check of :func:`read_checks` allows: ``an integer in [1, 32]``, ``one of a, b``."""
-    if check["kind"] == "choice":
-        return "one of " + ", ".join(map(str, check["choices"]))
-    low = "-inf" if check["low"] is None else check["low"]
-    high = "inf" if check["high"] is None else check["high"]
-    return f"{'an integer' if check['integer'] else 'a number'} in [{low}, {high}]"
-
-
-def coerce(name: str, raw: str, default: Any) -> Any:
-    """Convert the command-line string ``raw`` for parameter ``name`` to the type of its ``default``.
-
-    Raises :class:`ParameterError` naming the parameter and the expected type.
-    """
-    text = raw.strip()
-    try:
-        if isinstance(default, bool):
-            lowered = text.lower()
-            if lowered in ("true", "1", "yes", "on"):
-                return True
-            if lowered in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-        if isinstance(default, str):
-            return text
-        if isinstance(default, (list, tuple)):
-            if text.startswith(("[", "(")):
-                value = ast.literal_eval(text)
-            else:
-                value = [ast.literal_eval(t.strip()) if _is_literal(t) else t.strip() for t in text.split(",") if t]
-            if default and not all(isinstance(v, type(default[0])) or _numeric_match(v, default[0]) for v in value):
-                raise ValueError
-            return type(default)(value)
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        kind = _describe_type(default)
-        raise ParameterError(f"parameter {name}: expected {kind}, got {raw!r}") from None
-
-
 def run_chapter(
     key: str,
     parameters: dict[str, Any] | None = None,
@@ -201,10 +104,10 @@ def run_chapter(
     """Execute a chapter with papermill and return ``(executed_notebook, figure_paths)``.
 
     ``parameters``: values by name (already typed); ``raw_parameters``: ``(name, string)`` pairs from the command
-    line, converted with :func:`coerce`; ``env``: environment variables for the chapter's kernel (for example
+    line, converted with :func:`~linear_lens.book.parameters.coerce`; ``env``: environment variables for the chapter's kernel (for example
     ``{"MKL_ENABLE_INSTRUCTIONS": "AVX2"}``, or ``{"LINEAR_LENS_CLAIMS": "survey"}``). Unknown names raise
     :class:`ParameterError` listing the chapter's parameters. A cell that fails raises :class:`ChapterError` with the
-    error's type and message. The chapter's claims (:mod:`linear_lens.claims`) are written next to the executed
+    error's type and message. The chapter's claims (:mod:`linear_lens.book.claims`) are written next to the executed
     notebook, as ``NN_slug.claims.json``.
     """
     import jupytext
@@ -349,13 +252,13 @@ def glue_digest(notebook) -> str:
 
     ``notebook`` as in :func:`glued_values`. Two runs of a chapter with the same parameters on the same machine give
     the same digest (the chapters are seeded); the book's reproducibility page lists each chapter's. The times a
-    chapter measures (its run time, and timings named as :data:`linear_lens.claims.UNREPRODUCIBLE_GLUE` says) are
+    chapter measures (its run time, and timings named as :data:`linear_lens.book.claims.UNREPRODUCIBLE_GLUE` says) are
     left out.
     """
     import hashlib
     import json
 
-    from linear_lens.claims import UNREPRODUCIBLE_GLUE
+    from linear_lens.book.claims import UNREPRODUCIBLE_GLUE
 
     values = {k: v for k, v in glued_values(notebook).items() if not UNREPRODUCIBLE_GLUE.match(k)}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
@@ -382,40 +285,6 @@ class ChapterError(RuntimeError):
         self.chapter, self.ename, self.evalue, self.cell, self.notebook = chapter, ename, evalue, cell, notebook
         where = f" (the partly executed notebook is {notebook})" if notebook is not None else ""
         super().__init__(f"chapter {chapter.number} failed in cell {cell}: {ename}: {evalue}{where}")
-
-
-def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
-    """Return the choice ``value`` names, else raise :class:`ParameterError` listing ``choices``.
-
-    Strings match ignoring case, ``-`` and ``_`` (``"GELU"``, ``"leaky-relu"``), as the package's own lookups do;
-    the canonical spelling from ``choices`` is returned.
-    """
-    for choice in choices:
-        if value == choice or (isinstance(value, str) and isinstance(choice, str) and _fold(value) == _fold(choice)):
-            return choice
-    raise ParameterError(f"parameter {name}: expected one of {', '.join(map(str, choices))}; got {value!r}")
-
-
-def check_range(name: str, value: Any, low: float | None = None, high: float | None = None, integer: bool = False):
-    """Return ``value`` if it is a finite number (an integer if ``integer``) in ``[low, high]``, else raise.
-
-    NaN and infinities are refused whatever the bounds.
-    """
-    import math
-    import numbers
-
-    kind = "an integer" if integer else "a finite number"
-    ok = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
-    if ok and not math.isfinite(value):
-        ok = False
-    if ok and low is not None and value < low:
-        ok = False
-    if ok and high is not None and value > high:
-        ok = False
-    if not ok:
-        bounds = f" in [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-        raise ParameterError(f"parameter {name}: expected {kind}{bounds}; got {value!r}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -449,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "launch":
-            from linear_lens.launch import write_launch_notebooks
+            from linear_lens.book.launch import write_launch_notebooks
 
             paths = write_launch_notebooks(args.output)
             print(f"{len(paths)} launch notebooks in {args.output}")
@@ -466,8 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 checks = read_checks(ch)
                 print(f"{ch.number}  {ch.slug}")
                 for k, v in read_parameters(ch).items():
-                    allowed = describe_check(checks[k]) if k in checks else (
-                        "True or False (also yes/no, on/off, 1/0)" if isinstance(v, bool) else _describe_type(v))
+                    allowed = describe_check(checks[k]) if k in checks else describe_default(v)
                     print(f"    {k} = {v!r}: {allowed}")
             return 0
         notebook, figures = run_chapter(
@@ -505,10 +373,10 @@ def _environment(env: dict[str, str]):
 
 
 def _write_claims(notebook: Path) -> Path | None:
-    """Write the claims a chapter reported (:func:`linear_lens.claims.report`) to ``NN_slug.claims.json`` beside it."""
+    """Write the claims a chapter reported (:func:`linear_lens.book.claims.report`) to ``NN_slug.claims.json`` beside it."""
     import json
 
-    from linear_lens import claims
+    from linear_lens.book import claims
 
     data = claims.extract(notebook) if notebook.exists() else None
     if data is None:  # no report: the chapter stopped early, and the claims it made are already in the file
@@ -522,7 +390,7 @@ def _survey(args) -> int:
     """The ``survey`` command: plan the runs, execute them on Dask, print the per-claim summary."""
     import itertools
 
-    from linear_lens import survey
+    from linear_lens.book import survey
 
     keys = [c.number for c in chapters()] if args.chapters == ["all"] else args.chapters
     try:
@@ -551,78 +419,11 @@ def _survey(args) -> int:
     return 0
 
 
-def _fold(text: str) -> str:
-    return text.lower().replace("-", "").replace("_", "")
-
-
-def _static_check(node: ast.AST) -> dict[str, Any] | None:
-    """The check a ``check_range``/``check_choice`` call makes, if its arguments can be read without running."""
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
-        return None
-    if node.func.id not in ("check_range", "check_choice") or len(node.args) < 2:
-        return None
-    first, second = node.args[0], node.args[1]
-    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
-        return None
-    if not (isinstance(second, ast.Name) and second.id == first.value):  # checks a derived value, e.g. len(lams)
-        return None
-    try:
-        if node.func.id == "check_choice":
-            return {"name": first.value, "kind": "choice", "choices": list(_static_value(node.args[2]))}
-        args = [_static_value(a) for a in node.args[2:4]]
-        kw = {k.arg: _static_value(k.value) for k in node.keywords}
-        low = args[0] if len(args) > 0 else kw.get("low")
-        high = args[1] if len(args) > 1 else kw.get("high")
-        return {"name": first.value, "kind": "range", "low": low, "high": high, "integer": bool(kw.get("integer", False))}
-    except (ValueError, IndexError, ImportError, AttributeError, TypeError):
-        return None
-
-
-def _static_value(node: ast.AST) -> Any:
-    """A literal, or the result of a call ``module.function()`` of :mod:`linear_lens` without arguments."""
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        pass
-    if (isinstance(node, ast.Call) and not node.args and not node.keywords and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)):
-        import importlib
-
-        module = importlib.import_module(f"linear_lens.{node.func.value.id}")
-        return getattr(module, node.func.attr)()
-    raise ValueError("not a static value")
-
-
 def _notebooks_dir() -> Path:
     for candidate in (REPO_ROOT / "notebooks", Path.cwd() / "notebooks"):
         if candidate.is_dir():
             return candidate
     raise ParameterError("chapter: no notebooks/ folder found next to the package or in the current folder")
-
-
-def _is_literal(text: str) -> bool:
-    try:
-        ast.literal_eval(text.strip())
-        return True
-    except (ValueError, SyntaxError):
-        return False
-
-
-def _numeric_match(value: Any, example: Any) -> bool:
-    return isinstance(example, float) and isinstance(value, int) and not isinstance(value, bool)
-
-
-def _describe_type(default: Any) -> str:
-    if isinstance(default, bool):
-        return "True or False"
-    if isinstance(default, int):
-        return "an integer"
-    if isinstance(default, float):
-        return "a number"
-    if isinstance(default, (list, tuple)):
-        inner = type(default[0]).__name__ if default else "value"
-        return f"a comma-separated list of {inner}s"
-    return f"a Python literal like {default!r}"
 
 
 def _save_figures(notebook: Path, folder: Path) -> list[Path]:
