@@ -215,10 +215,10 @@ def integrate(
     ``method="auto"`` (the default) uses the explicit DOP853 while the horizon is short compared with the flow's
     fastest time scale, $t/\tau \le 2000/\rho$ with $\rho = \lVert W_1\rVert_F^2 + \lVert W_2\rVert_F^2 +
     2\lVert\Sigma^{yx}\rVert_F(1 + \lVert\Sigma^{xx}\rVert_F)$ (a bound on the Jacobian along the flow, up to a
-    constant), and continues beyond with LSODA, which switches to a stiff method once the flow has settled: near a
-    minimum the flow is stiff (rates up to $\sim\rho$ on a manifold of minima), and an explicit method would need
-    $\sim t\rho$ steps. So $t = 10^6$ or $10^8$ costs about as much as $t = 10^3$ (LSODA's stiff method builds a
-    dense Jacobian: for more than 2000 unknowns the explicit method continues instead). Other values of ``method``
+    constant), and continues beyond with Radau, an implicit (stiff) method: near a minimum the flow is stiff (rates
+    up to $\sim\rho$ on a manifold of minima), and an explicit method would need $\sim t\rho$ steps. So $t = 10^6$
+    or $10^8$ costs about as much as $t = 10^3$ (Radau builds a dense Jacobian: for more than 2000 unknowns per
+    network, or 40000 in all, the explicit method continues instead). Other values of ``method``
     (``"DOP853"``, ``"Radau"``, ``"RK45"``, ``"RK23"``, ``"BDF"``, ``"LSODA"``) are used throughout.
 
     ``W1``: $W_1(0)$ ``(..., N_h, N_i)``; ``W2``: $W_2(0)$ ``(..., N_o, N_h)``; ``X``: ``(N_i, P)``;
@@ -399,7 +399,7 @@ def _loss(W1, W2, X, Y):
 
 
 _METHODS = ("auto", "DOP853", "Radau", "RK45", "RK23", "BDF", "LSODA")
-_EXPLICIT_STEPS = 2000.0       # "auto": explicit up to t/tau = _EXPLICIT_STEPS / rho, then LSODA
+_EXPLICIT_STEPS = 2000.0       # "auto": explicit up to t/tau = _EXPLICIT_STEPS / rho, then Radau
 _DENSE_LIMIT = 2000            # Radau stores a Jacobian: only up to this many unknowns per batch element
 
 
