@@ -65,6 +65,8 @@ def test_local_cluster_survey_records_failures_and_resumes(notebooks, tmp_path):
     runs = survey.plan(["99"], [0, 1, 3], quick=True, notebooks_dir=notebooks)
     meta = survey.run_survey(runs, tmp_path, workers=2, progress=False)
     assert meta["runs"] == 3 and meta["executed"] == 3 and meta["failed_runs"] == 1
+    finished = [json.loads(p.read_text())["finished"] for p in (tmp_path / "runs").glob("*/*.json")]
+    assert meta["computed"] == max(finished) <= meta["date"], "computed: when the last run finished"
     rows = survey.load(tmp_path)
     by = {(r["seed"], r["claim"]): r for r in rows}
     assert by[(0, "ch99.even")]["held"] is True and by[(1, "ch99.even")]["held"] is False
@@ -76,6 +78,7 @@ def test_local_cluster_survey_records_failures_and_resumes(notebooks, tmp_path):
     assert (s["ch99.always"]["held"], s["ch99.always"]["seeds"]) == (2, 3)
     again = survey.run_survey(runs, tmp_path, workers=2, progress=False)
     assert again["executed"] == 0, "a re-run must skip what is already computed"
+    assert again["computed"] == meta["computed"], "a re-run that executes nothing keeps the date of the computation"
 
 
 def test_survey_against_a_scheduler_address(notebooks, tmp_path):

@@ -169,8 +169,9 @@ def _ledger_html(app, docname: str) -> str:
                "</tbody></table>")
     if meta is not None:
         changed = _last_change(app)
+        computed = meta.get("computed") or meta["date"]   # when the runs were executed, not when summarised
         note = (f"Robustness: the committed survey ran {meta['runs']} chapter executions over seeds "
-                f"{min(meta['seeds'])}–{max(meta['seeds'])} on {html.escape(str(meta['date']))} "
+                f"{min(meta['seeds'])}–{max(meta['seeds'])}, the last of them on {html.escape(str(computed))} "
                 f"(package version {html.escape(str(meta['version']))}, {meta.get('total_wall_seconds', meta['wall_seconds'])} s on "
                 f"{html.escape(str(meta['workers']))} workers).")
         modes = meta.get("modes") or {}
@@ -181,7 +182,7 @@ def _ledger_html(app, docname: str) -> str:
                      f"quick mode; the column marks the latter.")
         elif quick:
             note += " Every chapter ran in quick mode."
-        if changed and changed > meta["date"]:
+        if changed and changed > computed:
             note += (f" <strong>The chapters or the package changed after the survey ({html.escape(changed)}): "
                      f"its column may be out of date.</strong>")
         out.append(f"<p>{note}</p>")

@@ -13,9 +13,10 @@ package finds, see :func:`linear_lens.book.runner.chapters`). Results come back 
 - ``<output>/survey.csv``: one row per (run, claim): chapter, seed, parameters, quick, claim id, held, verdict,
   source, values, and the run's status and error (a run that failed before its first claim gets one row with an
   empty claim id);
-- ``<output>/meta.json``: when, with which package version, how many runs, workers and wall time
-  (``wall_seconds`` of the last call, ``total_wall_seconds`` over the calls that executed runs, ``run_seconds``
-  summed over the runs).
+- ``<output>/meta.json``: when the runs were computed (``computed``: when the last of them finished; a re-run that
+  executes nothing keeps it) and when the table was written (``date``), with which package version, how many runs,
+  workers and wall time (``wall_seconds`` of the last call, ``total_wall_seconds`` over the calls that executed
+  runs, ``run_seconds`` summed over the runs).
 
 The table and the meta data cover every run in the folder: surveys of different chapters, or of quick and full
 mode, made into one folder add up.
@@ -163,12 +164,15 @@ def run_survey(
                 cluster.close()
     # The table holds every run in the folder, so that surveys of different chapters (or of quick and full mode)
     # made into one folder add up.
-    results = [json.loads(p.read_text()) for p in sorted((output / "runs").glob("*/*.json"))]
+    paths = sorted((output / "runs").glob("*/*.json"))
+    results = [json.loads(p.read_text()) for p in paths]
+    finished = [r.get("finished") or _mtime(p) for r, p in zip(results, paths)]  # runs recorded before "finished": mtime
     _write_table(results, output / "survey.csv")
     previous = json.loads((output / "meta.json").read_text()) if (output / "meta.json").exists() else {}
     wall = round(time.perf_counter() - start, 1)
     meta = {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "computed": max(finished) if finished else None,
         "version": __version__,
         "runs": len(results),
         "executed": len(todo),
@@ -260,9 +264,16 @@ def _execute(run: Run, index: int, threads: int) -> dict[str, Any]:
         "status": status,
         "error": error,
         "seconds": round(time.perf_counter() - started, 2),
+        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "claims": (data or {}).get("claims", []),
         "host": os.uname().nodename,
     }
+
+
+def _mtime(path: Path) -> str:
+    """When a run's file was written, as an ISO date in UTC."""
+    stamp = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.timezone.utc)
+    return stamp.isoformat(timespec="seconds")
 
 
 def _write_table(results: Sequence[Mapping[str, Any]], path: Path) -> None:
