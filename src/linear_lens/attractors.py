@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from linear_lens._checks import check_positive_int
+from linear_lens._checks import as_generator, check_positive_int, check_real
 from linear_lens.dynamics import _unique_points, fixed_points, iterate, lyapunov_exponent, orbit_period, rotation_number
 from linear_lens.networks import NetworkBatch, _forward, _jacobian, _points, _subset, batch_jacobian
 from linear_lens.spectral_fields import eigenvalues
@@ -138,6 +138,15 @@ def classify_attractor(
     tail = check_positive_int(tail, "tail")
     if tail <= 2 * max_period or tail > steps:
         raise ValueError(f"tail: need 2 * max_period < tail <= steps, got tail={tail}, max_period={max_period}")
+    lyapunov_steps = check_positive_int(lyapunov_steps, "lyapunov_steps")
+    blocks = check_positive_int(blocks, "blocks")
+    if blocks < 2 or lyapunov_steps % blocks:
+        raise ValueError(f"blocks: need at least 2 blocks dividing lyapunov_steps = {lyapunov_steps}, got {blocks}")
+    line_points = check_positive_int(line_points, "line_points")
+    for value, label in ((tol_fixed, "tol_fixed"), (lyapunov_tol, "lyapunov_tol"), (line_tol, "line_tol")):
+        if check_real(value, label) < 0:
+            raise ValueError(f"{label}: must be nonnegative, got {value}")
+    as_generator(generator)  # validated here; lyapunov_exponent makes the generator
     start_pts = _points(net, starts)
     M, S, n = start_pts.shape
     orb = iterate(net, start_pts, steps, tail=tail, escape=escape)

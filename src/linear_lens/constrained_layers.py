@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from linear_lens._checks import check_positive_int, check_real
+from linear_lens._checks import as_generator, check_float_dtype, check_positive_int, check_real
 from linear_lens._threads import single_thread
 from linear_lens.linear_maps import (
     _check_lams,
@@ -83,6 +83,7 @@ class PerronFrobeniusLinear(_ConstrainedLinear):
 
     def __init__(self, n, lam_min, lam_max, *, generator=None, dtype=torch.float64, device=None):
         super().__init__()
+        generator, dtype = as_generator(generator), check_float_dtype(dtype)
         A_raw, M_raw = _draw_perron_frobenius(n, lam_min, lam_max, (), generator, dtype, device)
         self.n, self.lam_min, self.lam_max = A_raw.shape[-1], float(lam_min), float(lam_max)
         self.A_raw, self.M_raw = nn.Parameter(A_raw), nn.Parameter(M_raw)
@@ -101,6 +102,7 @@ class SpectralLinear(_ConstrainedLinear):
 
     def __init__(self, n, lam_min, lam_max, *, norm="spectral", generator=None, dtype=torch.float64, device=None):
         super().__init__()
+        generator, dtype = as_generator(generator), check_float_dtype(dtype)
         if norm not in ("spectral", "frobenius"):
             raise ValueError(f"norm: expected 'spectral' or 'frobenius', got {norm!r}")
         U, s, V = _draw_spectral(n, lam_min, lam_max, (), generator, dtype, device)
@@ -120,6 +122,7 @@ class SkewSymmetricLinear(_ConstrainedLinear):
 
     def __init__(self, n, gamma=0.0, *, scale=1.0, generator=None, dtype=torch.float64, device=None):
         super().__init__()
+        generator, dtype = as_generator(generator), check_float_dtype(dtype)
         self.gamma = check_real(gamma, "gamma")
         self.L = nn.Parameter(_draw_gaussian(n, n, scale, (), generator, dtype, device))
         self.n = self.L.shape[-1]
@@ -137,6 +140,7 @@ class HamiltonianLinear(_ConstrainedLinear):
 
     def __init__(self, n, *, scale=1.0, generator=None, dtype=torch.float64, device=None):
         super().__init__()
+        generator, dtype = as_generator(generator), check_float_dtype(dtype)
         n = check_positive_int(n, "n")
         if n < 2:
             raise ValueError(f"n: a Hamiltonian weight needs n >= 2 (two blocks), got {n}")
@@ -156,6 +160,7 @@ class GershgorinLinear(_ConstrainedLinear):
 
     def __init__(self, n, lam_min, lam_max, *, real=True, generator=None, dtype=torch.float64, device=None):
         super().__init__()
+        generator, dtype = as_generator(generator), check_float_dtype(dtype)
         _check_lams(lam_min, lam_max)
         self.M = nn.Parameter(_draw_gershgorin(n, real, (), generator, dtype, device))
         self.n, self.lam_min, self.lam_max, self.real = self.M.shape[-1], float(lam_min), float(lam_max), real
@@ -188,7 +193,13 @@ def fit_linear(
     ``target`` $= T$: ``(n, n)``. Returns the loss after each of the ``steps`` steps, ``(steps,)``.
     Runs on one CPU thread (restored afterwards): for layers this small, thread hand-offs cost more than they save.
     """
+    if not isinstance(layer, nn.Module):
+        raise ValueError(f"layer: expected a torch.nn.Module, got {type(layer).__name__}")
     target = _square(target, "target")
+    dtypes = {p.dtype for p in layer.parameters()}
+    if dtypes and dtypes != {target.dtype}:
+        raise ValueError(f"target: dtype {target.dtype} differs from the layer's {', '.join(map(str, dtypes))}")
+    generator = as_generator(generator)
     steps = check_positive_int(steps, "steps")
     samples = check_positive_int(samples, "samples")
     lr, reg_weight = check_real(lr, "lr"), check_real(reg_weight, "reg_weight")

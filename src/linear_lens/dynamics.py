@@ -154,6 +154,10 @@ def growth_rate(norms) -> torch.Tensor:
     tends to $\rho(A)$ from almost every start (Gelfand's formula).
     """
     norms = norms if isinstance(norms, torch.Tensor) else as_float_tensor(norms, "norms")
+    if norms.is_complex() or norms.dtype == torch.bool:
+        raise ValueError(f"norms: expected real numbers, got {norms.dtype}")
+    if bool((norms < 0).any()):
+        raise ValueError("norms: norms are nonnegative, got a negative entry")
     if norms.ndim < 1 or norms.shape[0] < 2:
         raise ValueError(f"norms: expected (K + 1, ...) with K >= 1, got shape {tuple(norms.shape)}")
     start, end = norms[0], norms[-1]
@@ -171,6 +175,9 @@ def orbit_period(tail: torch.Tensor, max_period: int, tol: float = 1e-9) -> torc
     """
     max_period = check_positive_int(max_period, "max_period")
     tol = check_real(tol, "tol")
+    if tol < 0:
+        raise ValueError(f"tol: must be nonnegative, got {tol}")
+    tail = _tail(tail)
     if tail.ndim < 2 or tail.shape[0] <= 2 * max_period:
         raise ValueError(f"tail: need more than 2 * max_period = {2 * max_period} states, got {tail.shape[0]}")
     scale = 1 + tail.abs().amax(dim=(0, -1))
@@ -189,8 +196,13 @@ def rotation_number(tail: torch.Tensor, centre: torch.Tensor | None = None) -> t
     for a quasi-periodic one); the sign gives the direction. ``tail``: ``(T, ...batch, 2)``; ``centre``:
     ``(...batch, 2)``, default the mean of the tail. Returns ``(...batch)``.
     """
-    if tail.shape[-1] != 2 or tail.shape[0] < 2:
+    tail = _tail(tail)
+    if tail.ndim < 2 or tail.shape[-1] != 2 or tail.shape[0] < 2:
         raise ValueError(f"tail: expected (T >= 2, ..., 2), got shape {tuple(tail.shape)}")
+    if centre is not None:
+        centre = as_float_tensor(centre, "centre")
+        if centre.shape[-1:] != (2,):
+            raise ValueError(f"centre: expected (...batch, 2), got shape {tuple(centre.shape)}")
     c = tail.mean(dim=0) if centre is None else centre
     rel = tail - c
     theta = torch.atan2(rel[..., 1], rel[..., 0])
@@ -208,10 +220,13 @@ def on_closed_curve(tail: torch.Tensor, *, sectors: int = 36, rtol: float = 0.1,
     different sizes, do not (a periodic orbit with fewer points than sectors does not cover them). ``tail``:
     ``(T, ..., S, 2)``, e.g. ``Orbits.tail``; ``centre``: ``(2,)``. Returns ``(...)`` bool.
     """
+    tail = _tail(tail)
     if tail.ndim < 3 or tail.shape[-1] != 2:
         raise ValueError(f"tail: expected (T, ..., S, 2), got shape {tuple(tail.shape)}")
     sectors = check_positive_int(sectors, "sectors")
     rtol = check_real(rtol, "rtol")
+    if rtol < 0:
+        raise ValueError(f"rtol: must be nonnegative, got {rtol}")
     rel = tail if centre is None else tail - as_float_tensor(centre, "centre").to(tail)
     radius, angle = rel.norm(dim=-1), torch.atan2(rel[..., 1], rel[..., 0])  # (T, ..., S)
     sector = ((angle + math.pi) / (2 * math.pi) * sectors).long().clamp(0, sectors - 1)
@@ -234,6 +249,9 @@ def hausdorff_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     same closed curve.
     """
     a, b = as_float_tensor(a, "a"), as_float_tensor(b, "b")
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or not a.shape[0] or not b.shape[0]:
+        raise ValueError(f"a, b: expected point clouds (P, n) and (Q, n), P, Q >= 1, got {tuple(a.shape)}, "
+                         f"{tuple(b.shape)}")
     d = torch.cdist(a, b)
     return float(torch.maximum(d.amin(dim=1).amax(), d.amin(dim=0).amax()))
 
@@ -417,6 +435,15 @@ def lyapunov_exponent(
 # ---------------------------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def _tail(tail) -> torch.Tensor:
+    """Orbit states as a real tensor (non-finite entries allowed in a tensor: escaped orbits leave them)."""
+    if tail is None or isinstance(tail, (str, bytes)):
+        raise ValueError(f"tail: expected a tensor of orbit states, got {type(tail).__name__}")
+    if isinstance(tail, torch.Tensor) and not (tail.is_complex() or tail.dtype == torch.bool):
+        return tail
+    return as_float_tensor(tail, "tail")
 
 
 def _newton(net: NetworkBatch, x: torch.Tensor, model: torch.Tensor, tol: float, max_iter: int):

@@ -40,7 +40,8 @@ import numbers
 import torch
 
 from linear_lens.sampling import haar_orthogonal
-from linear_lens._checks import as_float_tensor, check_nonnegative_int, check_positive_int, check_real
+from linear_lens._checks import (as_float_tensor, as_generator, check_float_dtype, check_nonnegative_int,
+                                 check_positive_int, check_real)
 
 __all__ = [
     "perron_frobenius_weight",
@@ -287,6 +288,7 @@ def perron_frobenius(
     $A'_{ij} \sim \mathcal{N}(0, 1)$ and $M' = \operatorname{logit}(u)$, $u_{ij} \sim \mathcal{U}(0, 1)$, so the
     damping entries $M_{ij}$ are uniform on $(\lambda_{\min}, \lambda_{\max})$. See :func:`perron_frobenius_weight`.
     """
+    generator, dtype = as_generator(generator), check_float_dtype(dtype)
     A_raw, M_raw = _draw_perron_frobenius(n, lam_min, lam_max, batch, generator, dtype, device)
     return perron_frobenius_weight(A_raw, M_raw, lam_min, lam_max)
 
@@ -306,6 +308,7 @@ def spectral_svd(
     the range $(0.99, 1.10)$ of the paper's Fig. 2, every singular value exceeds 1. See :func:`spectral_weight`.
     """
     _check_construction(construction)
+    generator, dtype = as_generator(generator), check_float_dtype(dtype)
     if construction == "slim":
         n = check_positive_int(n, "n")
         _check_lams(lam_min, lam_max)
@@ -325,6 +328,7 @@ def skew_symmetric(
     $L_{ij} \sim \mathcal{N}(0, \text{scale}^2 / n)$ below the diagonal, so $\|L - L^\top\|_2 \approx 2\,\text{scale}$
     for large $n$. See :func:`skew_symmetric_weight`.
     """
+    generator, dtype = as_generator(generator), check_float_dtype(dtype)
     L = _draw_gaussian(n, n, scale, batch, generator, dtype, device)
     return skew_symmetric_weight(L, gamma)
 
@@ -340,6 +344,7 @@ def hamiltonian(
     n = check_positive_int(n, "n")
     if n < 2:
         raise ValueError(f"n: a Hamiltonian weight needs n >= 2 (two blocks), got {n}")
+    generator, dtype = as_generator(generator), check_float_dtype(dtype)
     A = _draw_gaussian(n // 2, n - n // 2, scale, batch, generator, dtype, device, var_n=n)
     return hamiltonian_weight(A)
 
@@ -362,6 +367,7 @@ def gershgorin(
     $w$ (slim's ``real`` flag). This is what produced the paper's figures.
     """
     _check_construction(construction)
+    generator, dtype = as_generator(generator), check_float_dtype(dtype)
     if construction == "slim":
         n = check_positive_int(n, "n")
         b = _batch(batch)
@@ -415,6 +421,9 @@ def slim_mlp(
     if linear_map not in SLIM_MAPS:
         raise ValueError(f"linear_map: expected one of {', '.join(SLIM_MAPS)}, got {linear_map!r}")
     lam_min, lam_max = _check_lams(lam_min, lam_max)
+    generator, dtype = as_generator(generator), check_float_dtype(dtype)
+    if not isinstance(bias, bool):
+        raise ValueError(f"bias: expected True or False, got {bias!r}")
     b = _batch(batch)
     bound = 1 / n**0.5
     weights, biases = [], []

@@ -39,7 +39,7 @@ from typing import Callable, Sequence
 import torch
 
 from linear_lens import attractors, networks, spectral_fields
-from linear_lens._checks import check_positive_int
+from linear_lens._checks import as_float_tensor, as_generator, check_float_dtype, check_positive_int
 from linear_lens.progress import progress
 
 __all__ = [
@@ -149,12 +149,19 @@ def configurations(
     depth, then activation, then weight configuration, then bias (so that equal activations are adjacent).
     """
     weights = list(weight_configs() if weights is None else weights)
+    if not all(isinstance(w, WeightConfig) for w in weights):
+        raise ValueError("weights: expected WeightConfig entries (see weight_configs)")
+    for value, label in ((depths, "depths"), (activations, "activations")):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise ValueError(f"{label}: expected a list, got {type(value).__name__}")
+    if not isinstance(distinct_seeds, bool):
+        raise ValueError(f"distinct_seeds: expected True or False, got {distinct_seeds!r}")
     depths = [check_positive_int(d, "depths") for d in depths]
     for a in activations:
         from linear_lens.activations import get
 
         get(a)
-    if not isinstance(seed, int) or seed < 0:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed: expected a nonnegative integer, got {seed!r}")
     out = []
     for i, depth in enumerate(depths):
@@ -240,6 +247,9 @@ def draw_network(
 
     if construction not in CONSTRUCTIONS:
         raise ValueError(f"construction: expected one of {', '.join(CONSTRUCTIONS)}, got {construction!r}")
+    if not isinstance(config, WeightConfig):
+        raise ValueError(f"config: expected a WeightConfig, got {type(config).__name__}")
+    generator, dtype = as_generator(generator), check_float_dtype(dtype)
     if config.factorisation not in FACTORISATIONS:
         raise ValueError(f"config: unknown factorisation {config.factorisation!r}; "
                          f"allowed: {', '.join(FACTORISATIONS)}")
@@ -275,6 +285,8 @@ def network_draws(
     ``seeds``: default ``[config.seed]``; each seeds its own generator for :func:`draw_network`. ``bias``: override
     ``config.bias``. ``construction``, ``convention``: as in :func:`sweep`.
     """
+    if not isinstance(config, ModelConfig):
+        raise ValueError(f"config: expected a ModelConfig, got {type(config).__name__}")
     seeds = [config.seed] if seeds is None else list(seeds)
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds: expected nonnegative integers, got {seeds!r}")
@@ -295,6 +307,8 @@ def shows(attractor: attractors.Attractor, kind: str) -> bool:
     """
     if kind not in attractors.KINDS:
         raise ValueError(f"kind: expected one of {', '.join(attractors.KINDS)}, got {kind!r}")
+    if not isinstance(attractor, attractors.Attractor):
+        raise ValueError(f"attractor: expected an Attractor (see classify_attractor), got {type(attractor).__name__}")
     return attractor.kind == kind and (kind != "limit cycle" or attractor.fates["quasi-periodic"] > 0)
 
 
@@ -338,14 +352,14 @@ def authors_grid(dtype: torch.dtype = torch.float64) -> torch.Tensor:
 
     (The authors' ``meshgrid`` is in ``"ij"`` order, this one in ``"xy"``; the set of points is the same.)
     """
-    axis = torch.arange(-6.0, 6.0, 0.5, dtype=dtype)
+    axis = torch.arange(-6.0, 6.0, 0.5, dtype=check_float_dtype(dtype))
     x1, x2 = torch.meshgrid(axis, axis, indexing="xy")
     return torch.stack([x1.flatten(), x2.flatten()], dim=-1)
 
 
 def authors_starts(dtype: torch.dtype = torch.float64) -> torch.Tensor:
     r"""The 8 initial states of the authors' phase portraits: $4(\cos t, \sin t)$, $t = 0.25 + k\pi/4$. ``(8, 2)``."""
-    t = 0.25 + torch.arange(8, dtype=dtype) * math.pi / 4
+    t = 0.25 + torch.arange(8, dtype=check_float_dtype(dtype)) * math.pi / 4
     return 4 * torch.stack([torch.cos(t), torch.sin(t)], dim=-1)
 
 
@@ -539,6 +553,11 @@ def per_point_reference(weights, biases, activation, grid: torch.Tensor, *, conv
 
     if convention not in networks.CONVENTIONS:
         raise ValueError(f"convention: expected one of {', '.join(networks.CONVENTIONS)}, got {convention!r}")
+    if not isinstance(weights, (list, tuple, torch.Tensor)) or len(weights) == 0:
+        raise ValueError(f"weights: expected a non-empty list of weight matrices, got {type(weights).__name__}")
+    grid = as_float_tensor(grid, "grid")
+    if grid.ndim != 2:
+        raise ValueError(f"grid: expected points (P, n), got shape {tuple(grid.shape)}")
     weights = list(weights)
     n = weights[0].shape[-1]
     if convention == "authors":
@@ -565,6 +584,8 @@ def reference_check(result: SweepResult, configs: Sequence[ModelConfig], *, cons
     configs = list(configs)
     if not configs:
         raise ValueError("configs: expected at least one model of the sweep")
+    if not isinstance(result, SweepResult):
+        raise ValueError(f"result: expected a SweepResult (see sweep), got {type(result).__name__}")
     grid, worst = authors_grid(), 0.0
     start = time.perf_counter()
     for c in configs:

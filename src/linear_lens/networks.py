@@ -504,6 +504,8 @@ def _columns(weights: tuple, biases: tuple) -> tuple:
 def _points(net: NetworkBatch, x) -> torch.Tensor:
     """Validate points ``(P, n)`` or ``(M, P, n)`` (finite, real) and return them ``(M, P, n)`` in the weights'
     dtype and device."""
+    if not isinstance(net, NetworkBatch):
+        raise ValueError(f"net: expected a NetworkBatch (see network_batch), got {type(net).__name__}")
     x = as_float_tensor(x, "x")
     if x.ndim == 2:
         x = x.unsqueeze(0).expand(net.size, *x.shape)

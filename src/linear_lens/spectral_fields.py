@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from linear_lens._checks import as_float_tensor, check_positive_int
+from linear_lens._checks import as_float_tensor, check_finite, check_positive_int
 from linear_lens.networks import NetworkBatch, _affine, _apply_groups, _points
 
 __all__ = [
@@ -179,6 +179,8 @@ def count_regions(codes, *, connectivity: int = 8, min_cells: int = 1):
     """
     from scipy import ndimage
 
+    if codes is None or isinstance(codes, (str, bytes)):
+        raise ValueError(f"codes: expected an array, got {type(codes).__name__}")
     codes = torch.as_tensor(codes)
     if codes.ndim < 2 or codes.dtype.is_floating_point or codes.dtype == torch.bool:
         raise ValueError(f"codes: expected a 2-D integer grid of labels (or a batch of them), got {codes.dtype} "
@@ -210,6 +212,8 @@ def count_sectors(codes) -> int:
     counts them exactly, up to sectors narrower than the angular spacing. ``codes``: ``(K,)``. A loop with a
     single label counts 1.
     """
+    if codes is None or isinstance(codes, (str, bytes)):
+        raise ValueError(f"codes: expected an array, got {type(codes).__name__}")
     codes = torch.as_tensor(codes).flatten()
     if codes.numel() == 0:
         raise ValueError("codes: need at least one label")
@@ -226,6 +230,8 @@ def region_bound(widths: Sequence[int], n_in: int) -> int:
     position. ``widths``: $[n_1, \dots, n_L]$; ``n_in``: $n_0$. Returns an ``int``.
     """
     n_in = check_positive_int(n_in, "n_in")
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise ValueError(f"widths: expected a list of positive integers, got {type(widths).__name__}")
     widths = [check_positive_int(w, "widths") for w in widths]
     if not widths:
         return 1
@@ -247,7 +253,13 @@ def max_jump(field) -> torch.Tensor:
     ``field``: ``(..., rows, cols)``. Returns ``(...)``. For a continuous field on a compact domain it tends to $0$
     as the grid is refined (about halving with the spacing for a Lipschitz field); across a discontinuity it does not.
     """
+    if field is None or isinstance(field, (str, bytes)):
+        raise ValueError(f"field: expected an array of real numbers, got {type(field).__name__}")
     f = torch.as_tensor(field)
+    if f.is_complex() or f.dtype == torch.bool:
+        raise ValueError(f"field: expected real numbers, got {f.dtype}")
+    if f.is_floating_point():
+        check_finite(f, "field")
     if f.ndim < 2:
         raise ValueError(f"field: expected (..., rows, cols), got shape {tuple(f.shape)}")
     dx = (f[..., :, 1:] - f[..., :, :-1]).abs().flatten(-2).amax(-1)

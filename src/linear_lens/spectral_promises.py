@@ -120,6 +120,9 @@ def annulus_excess(z: torch.Tensor, r_in: float, r_out: float, centre=0.0) -> to
     r_in, r_out = check_real(r_in, "r_in"), check_real(r_out, "r_out")
     if not 0 <= r_in <= r_out:
         raise ValueError(f"r_in: need 0 <= r_in <= r_out, got r_in={r_in}, r_out={r_out}")
+    zt = as_float_tensor(z, "z", allow_complex=True)
+    z = z if isinstance(z, torch.Tensor) else zt  # validated; a tensor is used as given
+    as_float_tensor(centre, "centre", allow_complex=True)
     d = (z - centre).abs()
     return torch.relu(d - r_out) + torch.relu(r_in - d)
 
@@ -127,6 +130,8 @@ def annulus_excess(z: torch.Tensor, r_in: float, r_out: float, centre=0.0) -> to
 def interval_excess(z: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     r"""Return the distance from each point ``z`` (real or complex) to the real segment $[\text{lo}, \text{hi}]$."""
     lo, hi = _check_lams(lo, hi, names=("lo", "hi"))
+    zt = as_float_tensor(z, "z", allow_complex=True)
+    z = z if isinstance(z, torch.Tensor) else zt  # validated; a tensor is used as given
     re = z.real if z.is_complex() else z
     return (z - re.clamp(lo, hi)).abs()
 
@@ -193,6 +198,8 @@ def stability_verdict(rho: torch.Tensor, tol: float = 1e-12) -> str:
         raise ValueError("rho: need at least one spectral radius")
     if tol < 0:
         raise ValueError(f"tol: must be nonnegative, got {tol}")
+    if bool((rho < 0).any()):
+        raise ValueError("rho: spectral radii are nonnegative, got a negative entry")
     lo, hi = float(rho.min()), float(rho.max())
     if hi < 1 - tol:
         return "asymptotically stable (ρ < 1)"
@@ -230,6 +237,12 @@ def eigenvalue_clouds(
     ``names``: factorisations (see :func:`sample`); ``ranges``: pairs $(\lambda_{\min}, \lambda_{\max})$.
     Returns a complex tensor ``(len(names), len(ranges), draws, n)``.
     """
+    n, draws = check_positive_int(n, "n"), check_positive_int(draws, "draws")
+    for value, label in ((names, "names"), (ranges, "ranges")):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not len(value):
+            raise ValueError(f"{label}: expected a non-empty list, got {value!r}")
+    if not all(hasattr(r, "__len__") and len(r) == 2 for r in ranges):
+        raise ValueError(f"ranges: expected pairs (lam_min, lam_max), got {ranges!r}")
     out = torch.empty(len(names), len(ranges), draws, n, dtype=torch.complex128)
     for i, name in enumerate(names):
         for j, (lo, hi) in enumerate(ranges):
