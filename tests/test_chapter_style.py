@@ -124,6 +124,8 @@ def test_chapter_opens_with_an_overview_and_indexes_its_notions(path):
 def test_drgona_is_spelled_with_its_caron(path):
     prose = re.sub(r"`[^`]*`|\{cite[^}]*\}`[^`]*`", "", path.read_text())  # code and citation keys may say drgona
     assert not re.search(r"\bDrgona\b", prose), f"{path.name}: write Drgoňa"
+    # strings in code too: a claim's source is shown in the ledger and the chapter's claims table
+    assert not re.search(r"[\"']Drgona\b", path.read_text()), f"{path.name}: a string says Drgona; write Drgoňa"
 
 
 def test_matplotlib_defaults_for_the_column():

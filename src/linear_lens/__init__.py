@@ -8,7 +8,7 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.activation_stability`: the stability classification of activations (Lemmas 8 and 10, ``classify``).
 - :mod:`linear_lens.activation_closed_forms`: $r(\\sigma)$, $K(\\sigma)$, the gains and the unstable set of each activation.
 - :mod:`linear_lens.authors_activations`: the authors' 2020 activations and their Fig. 1 script, re-run.
-- :mod:`linear_lens.affine`: networks as pointwise affine maps $f(x) = A^*(x)x + b^*(x)$ (Drgona et al., Lemma 3).
+- :mod:`linear_lens.affine`: networks as pointwise affine maps $f(x) = A^*(x)x + b^*(x)$ (Drgoňa et al., Lemma 3).
 - :mod:`linear_lens.networks`: feedforward networks (eq. (3)/(6)) and batches of them (``NetworkBatch``), the Jacobian.
 - :mod:`linear_lens.spectral_fields`: $A^*(x)$ over grids for batches of networks, closed-form eigenvalues, regions.
 - :mod:`linear_lens.stability`: spectral radii, Theorem 6 and its corrected sufficient condition, joint spectral radii.
@@ -16,7 +16,7 @@ Modules are named after the mathematics they implement:
 - :mod:`linear_lens.attractors`: the attractor type of each network (Fig. 6's kinds), classified from the evidence of
   its orbits.
 - :mod:`linear_lens.linear_maps`: weights with constrained spectra, the printed formulas and slim's constructions, and
-  their samplers (Drgona et al., Appendix B).
+  their samplers (Drgoňa et al., Appendix B).
 - :mod:`linear_lens.spectral_promises`: the region each factorisation promises for the eigenvalues, and how far draws
   fall outside it.
 - :mod:`linear_lens.constrained_layers`: trainable ``nn.Module`` layers with constrained weights, and ``fit_linear``.

@@ -1,4 +1,4 @@
-r"""Closed forms of what Section 3.3 of Drgona et al. (2020) asks of each registered activation.
+r"""Closed forms of what Section 3.3 of Drgoňa et al. (2020) asks of each registered activation.
 
 For every activation of :mod:`linear_lens.activations` at any parameter values, in closed form, with the place where
 each supremum is attained and a line of evidence (used by :func:`linear_lens.activation_stability.classify`):

@@ -1,4 +1,4 @@
-r"""Stability of activations: Lemmas 8 and 10 and Remark 11 of Drgona et al. (2020), computed with evidence.
+r"""Stability of activations: Lemmas 8 and 10 and Remark 11 of Drgoňa et al. (2020), computed with evidence.
 
 The activations themselves are in :mod:`linear_lens.activations` (the registry).
 
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-#: The footnotes of Section 3.3 of Drgona et al. (2020), names as printed, in their order (seed
+#: The footnotes of Section 3.3 of Drgoňa et al. (2020), names as printed, in their order (seed
 #: ``drgona-spectral-analysis-stability-deep-neural-dynamics.md``, footnotes 1-3 under Fig. 1).
 #: 1: "Asymptotically stable activations"; 2: "Activations with unstable regions" (Hardswish is printed twice);
 #: 3: "BIBO stable activations", introduced as "some activations", so not claimed to be exhaustive.
@@ -59,7 +59,7 @@ METHODS = ("auto", "analytic", "numeric")
 
 @dataclass(frozen=True)
 class ActivationStability:
-    r"""What Section 3.3 of Drgona et al. (2020) asks of an activation $\sigma$, computed, with the evidence.
+    r"""What Section 3.3 of Drgoňa et al. (2020) asks of an activation $\sigma$, computed, with the evidence.
 
     Quantities (``inf`` where unbounded):
 
@@ -128,7 +128,7 @@ class ActivationStability:
 
 
 def paper_footnotes(activation: str) -> tuple[int, ...]:
-    """Return the footnotes (1, 2, 3) of Section 3.3 of Drgona et al. (2020) that list ``activation``.
+    """Return the footnotes (1, 2, 3) of Section 3.3 of Drgoňa et al. (2020) that list ``activation``.
 
     ``activation``: a registered name (any spelling :func:`get` accepts). Raises ``ValueError`` for an unknown name.
     """
@@ -145,7 +145,7 @@ def classify(
     atol: float = 1e-6,
     **params: float,
 ) -> ActivationStability:
-    r"""Classify an activation by Lemmas 8 and 10 and Remark 11 of Drgona et al. (2020); see :class:`ActivationStability`.
+    r"""Classify an activation by Lemmas 8 and 10 and Remark 11 of Drgoňa et al. (2020); see :class:`ActivationStability`.
 
     $\Lambda_z = \operatorname{diag}(\sigma(z_i)/z_i)$ (eq. 4) has eigenvalues $\sigma(z_i)/z_i$, so
     $\sup_z \rho(\Lambda_z) = \sup_z |\sigma(z)/z|$, with $|\sigma'(0)|$ at $z = 0$ (Remark 11).

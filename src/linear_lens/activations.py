@@ -1,7 +1,7 @@
 r"""Activation functions: a registry with definitions, sources, $\sigma(0)$ and the slope at zero.
 
 An activation is a scalar function $\sigma: \mathbb{R} \to \mathbb{R}$ applied elementwise,
-$\boldsymbol\sigma(z) = [\sigma(z_1), \dots, \sigma(z_n)]^\top$ (Drgona et al., 2020, Section 3.1).
+$\boldsymbol\sigma(z) = [\sigma(z_1), \dots, \sigma(z_n)]^\top$ (Drgoňa et al., 2020, Section 3.1).
 The pointwise affine form of a network (:mod:`linear_lens.affine`) writes it as a diagonal scaling,
 $\boldsymbol\sigma(z) = \Lambda_z z + c$, which needs two numbers besides $\sigma$ itself:
 
@@ -11,7 +11,7 @@ $\boldsymbol\sigma(z) = \Lambda_z z + c$, which needs two numbers besides $\sigm
   $\lim_{h \to 0} (\sigma(h) - \sigma(-h)) / 2h$, the mean of the one-sided slopes, which equals $\sigma'(0)$
   whenever that exists. It is stated per entry, never a silent default.
 
-The registry holds every activation of the footnotes of Section 3.3 of Drgona et al. (2020), with PyTorch's
+The registry holds every activation of the footnotes of Section 3.3 of Drgoňa et al. (2020), with PyTorch's
 default parameters where PyTorch has the function. The four parametric activations that PyTorch lacks
 (SoftExponential, BLU, APLU, PELU) take the parametrisation of their own papers and, as default values, the
 initial values of the authors' library (neuromancer, ``neuromancer/activations.py``) or of the activation's own

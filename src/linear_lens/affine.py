@@ -1,4 +1,4 @@
-r"""Deep networks as pointwise affine maps $f(x) = A^*(x)\,x + b^*(x)$ (Drgona et al., 2020, Lemma 3).
+r"""Deep networks as pointwise affine maps $f(x) = A^*(x)\,x + b^*(x)$ (Drgoňa et al., 2020, Lemma 3).
 
 Write each activation as a diagonal scaling plus a constant, $\boldsymbol\sigma(z) = \Lambda_z z + c_z$. Then the
 network of eq. (6) (see :mod:`linear_lens.networks`) is, by composition,
@@ -75,7 +75,7 @@ def pointwise_affine(
     *,
     form: str = "paper",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return $A^*(x)$ and $b^*(x)$ with $f(x) = A^*(x)\,x + b^*(x)$ (Lemma 3; eqs. 5-7 of Drgona et al., 2020).
+    r"""Return $A^*(x)$ and $b^*(x)$ with $f(x) = A^*(x)\,x + b^*(x)$ (Lemma 3; eqs. 5-7 of Drgoňa et al., 2020).
 
     ``weights``: $[A_0, \dots, A_L]$, ``A_l`` of shape ``(n_{l+1}, n_l)``; ``biases``: $[b_0, \dots, b_L]$ or
     ``None`` (eq. 3, no bias); ``activation``: a registered name, an ``Activation`` or an elementwise callable,
@@ -170,7 +170,7 @@ def jacobian(
 ) -> torch.Tensor:
     r"""Return the Jacobian $\partial f / \partial x$ by reverse-mode autodiff (``torch.func.jacrev``), batched.
 
-    The independent reference for Proposition 12 of Drgona et al. (2020): for ReLU networks $A^*(x)$ equals this
+    The independent reference for Proposition 12 of Drgoňa et al. (2020): for ReLU networks $A^*(x)$ equals this
     Jacobian wherever no pre-activation is zero. Returns ``(..., n_{L+1}, n_0)``.
     """
     weights, biases, x = check_network(weights, biases, x)
@@ -235,7 +235,7 @@ def secant_tangent_gap(activation, z: torch.Tensor) -> torch.Tensor:
 
     $A^*(x)$ equals the Jacobian $\partial f/\partial x$ of every network at every $x$ where no pre-activation sits
     on a kink exactly when this gap vanishes wherever $\sigma$ is differentiable, i.e. when $\sigma(z) = \sigma'(z)\,z$
-    there (Proposition 12 of Drgona et al. (2020) is the case of ReLU). That makes $\sigma$ a multiple $a_k z$ of $z$
+    there (Proposition 12 of Drgoňa et al. (2020) is the case of ReLU). That makes $\sigma$ a multiple $a_k z$ of $z$
     on each interval where it is differentiable. For a continuous $\sigma$ this means linear on each half-line
     through the origin, $\sigma(z) = a z$ for $z > 0$ and $b z$ for $z < 0$: ReLU, LeakyReLU, PReLU, RReLU in
     evaluation mode and the identity, the positively homogeneous activations. Hardshrink is discontinuous and belongs

@@ -1,6 +1,6 @@
 r"""The attractor of a deep network $x_{k+1} = f(x_k)$, classified from the evidence of its orbits, batched.
 
-Appendix C of Drgona et al. (2020) shows six attractor types of deep networks (Fig. 6: single point, multiple points,
+Appendix C of Drgoňa et al. (2020) shows six attractor types of deep networks (Fig. 6: single point, multiple points,
 line attractor, limit cycle, chaotic attractor, unstable dynamics), named by looking at phase portraits. Here each
 network of a :class:`~linear_lens.networks.NetworkBatch` gets a type only from evidence that could have come out
 otherwise (:func:`classify_attractor`, returning an :class:`Attractor` per network; the types in :data:`KINDS`):

@@ -1,6 +1,6 @@
 r"""The activations of the authors' library as it computed them in 2020, and their Fig. 1 script, re-run.
 
-Fig. 1 of Drgona et al. (2020) and the footnotes of its Section 3.3 were produced by a script of the authors' library
+Fig. 1 of Drgoňa et al. (2020) and the footnotes of its Section 3.3 were produced by a script of the authors' library
 PNNL ``neuromancer`` (``train_scripts/papers/lpv_l4dc/mk_activation_plots.py``, commit 8cb0b70), run on the
 library's ``activations`` dictionary (``neuromancer/activations.py`` at that commit) created with its initial
 values. :func:`library_2020` rebuilds that dictionary; :func:`authors_fig1_groups` re-runs the script's

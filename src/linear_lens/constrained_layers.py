@@ -1,4 +1,4 @@
-r"""Trainable layers with constrained spectra: ``nn.Module`` forms of the weights of Drgona et al. (2020), Appendix B.
+r"""Trainable layers with constrained spectra: ``nn.Module`` forms of the weights of Drgoňa et al. (2020), Appendix B.
 
 Each layer is a square linear map $x \mapsto \tilde A x$ (no bias) whose weight $\tilde A$ is, at every call, the
 pure function of its free parameters given in :mod:`linear_lens.linear_maps`, so that gradient descent on the

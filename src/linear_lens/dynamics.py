@@ -1,7 +1,7 @@
 r"""Deep networks as discrete-time systems $x_{k+1} = f(x_k)$: orbits, fixed points and Lyapunov exponents, batched.
 
 A square network $f: \mathbb{R}^n \to \mathbb{R}^n$ (weights $A_0, \dots, A_L$, optional biases, an activation
-$\sigma$; eqs. 3 and 6 of Drgona et al., 2020) is read as the discrete-time system $x_{k+1} = f(x_k)$.
+$\sigma$; eqs. 3 and 6 of Drgoňa et al., 2020) is read as the discrete-time system $x_{k+1} = f(x_k)$.
 Everything here works on a :class:`~linear_lens.networks.NetworkBatch`: $M$ networks of equal depth and widths,
 each with its own activation (:func:`linear_lens.networks.network_batch`), evaluated together, and on many starts.
 

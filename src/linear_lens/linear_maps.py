@@ -1,4 +1,4 @@
-r"""Square weights with constrained spectra: the factorisations of Appendix B of Drgona et al. (2020).
+r"""Square weights with constrained spectra: the factorisations of Appendix B of Drgoňa et al. (2020).
 
 Each factorisation builds a weight $\tilde A \in \mathbb{R}^{n \times n}$ from free parameters by a differentiable map,
 so that gradient descent on the parameters moves $\tilde A$ only inside a set of matrices whose spectrum is promised
@@ -76,7 +76,7 @@ def perron_frobenius_weight(A_raw: torch.Tensor, M_raw: torch.Tensor, lam_min: f
     r"""Return the Perron-Frobenius weight $\tilde A_{ij} = \operatorname{softmax}(A'_{i,:})_j\, M_{ij}$.
 
     $M = \lambda_{\max} - (\lambda_{\max} - \lambda_{\min})\,\sigma(M')$ (eq. 21a) and
-    $\tilde A_{ij} = \exp(A'_{ij}) M_{ij} / \sum_k \exp(A'_{ik})$ (eq. 21b). Implements eq. (21) of Drgona et al.
+    $\tilde A_{ij} = \exp(A'_{ij}) M_{ij} / \sum_k \exp(A'_{ik})$ (eq. 21b). Implements eq. (21) of Drgoňa et al.
     (2020), after Tuor et al. (2020).
 
     Each row of $\tilde A$ is a convex combination of entries of $M \in (\lambda_{\min}, \lambda_{\max})$, so every
@@ -101,7 +101,7 @@ def spectral_weight(U: torch.Tensor, s: torch.Tensor, V: torch.Tensor, lam_min: 
 
     $\tilde\Sigma = \operatorname{diag}(\lambda_{\max} - (\lambda_{\max} - \lambda_{\min})\sigma(s))$.
 
-    Implements eq. (23) of Drgona et al. (2020), after Zhang et al. (2018). If $U$ and $V$ are orthogonal, the
+    Implements eq. (23) of Drgoňa et al. (2020), after Zhang et al. (2018). If $U$ and $V$ are orthogonal, the
     singular values of $\tilde A$ are $|\tilde\Sigma_{ii}|$, in $(\lambda_{\min}, \lambda_{\max})$ when
     $\lambda_{\min} \ge 0$, and every eigenvalue satisfies
     $\min_i |\tilde\Sigma_{ii}| \le |\lambda| \le \max_i |\tilde\Sigma_{ii}|$: an annulus, not the real interval
@@ -130,7 +130,7 @@ def orthogonality_penalty(U: torch.Tensor, V: torch.Tensor, norm: str = "spectra
 
     $\mathcal{L}_U = \|I - UU^\top\| + \|I - U^\top U\|$, and likewise $\mathcal{L}_V$.
 
-    Implements eq. (22) of Drgona et al. (2020). The seed writes $\|\cdot\|_2$, which for a matrix is the spectral
+    Implements eq. (22) of Drgoňa et al. (2020). The seed writes $\|\cdot\|_2$, which for a matrix is the spectral
     norm (``norm="spectral"``, the largest $|$eigenvalue$|$ of the symmetric argument); ``norm="frobenius"`` gives
     the entrywise 2-norm, which is what ``torch.norm(X, 2)`` computes. For a square $U$ the two terms of
     $\mathcal{L}_U$ are equal ($UU^\top$ and $U^\top U$ have the same eigenvalues), so $\mathcal{L}_U$ is twice
@@ -157,7 +157,7 @@ def orthogonality_penalty(U: torch.Tensor, V: torch.Tensor, norm: str = "spectra
 def skew_symmetric_weight(L: torch.Tensor, gamma: float = 0.0) -> torch.Tensor:
     r"""Return $\tilde A = L - L^\top - \gamma I$ with $L$ the lower triangle of ``L`` (eq. 24).
 
-    Implements eq. (24) of Drgona et al. (2020), after Haber and Ruthotto (2017). $K = L - L^\top$ is
+    Implements eq. (24) of Drgoňa et al. (2020), after Haber and Ruthotto (2017). $K = L - L^\top$ is
     skew-symmetric, so its eigenvalues are $\pm i\omega_k$ and those of $\tilde A$ are $-\gamma \pm i\omega_k$: all on
     the line $\operatorname{Re}\lambda = -\gamma$, with spectral radius $\sqrt{\gamma^2 + \|K\|_2^2}$. For
     $\gamma \ne 0$ the matrix is not skew-symmetric, and as a discrete-time map $\gamma$ raises every $|\lambda|$
@@ -175,7 +175,7 @@ def skew_symmetric_weight(L: torch.Tensor, gamma: float = 0.0) -> torch.Tensor:
 def hamiltonian_weight(A: torch.Tensor) -> torch.Tensor:
     r"""Return the block matrix $\tilde A = \begin{bmatrix} 0 & A \\ -A^\top & 0 \end{bmatrix}$ (eq. 25).
 
-    Implements eq. (25) of Drgona et al. (2020), after Haber and Ruthotto (2017). $\tilde A$ is skew-symmetric, so its
+    Implements eq. (25) of Drgoňa et al. (2020), after Haber and Ruthotto (2017). $\tilde A$ is skew-symmetric, so its
     eigenvalues are $\pm i\sigma_k(A)$ (and $|p - q|$ zeros): purely imaginary, with spectral radius
     $\sigma_{\max}(A)$, not 1, and $\tilde A$ is in general not symplectic (corrected: see errata E04.5). What is
     conservative is the continuous-time flow: $e^{t\tilde A}$ is orthogonal, all its eigenvalues have modulus 1.
@@ -200,7 +200,7 @@ def gershgorin_weight(
 
     $M_0$ is ``M`` with its diagonal set to zero, symmetrised ($(M_0 + M_0^\top)/2$) when ``real``; the centre is
     $\lambda = (\lambda_{\min} + \lambda_{\max})/2$ and the radius $r = (\lambda_{\max} - \lambda_{\min})/2$.
-    Implements eq. (26) of Drgona et al. (2020), after Lechner et al. (2020), with $s_i$ the absolute off-diagonal
+    Implements eq. (26) of Drgoňa et al. (2020), after Lechner et al. (2020), with $s_i$ the absolute off-diagonal
     sums of the rows of $M_0$ (``normalise="row"``): every Gershgorin row disc is then centred at $\lambda$ with
     radius exactly $r$, so every eigenvalue lies in $|z - \lambda| \le r$. ``normalise="column"`` uses eq. (26) as
     printed, $s_j = \sum_{i \ne j} |m_{ij}|$, a column sum scaling row $j$: the row discs then have radii

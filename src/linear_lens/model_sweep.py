@@ -1,4 +1,4 @@
-r"""The 828-model sweep of Appendix D of Drgona et al. (2020): configurations, weights, spectra and attractors.
+r"""The 828-model sweep of Appendix D of Drgoňa et al. (2020): configurations, weights, spectra and attractors.
 
 Appendix D crosses 23 weight configurations (Gershgorin discs with real and with complex eigenvalues and spectral
 SVD weights, each over seven eigenvalue ranges; Perron-Frobenius weights with range $(1, 1)$; unstructured weights),

@@ -1,4 +1,4 @@
-r"""Deep feedforward networks as lists of weights and biases (Drgona et al., 2020, eqs. 3 and 6).
+r"""Deep feedforward networks as lists of weights and biases (Drgoňa et al., 2020, eqs. 3 and 6).
 
 A network with $L$ hidden layers is given by weights $A_0, \dots, A_L$, $A_l \in \mathbb{R}^{n_{l+1} \times n_l}$,
 optional biases $b_0, \dots, b_L$, $b_l \in \mathbb{R}^{n_{l+1}}$, and an activation $\sigma$:

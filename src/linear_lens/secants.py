@@ -2,7 +2,7 @@ r"""Secant slopes of activations without cancellation: $\sigma(z)/z$ and $(\sigm
 
 The diagonal of $\Lambda_z$ in the pointwise affine form of a network (:mod:`linear_lens.affine`) is a *secant
 slope* of the activation $\sigma$ (:mod:`linear_lens.activations`): $\sigma(z)/z$ (the paper's form, eq. 4 of
-Drgona et al., 2020) or $(\sigma(z) - \sigma(0))/z$ (the shifted form). Computed as written, both lose every digit as
+Drgoňa et al., 2020) or $(\sigma(z) - \sigma(0))/z$ (the shifted form). Computed as written, both lose every digit as
 $z \to 0$ where they cancel (for sigmoid, $(\sigma(z) - \tfrac12)/z$ is $0$ instead of $\tfrac14$ at
 $|z| \le 10^{-16}$ in float64, $10^{-8}$ in float32). :meth:`Activation.secant` and
 :meth:`Activation.shifted_secant` compute them without cancellation for every finite $z$, in float32 and float64:

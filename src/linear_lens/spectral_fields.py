@@ -1,7 +1,7 @@
 r"""Fields of matrices over a grid of states: $A^*(x)$, $b^*(x)$, their spectra, and linear regions.
 
 A batch of networks $\mathbb{R}^n \to \mathbb{R}^n$ (:class:`linear_lens.networks.NetworkBatch`, eqs. 3 and 6 of
-Drgona et al., 2020) is evaluated at every point of a grid in one pass:
+Drgoňa et al., 2020) is evaluated at every point of a grid in one pass:
 
 - $A^*(x)$ and $b^*(x)$ of Lemma 3 (:func:`affine_field`, the recursion of :func:`linear_lens.affine.pointwise_affine`
   batched across networks with different activations);

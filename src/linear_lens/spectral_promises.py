@@ -1,4 +1,4 @@
-r"""Spectral promises of the constrained weights of Appendix B of Drgona et al. (2020), and how far draws fall outside.
+r"""Spectral promises of the constrained weights of Appendix B of Drgoňa et al. (2020), and how far draws fall outside.
 
 Each factorisation of :mod:`linear_lens.linear_maps` whose promise is stated through $(\lambda_{\min},
 \lambda_{\max})$ (:data:`FACTORISATIONS`) guarantees a region of the complex plane for the eigenvalues of its weight

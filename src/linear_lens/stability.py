@@ -1,4 +1,4 @@
-r"""Spectral radii and the global stability of deep networks (Drgona et al., 2020, Section 3.2).
+r"""Spectral radii and the global stability of deep networks (Drgoňa et al., 2020, Section 3.2).
 
 A network $f: \mathbb{R}^n \to \mathbb{R}^n$ (weights $A_0, \dots, A_L$, optional biases, activation $\sigma$; see
 :mod:`linear_lens.networks`) is read as the dynamical system $x_{k+1} = f(x_k)$. Objects:
@@ -57,7 +57,7 @@ __all__ = [
 
 
 def spectral_radius(A: torch.Tensor) -> torch.Tensor:
-    r"""Return $\rho(A) = \max_i |\lambda_i(A)|$ (eq. 9 of Drgona et al., 2020), batched.
+    r"""Return $\rho(A) = \max_i |\lambda_i(A)|$ (eq. 9 of Drgoňa et al., 2020), batched.
 
     ``A``: ``(..., n, n)``, real (a tensor, array or nested list; integers are computed in float64, float32 stays
     float32). Returns ``(...)``, real, in the dtype of ``A``. Raises ``ValueError`` for non-square, non-finite,
@@ -206,7 +206,7 @@ def seed_sufficient_condition(weights: Sequence[torch.Tensor], activation, *, to
 
     The seed's condition: $\rho(A_i) \le 1$ for every weight and $\rho(\Lambda_{z_j}) \le 1$ for every activation
     scaling matrix at every $x$; the latter holds exactly when $K_\sigma \le 1$ (:func:`activation_gain`), since
-    $\rho(\Lambda_z) = \max_i |\sigma(z_i)/z_i|$. Theorem 6 of Drgona et al. (2020); its proof rests on eq. (10),
+    $\rho(\Lambda_z) = \max_i |\sigma(z_i)/z_i|$. Theorem 6 of Drgoňa et al. (2020); its proof rests on eq. (10),
     which is false (errata E02.1), and the condition does not imply stability (errata E02.2). ``tol`` is added to both bounds. ``weights`` as in :func:`sufficient_condition`.
     Returns a ``bool`` for one network, a boolean tensor for a batch.
     """
@@ -250,7 +250,7 @@ def jsr_bounds(matrices: torch.Tensor, max_length: int = 8) -> tuple[float, floa
 def eq10_counterexamples(n: int = 2, entries: Sequence[float] = (-1.0, 0.0, 1.0)) -> torch.Tensor:
     r"""Return every pair $(A, B)$ of $n \times n$ matrices with entries in ``entries`` violating eq. (10).
 
-    Eq. (10) of Drgona et al. (2020) claims $\rho(AB) \le \rho(A)\rho(B)$. Brute force over all
+    Eq. (10) of Drgoňa et al. (2020) claims $\rho(AB) \le \rho(A)\rho(B)$. Brute force over all
     ``len(entries) ** (2 n^2)`` pairs (at most $2^{22}$; ``ValueError`` otherwise), batched; a pair violates it
     when $\rho(AB) > \rho(A)\rho(B) + 10^{-9}$. Returns ``(k, 2, n, n)``, sorted by the number of nonzero entries
     (fewest first), then by the gap $\rho(AB) - \rho(A)\rho(B)$ (largest first), then by the number of negative
@@ -344,7 +344,7 @@ def search_stable_pieces_unstable_map(
     $\max_x \rho(B \Lambda_x) \le 1 - \text{margin}$ over ``points`` (computed once per distinct diagonal
     $\Lambda_x$); among those that pass, the one with the most ``starts`` still farther than ``tol`` from the
     origin after ``steps`` iterations of $x_{k+1} = f(x_k)$ is returned (ties: the first drawn).
-    Tests the necessary condition of Theorem 6 of Drgona et al. (2020) against the dynamics it is meant to describe.
+    Tests the necessary condition of Theorem 6 of Drgoňa et al. (2020) against the dynamics it is meant to describe.
 
     ``points``: ``(..., n)`` where $\rho(A^*)$ is sampled; ``starts``: ``(..., n)`` initial points.
     Returns a :class:`SearchResult`.

@@ -5,7 +5,7 @@ A chapter checks what it says with :func:`claim` instead of a bare ``assert``::
     claims.begin("02", parameters={"seed": seed, "quick": quick}, seed=seed)
     claim("ch02.eq10-counterexample", bool(violations > 0),
           f"eq. (10) should fail for some pair, found {violations}",
-          source="Drgona et al., eq. (10)", says="rho(AB) <= rho(A) rho(B)", verdict="refuted",
+          source="Drgoňa et al., eq. (10)", says="rho(AB) <= rho(A) rho(B)", verdict="refuted",
           erratum="E02.1", values={"violations": violations})
     ...
     claims.report()   # the chapter's last cell: a summary table, and the claims as data for the ledger
@@ -18,7 +18,7 @@ A chapter checks what it says with :func:`claim` instead of a bare ``assert``::
 Each claim has a stable id ``chNN.slug`` (lower case, digits, ``-``, ``.``), unique across the book; ``verdict`` says
 what the check establishes about the seed: ``confirmed`` (the seed's statement holds), ``refuted`` (it does not),
 ``corrected`` (the book's corrected statement holds), ``beyond`` (a result of the book's own). ``source`` names the seed
-and the place ("Drgona et al., Theorem 6", "Anguita, eq. (3.49)"); ``says`` is a short phrase of what the seed says
+and the place ("Drgoňa et al., Theorem 6", "Anguita, eq. (3.49)"); ``says`` is a short phrase of what the seed says
 (or, for ``beyond``, what the book adds); ``erratum`` the errata entry (``"E02.1"``, or a list of ids) where there is one.
 
 :func:`report` displays the chapter's claims and embeds them, as JSON under the MIME type :data:`MIME_TYPE`, in the
