@@ -31,6 +31,7 @@ __all__ = [
     "check_positive_real",
     "check_real",
     "check_same_device",
+    "check_sequence",
     "check_times",
     "common_dtype",
 ]
@@ -155,6 +156,14 @@ def check_same_device(tensors, name: str) -> None:
     if len(devices) > 1:
         raise ValueError(f"{name}: tensors are on different devices ({', '.join(sorted(map(str, devices)))}); "
                          f"move them to one device")
+
+
+def check_sequence(x, name: str) -> list:
+    """Return ``x`` as a list if it is a sequence (a list, tuple, array...), else raise ``ValueError`` (``None``, a
+    string, a number or another object that cannot be iterated)."""
+    if x is None or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise ValueError(f"{name}: expected a sequence (a list or an array), got {type(x).__name__}")
+    return list(x)
 
 
 def check_times(t, batch, device=None, *, extend_batch: bool = False) -> tuple[torch.Tensor, bool]:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from linear_lens import riccati
-from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real
+from linear_lens._checks import as_float_tensor, as_generator, check_positive_int, check_positive_real, check_sequence
 from linear_lens.progress import progress
 from linear_lens.tasks import whiten
 
@@ -64,6 +64,7 @@ def random_target_task(n_in: int, n_out: int, n_samples: int, generator: torch.G
     n_samples = check_positive_int(n_samples, "n_samples")
     if n_samples < n_in:
         raise ValueError(f"n_samples: must be at least n_in={n_in} for whitened inputs, got {n_samples}")
+    generator = as_generator(generator)
     X = whiten(torch.randn(n_in, n_samples, generator=generator, dtype=F64))
     return X, torch.randn(n_out, n_samples, generator=generator, dtype=F64)
 
@@ -148,6 +149,7 @@ def exact_sequence(W1, W2, tasks, durations, n_times: int = 200, tau: float = 1.
     W1 = as_float_tensor(W1, "W1", dtype=F64)
     W2 = as_float_tensor(W2, "W2", dtype=F64).to(W1.device)
     tasks = _task_list(tasks)
+    _check_network(W1, W2, tasks)
     durations = _durations(durations, len(tasks))
     n_times = check_positive_int(n_times, "n_times")
     tau = check_positive_real(tau, "tau")
@@ -184,8 +186,9 @@ def descent_sequence(W1, W2, tasks, lr: float, steps, record_every: int = 1) -> 
     W1 = as_float_tensor(W1, "W1", dtype=F64)
     W2 = as_float_tensor(W2, "W2", dtype=F64).to(W1.device)
     tasks = _task_list(tasks)
+    _check_network(W1, W2, tasks)
     lr = check_positive_real(lr, "lr")
-    steps = [check_positive_int(s, "steps") for s in _durations(steps, len(tasks), integer=True)]
+    steps = [check_positive_int(s, "steps") for s in _durations(steps, len(tasks), integer=True, name="steps")]
     record_every = check_positive_int(record_every, "record_every")
     a, b = W1.cpu().numpy().copy(), W2.cpu().numpy().copy()
     xs = [X.cpu().numpy() for X, _ in tasks]
@@ -286,12 +289,20 @@ def _task_list(tasks):
     return out
 
 
-def _durations(durations, n: int, integer: bool = False):
+def _check_network(W1, W2, tasks) -> None:
+    X, Y = tasks[0]
+    if W1.ndim < 2 or W2.ndim < 2 or W2.shape[-1] != W1.shape[-2] or (X.shape[0], Y.shape[0]) != (W1.shape[-1],
+                                                                                                    W2.shape[-2]):
+        raise ValueError(f"W1, W2, tasks: shapes {tuple(W1.shape)}, {tuple(W2.shape)} and tasks (X {tuple(X.shape)}, "
+                         f"Y {tuple(Y.shape)}) do not chain as W2 W1 X ~ Y")
+
+
+def _durations(durations, n: int, integer: bool = False, name: str = "durations"):
     if isinstance(durations, (int, float)) and not isinstance(durations, bool):
         durations = [durations] * n
-    durations = list(durations)
+    durations = check_sequence(durations, name)
     if len(durations) != n:
-        raise ValueError(f"durations: expected one value per task ({n}), got {len(durations)}")
+        raise ValueError(f"{name}: expected one value per task ({n}), got {len(durations)}")
     return durations if integer else [check_positive_real(d, "durations") for d in durations]
 
 

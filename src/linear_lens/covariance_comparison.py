@@ -76,6 +76,8 @@ def compare(groups, prediction=None) -> dict[str, Estimate]:
         p = flat @ P.reshape(-1)
         pd = diag @ Pd
         pp, ppd = float((P * P).sum()), float((Pd * Pd).sum())
+    if not bool(Cb.any()):
+        raise ValueError("groups: the covariances are all zero; the relative errors and ratios are undefined")
 
     def estimates(keep: torch.Tensor) -> dict[str, float]:
         m = int(keep.sum())
@@ -118,7 +120,10 @@ def participation_ratio(C) -> torch.Tensor:
     if C.ndim < 2 or C.shape[-1] != C.shape[-2]:
         raise ValueError(f"C: expected square matrices (..., N, N), got shape {tuple(C.shape)}")
     tr = torch.diagonal(C, dim1=-2, dim2=-1).sum(-1)
-    return tr**2 / (C * C).sum(dim=(-2, -1))
+    norm2 = (C * C).sum(dim=(-2, -1))
+    if not bool((norm2 > 0).all()):
+        raise ValueError("C: the participation ratio of a zero matrix is undefined")
+    return tr**2 / norm2
 
 
 def fit_power_law(n, value, error, **factors) -> tuple[Estimate, ...]:

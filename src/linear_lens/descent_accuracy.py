@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from linear_lens._checks import check_positive_int, check_real
+from linear_lens._checks import as_generator, check_positive_int, check_real, check_sequence
 from linear_lens._threads import single_thread
 from linear_lens.riccati import _positive, qqt_sigma, riccati_eigenbasis
 
@@ -47,11 +47,12 @@ def descent_deviation(n: int, lams, lrs, trials: int, steps: int = 200, sigma: f
     trials = check_positive_int(trials, "trials")
     steps = check_positive_int(steps, "steps")
     chunk = check_positive_int(chunk, "chunk")
-    lams = [check_real(v, "lams") for v in lams]
-    lrs = [_positive(v, "lrs") for v in lrs]
+    lams = [check_real(v, "lams") for v in check_sequence(lams, "lams")]
+    lrs = [_positive(v, "lrs") for v in check_sequence(lrs, "lrs")]
     if len(lams) != len(lrs) or not lams:
         raise ValueError(f"lams, lrs: expected two non-empty sequences of equal length, got {len(lams)} and {len(lrs)}")
     n_samples = 2 * n if n_samples is None else check_positive_int(n_samples, "n_samples")
+    generator = as_generator(generator)
     seeds = torch.randint(0, 2**62, (trials,), generator=generator).tolist()
     sig, syy, W1s, W2s = [], [], [], []
     for seed in seeds:                                      # drawing only; the computation below is batched

@@ -161,6 +161,8 @@ class DMFTSolution:
 
 def gaussian_mean(f: Callable[[np.ndarray], np.ndarray], variance: float, n_nodes: int = 200) -> float:
     r"""$E[f(x)]$ for $x \sim \mathcal N(0, \text{variance})$, by Gauss-Hermite quadrature with ``n_nodes`` nodes."""
+    if not callable(f):
+        raise ValueError(f"f: expected a function of a NumPy array, got {type(f).__name__}")
     v = _check_variance(variance)
     z, w = _hermite_nodes(check_positive_int(n_nodes, "n_nodes"))
     return float(w @ f(math.sqrt(v) * z))
@@ -179,7 +181,7 @@ def pair_expectation(phi: str, q: float, delta, n_nodes: int | None = None) -> n
     d = _as_array(delta, "delta")
     if np.any(np.abs(d) > q * (1 + 1e-12)):
         raise ValueError(f"delta: a covariance needs |delta| <= q = {q}, got max |delta| = {np.abs(d).max()}")
-    z, w = _hermite_nodes(n_nodes or _default_nodes(q))
+    z, w = _hermite_nodes(_nodes(n_nodes, q))
     flat = np.clip(np.abs(d.reshape(-1)), 0.0, q)
     sign = np.sign(d.reshape(-1))
     out = np.empty(flat.shape)
@@ -199,7 +201,7 @@ def hermite_coefficients(phi: str, q: float, order: int = _SERIES_ORDER, n_nodes
     f = _activation(phi)[0]
     q = _check_variance(q, "q")
     order = check_positive_int(order, "order")
-    z, w = _hermite_nodes(n_nodes or _default_nodes(q))
+    z, w = _hermite_nodes(_nodes(n_nodes, q))
     fz = f(math.sqrt(q) * z) * w
     h_prev, h = np.zeros_like(z), np.ones_like(z)  # normalised He_k / sqrt(k!)
     coef = np.empty(order + 1)
@@ -220,7 +222,7 @@ def solve_q(g: float, phi: str = "tanh", n_nodes: int | None = None) -> float:
     Phi = _activation(phi)[2]
 
     def excess(q):
-        z, w = _hermite_nodes(n_nodes or _default_nodes(q))
+        z, w = _hermite_nodes(_nodes(n_nodes, q))
         values = Phi(math.sqrt(q) * z)
         mean = w @ values
         return q * q / 2 - g * g * (w @ (values - mean) ** 2)
@@ -237,7 +239,7 @@ def gain(q: float, phi: str = "tanh", n_nodes: int | None = None) -> float:
     r"""The gain $a = \langle\phi'\rangle = E[\phi'(\sqrt q z)]$ at variance $q$."""
     dphi = _activation(phi)[1]
     q = _check_variance(q, "q")
-    return gaussian_mean(dphi, q, n_nodes or _default_nodes(q))
+    return gaussian_mean(dphi, q, _nodes(n_nodes, q))
 
 
 def solve(g: float, phi: str = "tanh") -> DMFTSolution:
@@ -350,6 +352,11 @@ def _activation(phi: str):
 def _hermite_nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
     z, w = roots_hermitenorm(n)
     return z, w / w.sum()
+
+
+def _nodes(n_nodes, q: float) -> int:
+    """``n_nodes`` checked, or the default for the variance ``q`` when it is ``None``."""
+    return _default_nodes(q) if n_nodes is None else check_positive_int(n_nodes, "n_nodes")
 
 
 def _default_nodes(q: float) -> int:

@@ -81,7 +81,7 @@ def linear_equivalent_spectrum(J, a: float, D, omega, basis=None) -> torch.Tenso
     Raises ``ValueError`` if some $1 - S(\omega)\lambda_k$ vanishes (to roundoff) at a requested frequency.
     """
     J, a, D, w = _check_prediction_inputs(J, a, D, omega)
-    lam, V, Vi = basis if basis is not None else eigenbasis(J)
+    lam, V, Vi = _check_basis(basis, J) if basis is not None else eigenbasis(J)
     S = a / (1 + 1j * w)
     den = 1 - S[:, None] * lam[None, :]
     if bool((den.abs() < 1e-12).any()):
@@ -99,7 +99,7 @@ def naive_closure_spectrum(J, a: float, D, omega, basis=None) -> torch.Tensor:
     Arguments as :func:`linear_equivalent_spectrum`. Returns ``(F, N, N)`` complex (real to roundoff).
     """
     J, a, D, w = _check_prediction_inputs(J, a, D, omega)
-    lam, V, Vi = basis if basis is not None else eigenbasis(J)
+    lam, V, Vi = _check_basis(basis, J) if basis is not None else eigenbasis(J)
     s2 = a * a / (1 + w * w)
     den = 1 - s2[:, None, None] * lam[None, :, None] * lam[None, None, :]
     if bool((den.abs() < 1e-12).any()):
@@ -153,7 +153,7 @@ def linear_equivalent_covariance(J, solution, basis=None, *, method: str = "lapl
     if J.ndim != 2:
         raise ValueError(f"J: expected one (N, N) matrix, got shape {tuple(J.shape)}")
     a = _solution_gain(solution)
-    lam, V, Vi = basis if basis is not None else eigenbasis(J)
+    lam, V, Vi = _check_basis(basis, J) if basis is not None else eigenbasis(J)
     mu = a * lam
     worst = float(mu.real.max())
     if worst >= 1:
@@ -190,13 +190,13 @@ def naive_closure_covariance(J, solution, basis=None, *, check_points: int = 400
     if J.ndim != 2:
         raise ValueError(f"J: expected one (N, N) matrix, got shape {tuple(J.shape)}")
     a = _solution_gain(solution)
-    lam, V, Vi = basis if basis is not None else eigenbasis(J)
+    lam, V, Vi = _check_basis(basis, J) if basis is not None else eigenbasis(J)
     radius = float((a * lam).abs().max())
     if radius >= 1:
         raise ValueError(f"J: a * rho(J) = {radius:.6f} >= 1; the naive-closure equation is resonant")
     c = (a * a) * lam[:, None] * lam[None, :]
     kappa = torch.sqrt(1 - c)
-    L = _laplace_on_many(solution, kappa, check_points)
+    L = _laplace_on_many(solution, kappa, check_positive_int(check_points, "check_points"))
     K = float(solution.D(0.0)) + c * L / kappa
     C = V @ (K * (Vi @ Vi.mT)) @ V.mT
     return _real_symmetric(C)
@@ -219,6 +219,18 @@ def _check_prediction_inputs(J, a, D, omega):
     if bool((D < -1e-10 * D.abs().max()).any()):  # roundoff of a computed spectrum may dip below 0
         raise ValueError("D: a noise spectrum is nonnegative")
     return J, a, D.to(torch.complex128), w.to(torch.complex128)
+
+
+def _check_basis(basis, J: torch.Tensor):
+    """``basis`` as ``(lam, V, Vi)`` of an :func:`eigenbasis` of an ``(..., N, N)`` ``J``, else ``ValueError``."""
+    n = J.shape[-1]
+    if not (isinstance(basis, (tuple, list)) and len(basis) == 3 and all(isinstance(b, torch.Tensor) for b in basis)
+            and basis[0].shape[-1:] == (n,) and basis[1].shape[-2:] == (n, n) and basis[2].shape[-2:] == (n, n)):
+        shapes = [tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__ for b in basis] \
+            if isinstance(basis, (tuple, list)) else type(basis).__name__
+        raise ValueError(f"basis: expected eigenbasis(J) = (lam (..., {n}), V (..., {n}, {n}), V^-1 (..., {n}, {n})), "
+                         f"got {shapes}")
+    return basis
 
 
 def _solution_gain(solution) -> float:

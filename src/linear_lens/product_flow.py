@@ -24,6 +24,7 @@ from linear_lens.riccati import _check_sigma, _positive, _sigma_of
 __all__ = ["product_velocity", "integrate_product", "product_loss"]
 
 F64 = torch.float64
+_METHODS = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")  # scipy.integrate.solve_ivp's
 
 
 def product_velocity(W: torch.Tensor, sigma_yx: torch.Tensor, lam, tau: float = 1.0,
@@ -48,7 +49,11 @@ def product_velocity(W: torch.Tensor, sigma_yx: torch.Tensor, lam, tau: float = 
     ``(..., N_o, N_i)``.
     """
     W = as_float_tensor(W, "W", dtype=F64)
+    if W.ndim < 2:
+        raise ValueError(f"W: expected a matrix (..., N_o, N_i), got shape {tuple(W.shape)}")
     S = _check_sigma(sigma_yx).to(W)
+    if S.shape[-2:] != W.shape[-2:]:
+        raise ValueError(f"sigma_yx: expected (..., {W.shape[-2]}, {W.shape[-1]}) to match W, got {tuple(S.shape)}")
     lam = check_real(lam, "lam")
     tau = _positive(tau, "tau")
     n_out, n_in = W.shape[-2:]
@@ -86,6 +91,10 @@ def integrate_product(W0: torch.Tensor, X, Y, lam, t, tau: float = 1.0, rtol: fl
     if times.size == 0 or times.min() < 0 or np.any(np.diff(times) < 0):
         raise ValueError("t: times must be non-negative and non-decreasing")
     lam = check_real(lam, "lam")
+    if isinstance(method, str) and method not in _METHODS:
+        raise ValueError(f"method: expected one of {', '.join(_METHODS)}; got {method!r}")
+    _positive(rtol, "rtol")
+    _positive(atol, "atol")
     shape = tuple(W0.shape)
 
     def rhs(_, y):
@@ -106,6 +115,10 @@ def product_loss(W: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Ten
     W = as_float_tensor(W, "W")
     X = as_float_tensor(X, "X").to(W)
     Y = as_float_tensor(Y, "Y").to(W)
+    if W.ndim < 2 or X.ndim != 2 or Y.ndim != 2 or W.shape[-1] != X.shape[0] or W.shape[-2] != Y.shape[0] \
+            or X.shape[1] != Y.shape[1]:
+        raise ValueError(f"W, X, Y: shapes {tuple(W.shape)}, {tuple(X.shape)}, {tuple(Y.shape)} do not chain as "
+                         "W X ~ Y with X (N_i, P) and Y (N_o, P)")
     return (W @ X - Y).pow(2).sum((-2, -1)) / (2 * X.shape[1])
 
 

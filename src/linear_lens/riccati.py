@@ -170,6 +170,9 @@ def riccati_rhs(P: torch.Tensor, F: torch.Tensor, tau: float = 1.0) -> torch.Ten
     r"""Return $\frac{d}{dt}QQ^\top = (FP + PF - P^2)/\tau$, the right-hand side of the Riccati equation (3.39)."""
     P = as_float_tensor(P, "P")
     F = as_float_tensor(F, "F").to(P)
+    if P.ndim < 2 or P.shape[-1] != P.shape[-2] or F.shape[-2:] != P.shape[-2:]:
+        raise ValueError(f"P, F: expected square (..., n, n) matrices of one size n, got {tuple(P.shape)} and "
+                         f"{tuple(F.shape)}")
     tau = _positive(tau, "tau")
     return (F @ P + P @ F - P @ P) / tau
 

@@ -122,6 +122,9 @@ def zero_balanced_b(W1, W2, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
     """
     W1, W2 = _check_pair(W1, W2)
     S = _sigma_of(X, Y).to(W1)
+    if S.shape != (W2.shape[-2], W1.shape[-1]):
+        raise ValueError(f"X, Y: the task has shape (N_o, N_i) = {tuple(S.shape)}, the weights "
+                         f"({W2.shape[-2]}, {W1.shape[-1]})")
     k = min(S.shape)
     Ut, _, Vth = torch.linalg.svd(S)
     U, _, Vh = torch.linalg.svd(W2 @ W1)

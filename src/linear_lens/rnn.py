@@ -22,6 +22,7 @@ import torch
 from linear_lens._checks import (
     as_float_tensor,
     as_generator,
+    check_float_dtype,
     check_positive_int,
     check_positive_real,
     check_real,
@@ -51,6 +52,7 @@ def couplings(n: int, g: float, batch=(), generator=None, dtype: torch.dtype = t
     """
     n = check_positive_int(n, "n")
     g = check_positive_real(g, "g")
+    check_float_dtype(dtype)
     batch = (batch,) if isinstance(batch, int) else tuple(batch)
     for b in batch:
         check_positive_int(b, "batch")

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from linear_lens._checks import as_generator, check_positive_int, check_positive_real, check_real
+from linear_lens._checks import (
+    as_generator, check_float_dtype, check_positive_int, check_positive_real, check_real, check_sequence,
+)
 from linear_lens.covariance_comparison import compare, participation_ratio
 from linear_lens.linear_equivalence import (
     _solution_gain,
@@ -107,12 +109,12 @@ def equivalence_sweep(
     """
     import time
 
-    solutions = list(solutions)
+    solutions = check_sequence(solutions, "solutions")
     if not solutions:
         raise ValueError("solutions: expected at least one DMFT solution")
     for s in solutions:
         _solution_gain(s)
-    sizes = [check_positive_int(n, "sizes") for n in sizes]
+    sizes = [check_positive_int(n, "sizes") for n in check_sequence(sizes, "sizes")]
     if not sizes or any(b <= a for a, b in zip(sizes, sizes[1:])):
         raise ValueError(f"sizes: expected increasing positive integers, got {sizes}")
     n_real = check_positive_int(n_real, "n_real")
@@ -131,6 +133,7 @@ def equivalence_sweep(
         raise ValueError(f"sample_every: expected a positive multiple of dt = {dt}, got {sample_every}")
     max_lag = check_positive_real(max_lag, "max_lag")
     min_lyapunov = check_real(min_lyapunov, "min_lyapunov")
+    check_float_dtype(dtype)
     gen = as_generator(generator)
     start = time.perf_counter()
     G, S, R = len(solutions), len(sizes), n_real

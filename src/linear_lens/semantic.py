@@ -32,7 +32,9 @@ from scipy.optimize import curve_fit
 
 from linear_lens import balanced, riccati
 from linear_lens.sampling import haar_orthogonal
-from linear_lens._checks import as_float_tensor, check_positive_int, check_positive_real, check_real
+from linear_lens._checks import (
+    as_float_tensor, as_generator, check_positive_int, check_positive_real, check_real, check_sequence,
+)
 from linear_lens.progress import progress
 
 __all__ = [
@@ -207,7 +209,8 @@ def initialisations(lams, n: int = 8, sigma_small: float = 0.001, sigma_large: f
     sigma_small = check_positive_real(sigma_small, "sigma_small")
     sigma_large = check_positive_real(sigma_large, "sigma_large")
     zero_scale = check_positive_real(zero_scale, "zero_scale")
-    lams = [check_real(v, "lams") for v in lams]
+    lams = [check_real(v, "lams") for v in check_sequence(lams, "lams")]
+    generator = as_generator(generator)
     out = {}
     for name, sigma in (("Gaussian small", sigma_small), ("Gaussian large", sigma_large)):
         W1 = sigma * torch.randn(n, n, generator=generator, dtype=F64)
