@@ -1,5 +1,7 @@
 """Every chapter executes under papermill in quick mode; its own asserts are part of the test."""
 
+import json
+
 import pytest
 
 from linear_lens.book import parameters, runner
@@ -32,6 +34,10 @@ def test_chapter_runs_in_quick_mode(chapter, isa, tmp_path):
         pytest.fail(str(err), pytrace=False)
     assert notebook.exists()
     assert figures, f"chapter {chapter.number} produced no figure in quick mode"
+    recorded = json.loads(notebook.with_suffix(".claims.json").read_text())
+    assert recorded["claims"], f"chapter {chapter.number} recorded no claim"
+    assert not recorded["overwritten"], (
+        f"chapter {chapter.number}: claim ids recorded by more than one cell: {recorded['overwritten']}")
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])

@@ -123,3 +123,23 @@ def test_measured_times_are_glued_under_names_the_digest_skips():
     assert not offending, f"glued names that may hold measured times but enter the digest: {sorted(offending)}"
     assert claims.UNREPRODUCIBLE_GLUE.match("ch07_time_total") and claims.UNREPRODUCIBLE_GLUE.match("ch17_sweep_seconds")
     assert not claims.UNREPRODUCIBLE_GLUE.match("ch16_speed_ratio")
+
+
+def test_a_corrected_claim_names_the_seed_it_corrects():
+    with pytest.raises(ValueError, match="source: claim ch02.fixed is a corrected statement"):
+        claim("ch02.fixed", True, "m", source="this book", says="the corrected bound", verdict="corrected")
+    claim("ch02.fixed", True, "m", source="Drgoňa et al., Theorem 6 (corrected)", says="the bound", verdict="corrected")
+    claim("ch02.own", True, "m", source="this book", says="a result of the book", verdict="beyond")
+
+
+def test_an_id_recorded_by_another_cell_is_reported(monkeypatch):
+    """Re-running one cell re-records its ids; a second cell recording an id again is listed, not silently merged."""
+    cells = iter([("/tmp/ipykernel_1/aaa.py", 3, 1), ("/tmp/ipykernel_1/aaa.py", 3, 2),   # one cell, run twice
+                  ("/tmp/ipykernel_1/bbb.py", 7, 3)])                                       # another cell, same id
+    monkeypatch.setattr(claims, "_caller", lambda: next(cells))
+    claim("ch02.shared", True, "m", **META)
+    claim("ch02.shared", True, "m", **META)
+    assert claims.report(display=False)["overwritten"] == []
+    claim("ch02.shared", True, "m", **META)
+    data = claims.report(display=False)
+    assert data["overwritten"] == ["ch02.shared"] and "recorded by more than one cell: ch02.shared" in claims._plain(data)

@@ -1,6 +1,7 @@
 """The robustness survey on Dask: a LocalCluster, a scheduler started on localhost, resuming, the table."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from linear_lens.book import parameters, survey
+from linear_lens.book.runner import chapters as survey_chapters
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = (ROOT / "notebooks").glob("[0-9][0-9]_*.md").__next__().read_text().split("\n---\n", 1)[0] + "\n---\n\n"
@@ -115,3 +117,23 @@ def test_summary_prefers_full_size_runs_of_a_chapter():
     s = survey.summary(rows)
     assert (s["ch01.c"]["held"], s["ch01.c"]["seeds"], s["ch01.c"]["quick"]) == (2, 2, False)
     assert (s["ch02.c"]["held"], s["ch02.c"]["seeds"], s["ch02.c"]["quick"]) == (3, 4, True)
+
+
+@pytest.mark.chapter
+def test_a_real_chapter_surveyed_over_two_seeds(tmp_path):
+    """Chapter 01 in quick mode for seeds 0 and 1 on a LocalCluster of 2 workers: one row per seed and claim."""
+    chapter = next(c for c in survey_chapters() if c.number == "01")
+    runs = survey.plan(["01"], [0, 1], quick=True)
+    meta = survey.run_survey(runs, tmp_path, workers=2, progress=False)
+    assert meta["runs"] == 2 and meta["executed"] == 2 and meta["failed_runs"] == 0 and meta["modes"] == {"01": "quick"}
+    rows = survey.load(tmp_path)
+    ids = {r["claim"] for r in rows}
+    literal = set(re.findall(r"""claim\(\s*["'](ch01\.[^"']+)["']""", chapter.path.read_text()))
+    assert literal <= ids, f"claims of chapter 01 missing from the table: {sorted(literal - ids)}"
+    for seed in (0, 1):
+        mine = [r for r in rows if r["seed"] == seed]
+        assert {r["claim"] for r in mine} == ids, f"seed {seed} recorded other claims than the other seed"
+        assert all(r["quick"] and r["status"] == "ok" and r["source"] and r["verdict"] for r in mine)
+    summary = survey.summary(rows)
+    assert all(entry["seeds"] == 2 for entry in summary.values())
+    assert sorted(summary) == sorted(ids)

@@ -1,8 +1,9 @@
 """Sphinx extension: the claims ledger, a table of every claim the chapters check, generated at build time.
 
 - While a chapter is read, the claims its last cell reported (:func:`linear_lens.book.claims.report`) are taken from the
-  notebook myst-nb executed (``_build/jupyter_execute/notebooks/NN_slug.ipynb``); the code cell that checked each
-  claim gets the anchor ``claim-<id>`` so that the ledger can link to the evidence.
+  notebook myst-nb executed (``_build/jupyter_execute/notebooks/NN_slug.ipynb``) and written beside it as
+  ``NN_slug.claims.json``; the code cell that checked each claim gets the anchor ``claim-<id>`` so that the ledger
+  can link to the evidence. An id that two cells recorded is a build warning.
 - Rows of the errata tables whose first cell is an erratum id (``E02.1``) get the anchor ``erratum-e02-1``.
 - The directive ``{claims-ledger}`` (in ``book/claims.md``) is replaced by the table, grouped by seed, with counts,
   and a robustness column read from the committed survey (``book/survey/survey.csv`` and ``meta.json``, written by
@@ -19,9 +20,11 @@ import subprocess
 from pathlib import Path
 
 from docutils import nodes
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 LEDGER_KEY = "ll_claims"
+logger = logging.getLogger(__name__)
 SEEDS = (("Drgona", "Drgoňa et al. (2020)"), ("Anguita", "Anguita (2024)"), ("Clark", "Clark (2026)"))
 VERDICTS = ("confirmed", "refuted", "corrected", "beyond")
 _ERRATUM = re.compile(r"^E\d\d\.\d+$")
@@ -64,6 +67,11 @@ def _read_chapter(app, doctree):
         store.pop(docname, None)
         setattr(env, LEDGER_KEY, store)
         return
+    # the chapter's claims as a sidecar next to the executed notebook, as `python -m linear_lens run` writes them
+    executed.with_suffix(".claims.json").write_text(json.dumps(data, indent=1))
+    if data.get("overwritten"):
+        logger.warning(f"{docname}: claim ids recorded by more than one cell: {', '.join(data['overwritten'])}",
+                       location=docname)
     cells = {}
     for node in doctree.findall(nodes.container):
         if node.get("nb_element") == "cell_code" and node.get("exec_count") is not None:

@@ -63,7 +63,7 @@ ENV_MODE = "LINEAR_LENS_CLAIMS"
 ENV_FILE = "LINEAR_LENS_CLAIMS_FILE"
 
 _ID = re.compile(r"^ch\d\d\.[a-z0-9][a-z0-9.\-]*$")
-_STATE: dict[str, Any] = {"chapter": None, "parameters": {}, "seed": None, "records": {}, "where": {}}
+_STATE: dict[str, Any] = {"chapter": None, "parameters": {}, "seed": None, "records": {}, "where": {}, "overwritten": []}
 
 #: Glued names that differ from run to run by design, the measured times: the reproducibility digest skips them.
 #: A chapter glues a time it measures as ``chNN_run_time``, ``chNN_time_<what>``, ``chNN_<what>_seconds`` or, for a
@@ -85,7 +85,7 @@ def begin(chapter: str, *, parameters: Mapping[str, Any] | None = None, seed: in
     if not (isinstance(chapter, str) and re.fullmatch(r"\d\d", chapter)):
         raise ValueError(f"chapter: expected two digits such as '02', got {chapter!r}")
     _STATE.update(chapter=chapter, parameters=to_jsonable(dict(parameters or {})), seed=seed, records={}, where={},
-                  started=time.perf_counter())
+                  overwritten=[], started=time.perf_counter())
 
 
 def claim(
@@ -107,7 +107,9 @@ def claim(
     docstring; ``source``, ``says`` and ``verdict`` are required. Returns ``bool(holds)``.
 
     Raises ``ValueError`` for a malformed id, an id of another chapter than :func:`begin` named, an id recorded
-    twice in one run of a cell, an unknown verdict, or an empty ``source``, ``says`` or ``message``.
+    twice in one run of a cell, an unknown verdict, an empty ``source``, ``says`` or ``message``, or a ``corrected``
+    verdict whose source is "this book" (a corrected statement names the seed's place it corrects). An id that
+    another cell recorded before is listed under ``overwritten`` by :func:`report` (the test suite refuses it).
     """
     if not isinstance(id, str) or not _ID.match(id):
         raise ValueError(f"id: expected 'chNN.slug' (lower case, digits, '-', '.'), got {id!r}")
@@ -119,6 +121,8 @@ def claim(
     for name, text in (("source", source), ("says", says)):
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"{name}: claim {id} needs a non-empty string")
+    if verdict == "corrected" and source.strip().lower() == "this book":
+        raise ValueError(f"source: claim {id} is a corrected statement of a seed's; name the seed's place it corrects")
     if not isinstance(message, str) or not message:
         raise ValueError("message: expected a non-empty string saying what failed")
     errata = [erratum] if isinstance(erratum, str) else list(erratum or [])
@@ -131,6 +135,8 @@ def claim(
     # twice (a loop whose ids do not name the loop variable), and outside IPython neither may two lines.
     if previous is not None and (previous[2] == where[2] if where[2] is not None else previous[:2] != where[:2]):
         raise ValueError(f"id: {id!r} was recorded twice in one run; claim ids must be unique (name the loop variable)")
+    if previous is not None and where[2] is not None and previous[0] != where[0] and id not in _STATE["overwritten"]:
+        _STATE["overwritten"].append(id)  # another cell (or an edited one) recorded this id: listed by report()
     _STATE["where"][id] = where
     _STATE["records"][id] = {
         "id": id,
@@ -230,6 +236,9 @@ def _data() -> dict[str, Any]:
         "seed": _STATE["seed"],
         "survey": survey_mode(),
         "claims": records(),
+        # ids recorded by more than one cell: in a run from top to bottom, two claims sharing an id (the later one
+        # replaced the earlier); in an interactive session also a cell edited and run again
+        "overwritten": list(_STATE.get("overwritten", [])),
     }
 
 
@@ -264,7 +273,10 @@ def _plain(data: Mapping[str, Any]) -> str:
     held = sum(c["holds"] for c in claims)
     counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
     parts = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    return f"{len(claims)} claims checked, {held} held" + (f" ({parts})" if parts else "")
+    text = f"{len(claims)} claims checked, {held} held" + (f" ({parts})" if parts else "")
+    if data.get("overwritten"):
+        text += f"; ids recorded by more than one cell: {', '.join(data['overwritten'])}"
+    return text
 
 
 def _html(data: Mapping[str, Any]) -> str:
