@@ -47,8 +47,10 @@ def test_launch_links_open_the_launch_notebook():
 def test_the_book_config_names_the_repository_the_links_use():
     import yaml
 
-    config = yaml.safe_load((runner.REPO_ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    book = yaml.safe_load((runner.REPO_ROOT / "_config.yml").read_text())
+    config = book["sphinx"]["config"]
     assert config["linear_lens_repository"] == launch.REPOSITORY and config["linear_lens_ref"] == launch.REF
+    assert book["parse"]["myst_substitutions"]["repository"] == launch.REPOSITORY, "how-to-use names another address"
 
 
 @pytest.mark.parametrize("repository, ref, stem, match", [
