@@ -214,6 +214,8 @@ ROWS = [
     ("check_real complex", lambda: _checks.check_real(1j, "v"), r"^v: expected a finite real number, got 1j"),
     ("check_positive_real 0", lambda: _checks.check_positive_real(0.0, "v"), r"^v: expected a finite positive number, got 0.0"),
     ("check_positive_int bool", lambda: _checks.check_positive_int(True, "v"), r"^v: expected a positive integer, got True"),
+    ("check_sequence None", lambda: _checks.check_sequence(None, "v"), r"^v: expected a sequence \(a list or an array\), got NoneType"),
+    ("check_sequence str", lambda: _checks.check_sequence("abc", "v"), r"^v: expected a sequence \(a list or an array\), got str"),
     ("check_nonnegative_int float", lambda: _checks.check_nonnegative_int(1.0, "v"), r"^v: expected a nonnegative integer, got 1.0"),
     ("check_float_dtype", lambda: _checks.check_float_dtype("float64", "v"), r"^v: expected torch.float32 or torch.float64, got 'float64'"),
     ("as_generator", lambda: _checks.as_generator(np.random.default_rng(0)), r"^generator: expected None, a torch.Generator or an integer seed"),
